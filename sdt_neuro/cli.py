@@ -1,0 +1,161 @@
+"""The ``sdt-neuro`` command: ``train`` and ``evaluate`` (backends add options lazily)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sdt_neuro.errors import SdtError
+from sdt_neuro.presets import PRESETS, preset_config
+
+BACKENDS = ("ann", "snntorch", "lava")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sdt-neuro",
+        description="Unsupervised training with a self-defined target (k-WTA + homeostasis).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    tr = sub.add_parser("train", help="train a network without labels")
+    tr.add_argument("--preset", default="bp-1layer", choices=sorted(PRESETS))
+    tr.add_argument("--epochs", type=int)
+    tr.add_argument("--schedule-epochs", type=int,
+                    help="horizon of the linear rate decay (default: the preset's)")
+    tr.add_argument("--batch-size", type=int)
+    tr.add_argument("--lr", type=float, help="first layer's rate; other layers keep their ratio")
+    tr.add_argument("--k", type=int, help="winners per sample")
+    tr.add_argument("--gamma", type=float, help="homeostasis rate")
+    tr.add_argument("--dropout", type=float, help="output-dropout probability")
+    tr.add_argument("--seed", type=int)
+    tr.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    tr.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    tr.add_argument("--label-fraction", type=float, help="labelled fraction used for DA")
+    tr.add_argument("--train-samples", type=int, dest="max_train_samples",
+                    help="train on a stratified subset of this many images")
+    tr.add_argument("--test-samples", type=int, dest="max_test_samples",
+                    help="evaluate on the first N test images")
+    tr.add_argument("--probe", action="store_true", default=None, help="linear probe at the end")
+    tr.add_argument("--data-root", help="folder with MNIST/raw or FashionMNIST/raw (or SDT_DATA_ROOT)")
+    tr.add_argument("--out", default="runs/latest", help="output directory (default runs/latest)")
+    tr.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
+    tr.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    tr.add_argument("--backend", default="ann", choices=BACKENDS,
+                    help="where the network is trained (ann: PyTorch reference)")
+    tr.add_argument("--steps", type=int, help="time steps T per sample (spiking backends)")
+    tr.add_argument("--samples", type=int, help="training images (Lava on-chip learning)")
+
+    cv = sub.add_parser("convert", help="convert a trained checkpoint to a spiking network")
+    cv.add_argument("checkpoint", help="checkpoint file or run directory")
+    cv.add_argument("--to", required=True, choices=("snntorch", "nir", "lava"), dest="target")
+    cv.add_argument("path", nargs="?", help="output file (required for --to nir)")
+    cv.add_argument("--steps", type=int, default=32, help="time steps T")
+    cv.add_argument("--encoding", choices=("current", "bernoulli"), default="current")
+    cv.add_argument("--fixed-point", action="store_true", help="Lava fixed-point")
+    cv.add_argument("--data-root", help="calibration data for hidden-layer scaling")
+
+    ev = sub.add_parser("evaluate", help="score a checkpoint with the shared evaluation")
+    ev.add_argument("checkpoint", help="checkpoint file or run directory")
+    ev.add_argument("--backend", default="ann", choices=BACKENDS)
+    ev.add_argument("--label-fraction", type=float, default=1.0)
+    ev.add_argument("--samples", type=int, help="first N test images (default all)")
+    ev.add_argument("--probe", action="store_true", help="also train a linear probe")
+    ev.add_argument("--steps", type=int, default=32, help="time steps T (spiking backends)")
+    ev.add_argument("--encoding", choices=("current", "bernoulli"), default="current",
+                    help="input encoding (spiking backends)")
+    ev.add_argument("--fixed-point", action="store_true", help="Lava fixed-point simulation")
+    ev.add_argument("--batch", type=int, default=None, help="samples side by side (Lava)")
+    ev.add_argument("--data-root")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--json", dest="json_path", help="write the result to this JSON file")
+    return parser
+
+
+def _backend_module(name: str) -> Any:
+    """The backend's module, imported lazily (a missing framework names its extra)."""
+    if name == "snntorch":
+        from sdt_neuro.backends import snntorch_head
+
+        return snntorch_head
+    from sdt_neuro.backends import lava
+
+    return lava
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from sdt_neuro.training.loop import train
+
+    config = preset_config(
+        args.preset, epochs=args.epochs, schedule_epochs=args.schedule_epochs, batch_size=args.batch_size,
+        lr=args.lr, k=args.k,
+        gamma=args.gamma, dropout=args.dropout, seed=args.seed, threads=args.threads,
+        device=args.device, label_fraction=args.label_fraction, probe=args.probe,
+        max_train_samples=args.max_train_samples, max_test_samples=args.max_test_samples,
+    )
+    out = Path(args.out)
+    if args.backend != "ann":
+        return _backend_module(args.backend).train_command(config, args)
+    result = train(config, out_dir=out, resume=args.resume, data_root=args.data_root,
+                   progress=False if args.no_progress else None)
+    for m in result.metrics:
+        print(f"epoch {m['epoch']:4d}  loss {m['train_loss']:.5f}  DA avg {m['test_da_average']:.4f}  "
+              f"DA max {m['test_da_max']:.4f}  {m['epoch_seconds']:.1f} s")
+    if result.metrics and "test_linear_probe" in result.metrics[-1]:
+        print(f"linear probe: {result.metrics[-1]['test_linear_probe']:.4f}")
+    print(f"wrote {out / 'metrics.json'}, {out / 'checkpoint.pt'} and plots in {out}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from sdt_neuro.scoring import evaluate_checkpoint
+
+    options: dict[str, Any] = {"steps": args.steps, "encoding": args.encoding,
+                               "fixed_point": args.fixed_point, "seed": args.seed}
+    if args.batch is not None:
+        options["batch"] = args.batch
+    result = evaluate_checkpoint(
+        args.checkpoint, backend=args.backend, label_fraction=args.label_fraction,
+        samples=args.samples, probe=args.probe, data_root=args.data_root, seed=args.seed,
+        options=options if args.backend != "ann" else None,
+    )
+    result.pop("predictions", None)
+    line = (f"{result['backend']}: {result['samples']} samples  DA avg {result['da_average']:.4f}  "
+            f"DA max {result['da_max']:.4f}")
+    if "agreement_with_ann" in result:
+        line += f"  agreement with ANN {result['agreement_with_ann']:.4f}"
+    if "linear_probe" in result:
+        line += f"  linear probe {result['linear_probe']:.4f}"
+    print(line + f"  ({result['seconds']:.1f} s)")
+    if args.json_path:
+        Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json_path).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    backend = "lava" if args.target == "lava" else "snntorch"
+    return _backend_module(backend).convert_command(args)
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "convert": cmd_convert}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except SdtError as exc:
+        print(f"sdt-neuro: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sdt-neuro: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""ANN -> rate-coded spiking network, as backend-neutral NumPy arrays.
+
+Every spiking backend (snnTorch, Lava) builds its network from a :class:`SpikingNetwork`.
+Neurons are integrate-and-fire with threshold 1 and subtractive reset::
+
+    v[t] = v[t-1] + W s_in[t] + b;   s[t] = 1[v[t] >= 1];   v[t] -= s[t]
+
+Driven by a constant current ``a`` for T steps, the firing rate is ``clamp(a, 0, 1)`` within
+1/T: the paper's hard-sigmoid output layer converts exactly. A hidden ReLU layer is rescaled by
+``lambda_l``, a high percentile of its activations on calibration data, so its rate
+``relu(a) / lambda_l`` stays below 1 (``W_l <- W_l lambda_{l-1} / lambda_l``,
+``b_l <- b_l / lambda_l``). The output layer keeps its scale (``lambda_out = 1``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from sdt_neuro.errors import ConfigError, ShapeError
+from sdt_neuro.models import MLP
+
+ENCODINGS = ("current", "bernoulli")
+
+
+@dataclass(frozen=True)
+class SpikingLayer:
+    """One fully connected integrate-and-fire layer: ``weight`` [out, in], ``bias`` [out]."""
+
+    weight: np.ndarray
+    bias: np.ndarray
+    threshold: float = 1.0
+
+
+@dataclass(frozen=True)
+class SpikingNetwork:
+    """A converted network: layers in order, the rule it was trained with, provenance."""
+
+    layers: tuple[SpikingLayer, ...]
+    rule: dict[str, Any]
+    scales: tuple[float, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self.layers[0].weight.shape[1]] + [layer.weight.shape[0] for layer in self.layers]
+
+
+def convert_mlp(model: MLP, calibration: torch.Tensor | None = None, percentile: float = 99.9,
+                rule: dict[str, Any] | None = None) -> SpikingNetwork:
+    """Convert a trained :class:`MLP`; ``calibration`` images are needed when it has hidden layers."""
+    if not isinstance(model, MLP):
+        raise ConfigError(f"conversion supports the MLP reference network, got {type(model).__name__}")
+    if not 0 < percentile <= 100:
+        raise ConfigError(f"percentile={percentile} must be in (0, 100]")
+    n_hidden = len(model.layers) - 1
+    scales = [1.0]
+    if n_hidden:
+        if calibration is None:
+            raise ConfigError("a network with hidden layers needs calibration images for scaling")
+        with torch.no_grad():
+            pre = model.eval().pre_activations(calibration.reshape(calibration.shape[0], -1))
+        for a in pre[:-1]:
+            act = torch.relu(a).flatten().numpy()
+            lam = float(np.percentile(act[act > 0], percentile)) if (act > 0).any() else 1.0
+            scales.append(lam if lam > 0 else 1.0)
+    scales.append(1.0)
+    layers = []
+    for i, layer in enumerate(model.layers):
+        w = layer.weight.detach().cpu().numpy().astype(np.float64)
+        b = layer.bias.detach().cpu().numpy().astype(np.float64)
+        layers.append(SpikingLayer(w * scales[i] / scales[i + 1], b / scales[i + 1]))
+    return SpikingNetwork(tuple(layers), dict(rule or {}), tuple(scales),
+                          {"percentile": percentile, "source": "sdt-neuro MLP"})
+
+
+def encode_input(x: np.ndarray, steps: int, encoding: str, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Input per step as [T, batch, features]: the pixel value itself ("current") or
+    Bernoulli spikes with that probability ("bernoulli")."""
+    if encoding not in ENCODINGS:
+        raise ConfigError(f"encoding={encoding!r} is not one of {ENCODINGS}")
+    if steps < 1:
+        raise ConfigError(f"steps={steps} must be >= 1")
+    x = np.asarray(x, dtype=np.float64).reshape(np.shape(x)[0], -1)
+    if encoding == "current":
+        return np.broadcast_to(x, (steps, *x.shape))
+    rng = rng or np.random.default_rng(0)
+    return (rng.random((steps, *x.shape)) < x).astype(np.float64)
+
+
+def simulate(net: SpikingNetwork, inputs: np.ndarray) -> np.ndarray:
+    """NumPy oracle of the spiking network: spike counts [batch, N_out] for inputs [T, batch, in].
+
+    Layers update in the same step (no synaptic delay), each from the spikes the layer below
+    emitted in that step.
+    """
+    if inputs.ndim != 3 or inputs.shape[2] != net.sizes[0]:
+        raise ShapeError(f"inputs must be [T, batch, {net.sizes[0]}], got {inputs.shape}")
+    batch = inputs.shape[1]
+    v = [np.zeros((batch, layer.weight.shape[0])) for layer in net.layers]
+    counts = np.zeros((batch, net.sizes[-1]))
+    for s in inputs:
+        for i, layer in enumerate(net.layers):
+            v[i] += s @ layer.weight.T + layer.bias
+            s = (v[i] >= layer.threshold).astype(np.float64)
+            v[i] -= s * layer.threshold
+        counts += s
+    return counts

@@ -1,0 +1,34 @@
+"""The project's exceptions: every message names the bad value and what is allowed."""
+
+from __future__ import annotations
+
+
+class SdtError(Exception):
+    """Base class of every error raised on purpose by sdt-neuro."""
+
+
+class ConfigError(SdtError, ValueError):
+    """A rule, model or training setting is outside its allowed range."""
+
+
+class ShapeError(SdtError, ValueError):
+    """An array or tensor has the wrong shape for the operation."""
+
+
+class DataError(SdtError, FileNotFoundError):
+    """A data set cannot be found or read."""
+
+
+class CheckpointError(SdtError, ValueError):
+    """A checkpoint is missing, corrupt, or does not match what it is loaded into."""
+
+
+class MissingBackendError(SdtError, ImportError):
+    """An optional framework is not installed; the message names the pip extra."""
+
+    def __init__(self, framework: str, extra: str) -> None:
+        super().__init__(
+            f"{framework} is not installed. Install the extra: pip install 'sdt-neuro[{extra}]'"
+        )
+        self.framework = framework
+        self.extra = extra

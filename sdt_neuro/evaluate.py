@@ -1,0 +1,206 @@
+"""Backend-neutral evaluation: arrays of output activity (or spike counts) in, numbers out.
+
+Every backend (ANN reference, snnTorch, Lava) is scored by these same functions, so a figure from
+one is comparable to a figure from another. Nothing here takes a model.
+
+Direct association (DA): on a labelled set, each neuron's mean response per class assigns it to
+its best class (a neuron that never responds stays unassigned, -1). A sample is predicted as the
+class whose assigned neurons have the highest mean response ("average") or as the class of the
+single most active assigned neuron ("max").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sdt_neuro.errors import ShapeError
+
+
+def _as_2d(name: str, a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    if a.dtype not in (np.float32, np.float64):
+        a = a.astype(np.float32)
+    if a.ndim != 2:
+        raise ShapeError(f"{name} must be 2-D [samples, neurons], got shape {a.shape}")
+    return a
+
+
+def _as_labels(labels: np.ndarray, n: int) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.shape != (n,):
+        raise ShapeError(f"labels must have shape ({n},), got {labels.shape}")
+    return labels.astype(np.int64)
+
+
+def assign_neurons(activity: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Class of each neuron (argmax of its per-class mean response), -1 if never active."""
+    act = _as_2d("activity", activity)
+    labels = _as_labels(labels, act.shape[0])
+    import torch
+
+    a = torch.from_numpy(np.ascontiguousarray(act))
+    sums = torch.zeros((n_classes, act.shape[1]), dtype=a.dtype).index_add_(0, torch.from_numpy(labels), a)
+    counts = np.maximum(np.bincount(labels, minlength=n_classes), 1)
+    means = sums.numpy() / counts[:, None]
+    assigned = means.argmax(axis=0)
+    assigned[sums.numpy().sum(axis=0) <= 0] = -1
+    return assigned
+
+
+def predict_average(activity: np.ndarray, assignment: np.ndarray, n_classes: int) -> np.ndarray:
+    """Class whose assigned neurons have the highest mean activity (classes with none: never)."""
+    act = _as_2d("activity", activity)
+    if assignment.shape != (act.shape[1],):
+        raise ShapeError(f"assignment has shape {assignment.shape}, activity has {act.shape[1]} neurons")
+    scores = np.full((act.shape[0], n_classes), -np.inf, dtype=act.dtype)
+    for c in range(n_classes):
+        members = assignment == c
+        if members.any():
+            scores[:, c] = act[:, members].mean(axis=1)
+    return scores.argmax(axis=1)
+
+
+def predict_max(activity: np.ndarray, assignment: np.ndarray) -> np.ndarray:
+    """Class of the most active assigned neuron (unassigned neurons are ignored)."""
+    act = _as_2d("activity", activity)
+    if assignment.shape != (act.shape[1],):
+        raise ShapeError(f"assignment has shape {assignment.shape}, activity has {act.shape[1]} neurons")
+    masked = np.where(assignment[None, :] >= 0, act, -np.inf)
+    return np.where(assignment >= 0, assignment, 0)[masked.argmax(axis=1)]
+
+
+@dataclass(frozen=True)
+class DAResult:
+    """Direct-association accuracies and the predictions behind them."""
+
+    average: float
+    max: float
+    pred_average: np.ndarray
+    pred_max: np.ndarray
+    assignment: np.ndarray
+
+
+def direct_association(
+    label_activity: np.ndarray,
+    label_labels: np.ndarray,
+    test_activity: np.ndarray,
+    test_labels: np.ndarray,
+    n_classes: int = 10,
+) -> DAResult:
+    """Assign neurons on the labelled set, then score both DA predictions on the test set."""
+    assignment = assign_neurons(label_activity, label_labels, n_classes)
+    test_act = _as_2d("test_activity", test_activity)
+    test_labels = _as_labels(test_labels, test_act.shape[0])
+    pa = predict_average(test_act, assignment, n_classes)
+    pm = predict_max(test_act, assignment)
+    return DAResult(
+        average=float((pa == test_labels).mean()),
+        max=float((pm == test_labels).mean()),
+        pred_average=pa,
+        pred_max=pm,
+        assignment=assignment,
+    )
+
+
+def agreement(pred_a: np.ndarray, pred_b: np.ndarray) -> float:
+    """Fraction of samples on which two prediction vectors agree."""
+    a, b = np.asarray(pred_a), np.asarray(pred_b)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ShapeError(f"predictions must be 1-D of equal length, got {a.shape} and {b.shape}")
+    return float((a == b).mean()) if a.size else float("nan")
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """``[true, predicted]`` counts."""
+    labels = np.asarray(labels, dtype=np.int64)
+    predictions = _as_labels(predictions, labels.shape[0])
+    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(cm, (labels, predictions), 1)
+    return cm
+
+
+@dataclass(frozen=True)
+class NeuronUsage:
+    """Health of homeostasis: how evenly output neurons are used."""
+
+    n_neurons: int
+    unassigned: int
+    never_win: int
+    win_fraction_min: float
+    win_fraction_max: float
+    win_cv: float
+    win_entropy_ratio: float
+
+    def to_dict(self) -> dict[str, float]:
+        return dict(self.__dict__)
+
+
+def neuron_usage(activity: np.ndarray, assignment: np.ndarray | None = None, k: int = 1) -> NeuronUsage:
+    """Win-frequency spread of the top-k neurons per sample, and unassigned neuron count.
+
+    ``win_entropy_ratio`` is the entropy of the win distribution over its maximum, log(N): 1
+    means every neuron wins equally often.
+    """
+    act = _as_2d("activity", activity)
+    n = act.shape[1]
+    if not 1 <= k < n:
+        raise ShapeError(f"k={k} must satisfy 1 <= k < {n}")
+    import torch
+
+    winners = torch.topk(torch.from_numpy(np.ascontiguousarray(act)), k, dim=1).indices.numpy()
+    wins = np.bincount(winners.ravel(), minlength=n).astype(np.float64)
+    freq = wins / max(act.shape[0], 1)
+    p = wins / max(wins.sum(), 1)
+    nz = p[p > 0]
+    entropy = float(-(nz * np.log(nz)).sum() / np.log(n))
+    mean = freq.mean()
+    return NeuronUsage(
+        n_neurons=n,
+        unassigned=int((assignment < 0).sum()) if assignment is not None else int((act.sum(0) <= 0).sum()),
+        never_win=int((wins == 0).sum()),
+        win_fraction_min=float(freq.min()),
+        win_fraction_max=float(freq.max()),
+        win_cv=float(freq.std() / mean) if mean > 0 else float("nan"),
+        win_entropy_ratio=entropy,
+    )
+
+
+def linear_probe(
+    train_features: np.ndarray,
+    train_labels: np.ndarray,
+    test_features: np.ndarray,
+    test_labels: np.ndarray,
+    n_classes: int = 10,
+    epochs: int = 30,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    dropout: float = 0.2,
+    seed: int = 0,
+) -> float:
+    """Test accuracy of dropout(0.2) + linear(N -> classes) trained with cross-entropy (Adam)
+    on frozen features."""
+    import torch
+    from torch import nn
+
+    xtr = torch.as_tensor(_as_2d("train_features", train_features), dtype=torch.float32)
+    ytr = torch.as_tensor(_as_labels(train_labels, xtr.shape[0]))
+    xte = torch.as_tensor(_as_2d("test_features", test_features), dtype=torch.float32)
+    yte = torch.as_tensor(_as_labels(test_labels, xte.shape[0]))
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    probe = nn.Sequential(nn.Dropout(dropout), nn.Linear(xtr.shape[1], n_classes))
+    opt = torch.optim.Adam(probe.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    loss_fn = nn.CrossEntropyLoss()
+    for _ in range(epochs):
+        probe.train()
+        for idx in torch.randperm(xtr.shape[0], generator=gen).split(batch_size):
+            opt.zero_grad(set_to_none=True)
+            loss_fn(probe(xtr[idx]), ytr[idx]).backward()
+            opt.step()
+        sched.step()
+    probe.eval()
+    with torch.no_grad():
+        return float((probe(xte).argmax(1) == yte).float().mean())

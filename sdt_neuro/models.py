@@ -1,0 +1,125 @@
+"""Reference networks in PyTorch: the paper's MLP and CNN.
+
+Both end in a hard-sigmoid ``clamp(a, 0, 1)`` output layer, the quantity the rule's target is
+built on (and the firing rate of an integrate-and-fire neuron with threshold 1 and subtractive
+reset, which is what makes conversion to spiking backends exact in the limit of long windows).
+Output dropout is not part of the model: the trainer applies it, because the same mask must also
+hit the target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from sdt_neuro.errors import ConfigError, ShapeError
+
+INIT_GAIN = 0.5
+
+
+def hard_sigmoid(a: torch.Tensor) -> torch.Tensor:
+    """``clamp(a, 0, 1)``: the paper's output non-linearity."""
+    return torch.clamp(a, 0.0, 1.0)
+
+
+class MLP(nn.Module):
+    """``sizes[0] -> ... -> sizes[-1]``: ReLU hidden layers, hard-sigmoid output.
+
+    ``input_dropout`` is applied to the input, ``hidden_dropout`` after each hidden ReLU (both
+    the usual inverted dropout, active in ``train()`` mode only).
+    """
+
+    def __init__(self, sizes: Sequence[int], input_dropout: float = 0.0, hidden_dropout: float = 0.0):
+        super().__init__()
+        if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
+            raise ConfigError(f"sizes={list(sizes)} needs >= 2 positive layer widths")
+        for name, p in (("input_dropout", input_dropout), ("hidden_dropout", hidden_dropout)):
+            if not 0 <= p < 1:
+                raise ConfigError(f"{name}={p} must be in [0, 1)")
+        self.sizes = [int(s) for s in sizes]
+        self.input_dropout = nn.Dropout(input_dropout)
+        self.hidden_dropout = nn.Dropout(hidden_dropout)
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(self.sizes[:-1], self.sizes[1:]))
+        init_weights(self)
+
+    @property
+    def n_outputs(self) -> int:
+        return self.sizes[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.reshape(x.shape[0], -1)
+        if x.shape[1] != self.sizes[0]:
+            raise ShapeError(f"MLP expects {self.sizes[0]} input features, got shape {tuple(x.shape)}")
+        h = self.input_dropout(x)
+        for layer in self.layers[:-1]:
+            h = self.hidden_dropout(torch.relu(layer(h)))
+        return hard_sigmoid(self.layers[-1](h))
+
+    def pre_activations(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Pre-activation of every layer in eval semantics (no dropout); used by conversion."""
+        h = x.reshape(x.shape[0], -1)
+        out = []
+        for i, layer in enumerate(self.layers):
+            a = layer(h)
+            out.append(a)
+            h = torch.relu(a) if i < len(self.layers) - 1 else hard_sigmoid(a)
+        return out
+
+
+class CNN(nn.Module):
+    """The paper's 32f5-128f3-N network: conv5(pad 2), ReLU, maxpool(4, 2, 1), conv3(pad 1),
+    ReLU, maxpool(4, 2, 1), flatten, linear to ``n_outputs`` with hard-sigmoid output.
+
+    ``prune`` removes that fraction of each conv layer's weights once, at random, with
+    ``torch.nn.utils.prune.random_unstructured`` (the mask is kept in the state dict).
+    """
+
+    def __init__(self, n_outputs: int = 3000, in_channels: int = 1, image_size: int = 28, prune: float = 0.5):
+        super().__init__()
+        if not 0 <= prune < 1:
+            raise ConfigError(f"prune={prune} must be in [0, 1)")
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(4, 2, 1),
+            nn.Conv2d(32, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(4, 2, 1),
+        )
+        side = _pooled(_pooled(image_size))
+        self.head = nn.Linear(128 * side * side, n_outputs)
+        self.in_channels, self.image_size, self.n_outputs = in_channels, image_size, n_outputs
+        init_weights(self)
+        if prune > 0:
+            from torch.nn.utils import prune as torch_prune
+
+            for conv in (self.features[0], self.features[3]):
+                torch_prune.random_unstructured(conv, name="weight", amount=prune)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1:] != (self.in_channels, self.image_size, self.image_size):
+            raise ShapeError(
+                f"CNN expects [batch, {self.in_channels}, {self.image_size}, {self.image_size}], "
+                f"got {tuple(x.shape)}"
+            )
+        return hard_sigmoid(self.head(self.features(x).flatten(1)))
+
+
+def _pooled(side: int) -> int:
+    return (side + 2 - 4) // 2 + 1
+
+
+def init_weights(module: nn.Module) -> None:
+    """Xavier-uniform weights with gain 0.5, zero biases (the paper's initialisation)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            nn.init.xavier_uniform_(m.weight, gain=INIT_GAIN)
+            nn.init.zeros_(m.bias)
+
+
+def build_model(arch: str, sizes: Sequence[int], input_dropout: float, hidden_dropout: float,
+                prune: float = 0.5) -> nn.Module:
+    """Model from config fields: ``arch`` is ``"mlp"`` (uses ``sizes``) or ``"cnn"``."""
+    if arch == "mlp":
+        return MLP(sizes, input_dropout, hidden_dropout)
+    if arch == "cnn":
+        return CNN(n_outputs=int(sizes[-1]), prune=prune)
+    raise ConfigError(f"arch={arch!r} is not one of ('mlp', 'cnn')")

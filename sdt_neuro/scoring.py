@@ -1,0 +1,142 @@
+"""Score a trained checkpoint on any backend with the shared evaluation code.
+
+Every backend produces output activity (ANN: hard-sigmoid outputs; spiking backends: spike
+counts over T steps) for the same test images; neurons are assigned to classes on a labelled,
+stratified fraction of the training set, and the same DA / agreement / usage functions score
+them. Non-ANN backends are also compared with the ANN's predictions (``agreement_with_ann``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from sdt_neuro.data import Dataset, load_dataset, stratified_indices
+from sdt_neuro.errors import ConfigError
+from sdt_neuro.evaluate import (
+    confusion_matrix,
+    direct_association,
+    linear_probe,
+    neuron_usage,
+)
+from sdt_neuro.training.checkpoint import load_trained_model
+from sdt_neuro.training.config import TrainConfig
+
+EVAL_CHUNK = 2000
+
+# name -> function(config, model, x [n, 1, 28, 28] float32, options) -> activity [n, N] array.
+# Backends add themselves lazily through ``_backend_runner``; the core knows only "ann".
+BackendRunner = Callable[[TrainConfig, torch.nn.Module, torch.Tensor, dict[str, Any]], np.ndarray]
+BACKENDS = ("ann", "snntorch", "lava")
+
+
+def ann_activity(config: TrainConfig, model: torch.nn.Module, x: torch.Tensor,
+                 options: dict[str, Any] | None = None) -> np.ndarray:
+    """Hard-sigmoid output of the reference network (eval mode), in chunks."""
+    model.eval()
+    with torch.no_grad():
+        outs = []
+        for i in range(0, x.shape[0], EVAL_CHUNK):
+            xb = x[i : i + EVAL_CHUNK]
+            outs.append(model(xb.reshape(xb.shape[0], -1) if config.arch == "mlp" else xb))
+    return torch.cat(outs).numpy() if outs else np.zeros((0, config.sizes[-1]), np.float32)
+
+
+def _backend_runner(name: str) -> BackendRunner:
+    if name == "ann":
+        return ann_activity
+    if name == "snntorch":
+        from sdt_neuro.backends import snntorch_head
+
+        return snntorch_head.evaluation_activity
+    if name == "lava":
+        from sdt_neuro.backends import lava
+
+        return lava.evaluation_activity
+    raise ConfigError(f"backend={name!r} is not one of {BACKENDS}")
+
+
+def score_activity(
+    label_activity: np.ndarray,
+    label_labels: np.ndarray,
+    test_activity: np.ndarray,
+    test_labels: np.ndarray,
+    n_classes: int,
+    k: int,
+    reference_predictions: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """DA (average, max), neuron usage, confusion matrix and agreement with a reference."""
+    da = direct_association(label_activity, label_labels, test_activity, test_labels, n_classes)
+    usage = neuron_usage(test_activity, da.assignment, k=min(k, test_activity.shape[1] - 1))
+    result: dict[str, Any] = {
+        "samples": int(test_activity.shape[0]),
+        "da_average": da.average,
+        "da_max": da.max,
+        "neuron_usage": usage.to_dict(),
+        "confusion_matrix": confusion_matrix(test_labels, da.pred_average, n_classes).tolist(),
+        "predictions": da.pred_average,
+    }
+    if reference_predictions is not None:
+        from sdt_neuro.evaluate import agreement
+
+        result["agreement_with_ann"] = agreement(da.pred_average, reference_predictions)
+    return result
+
+
+def evaluate_checkpoint(
+    checkpoint: str | os.PathLike,
+    backend: str = "ann",
+    label_fraction: float = 1.0,
+    samples: int | None = None,
+    probe: bool = False,
+    data_root: str | os.PathLike | None = None,
+    dataset: Dataset | None = None,
+    seed: int = 0,
+    options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Evaluate ``checkpoint`` on ``backend`` over the first ``samples`` test images.
+
+    Neurons are assigned on the labelled fraction of the training set with the ANN's outputs
+    (the same weights), so every backend is read out by one assignment; the backend's own test
+    activity is then scored, and non-ANN backends are compared with the ANN's predictions.
+    """
+    runner = _backend_runner(backend)
+    config, model, _ = load_trained_model(checkpoint)
+    rule = config.wta_rule
+    data = dataset or load_dataset(config.dataset, data_root)
+    n = len(data.test) if samples is None else int(samples)
+    if not 1 <= n <= len(data.test):
+        raise ConfigError(f"samples={samples} must be in [1, {len(data.test)}]")
+    test = data.test.subset(np.arange(n))
+    labelled = data.train.subset(stratified_indices(data.train.y, fraction=label_fraction, seed=seed))
+    label_act = ann_activity(config, model, labelled.x)
+    t0 = time.perf_counter()
+    ann_test = ann_activity(config, model, test.x)
+    reference = None
+    if backend != "ann":
+        t0 = time.perf_counter()
+    if backend == "ann":
+        test_act = ann_test
+    else:
+        test_act = runner(config, model, test.x, dict(options or {}))
+        ann_scores = score_activity(label_act, labelled.y.numpy(), ann_test, test.y.numpy(),
+                                    rule.n_classes, rule.k)
+        reference = ann_scores["predictions"]
+    seconds = time.perf_counter() - t0
+    result = score_activity(label_act, labelled.y.numpy(), test_act, test.y.numpy(),
+                            rule.n_classes, rule.k, reference)
+    result.update(backend=backend, seconds=seconds, label_fraction=label_fraction,
+                  checkpoint=str(checkpoint), preset=config.preset, options=dict(options or {}))
+    if backend != "ann":
+        result["ann_da_average"] = float((reference == test.y.numpy()).mean()) if reference is not None else None
+    if probe:
+        result["linear_probe"] = linear_probe(
+            ann_activity(config, model, data.train.x) if backend == "ann" else label_act,
+            data.train.y.numpy() if backend == "ann" else labelled.y.numpy(),
+            test_act, test.y.numpy(), n_classes=rule.n_classes, seed=seed)
+    return result

@@ -1,0 +1,126 @@
+"""Backpropagation learner: MSE between the (dropped-out) output and the self-defined target.
+
+Two paths compute the same update:
+
+* the general path uses autograd and any torch optimiser (CNN, Adam);
+* the MLP + SGD fast path writes the backward pass out and applies each weight update in
+  place with one fused ``addmm_`` (no gradient buffer is allocated, read or cleared). On this
+  2-core CPU it makes a batch-16 step about twice as fast. ``tests/training/test_bp.py`` checks
+  that both paths give the same weights from the same state and masks.
+
+The gradient of ``loss = mean((m * clamp(a, 0, 1) - d)^2)`` over ``B * N`` entries is
+``dL/da = 2 (y - d) m 1[0 <= a <= 1] / (B N)``; hidden layers back-propagate it through their
+ReLU and (inverted) dropout masks.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from sdt_neuro.models import MLP
+from sdt_neuro.training.config import TrainConfig
+from sdt_neuro.training.homeostasis import HomeostasisState, output_dropout_mask
+
+
+class BPLearner:
+    """One optimiser step per batch: y = f(x); m ~ B(1-p); y *= m; d = target(y) * m;
+    loss = mean((y - d)^2); per-layer learning rates."""
+
+    def __init__(self, model: nn.Module, config: TrainConfig, device: torch.device) -> None:
+        self.model = model
+        self.config = config
+        self.rule = config.wta_rule
+        self.device = device
+        self.state = HomeostasisState(self.rule, device)
+        self.optimizer = _make_optimizer(model, config)
+        self.fast = isinstance(model, MLP) and config.optimizer == "sgd"
+
+    def target(self, y: torch.Tensor, mask: torch.Tensor | None, labels: torch.Tensor | None) -> torch.Tensor:
+        """Self-defined target (or the label target when ``labels`` are given)."""
+        if labels is not None:
+            return self.state.label_target(labels, mask)
+        return self.state.self_defined_target(y, mask, sequential=self.config.mode == "sequential")
+
+    def train_step(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """One batch; returns the loss (a 0-d tensor, not synchronised)."""
+        if self.fast:
+            return self._fast_step(x, labels)
+        self.model.train()
+        y = self.model(x)
+        mask = output_dropout_mask(y.shape, self.rule.dropout, y.device)
+        if mask is not None:
+            y = y * mask
+        loss = torch.nn.functional.mse_loss(y, self.target(y, mask, labels))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
+
+    @torch.no_grad()
+    def _fast_step(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        model: MLP = self.model  # type: ignore[assignment]
+        layers = model.layers
+        h = _inverted_dropout(x.reshape(x.shape[0], -1), model.input_dropout.p)
+        inputs, relu_masks = [], []
+        for layer in layers[:-1]:
+            inputs.append(h)
+            a = _linear(layer, h)
+            keep = _dropout_keep(a.shape, model.hidden_dropout.p, a.device)
+            relu_masks.append((a > 0) if keep is None else (a > 0) * keep)
+            h = a.clamp_(min=0) if keep is None else a.clamp_(min=0) * keep
+        inputs.append(h)
+        a = _linear(layers[-1], h)
+        y = a.clamp(0.0, 1.0)
+        mask = output_dropout_mask(y.shape, self.rule.dropout, y.device)
+        if mask is not None:
+            y = y * mask
+        d = self.target(y, mask, labels)
+        err = y - d
+        loss = err.pow(2).mean()
+        delta = err.mul_(2.0 / err.numel()) * ((a >= 0) & (a <= 1))
+        if mask is not None:
+            delta = delta * mask
+        groups = self.optimizer.param_groups
+        for i in range(len(layers) - 1, -1, -1):
+            layer, lr = layers[i], groups[i]["lr"]
+            back = delta @ layer.weight if i > 0 else None
+            layer.weight.addmm_(delta.t(), inputs[i], alpha=-lr)
+            layer.bias.add_(delta.sum(0), alpha=-lr)
+            if back is not None:
+                delta = back * relu_masks[i - 1]
+        return loss
+
+    @torch.no_grad()
+    def activity(self, x: torch.Tensor) -> torch.Tensor:
+        """Output activity in eval mode (no dropout)."""
+        self.model.eval()
+        return self.model(x)
+
+
+def _linear(layer: nn.Linear, h: torch.Tensor) -> torch.Tensor:
+    """``h @ W^T + b`` computed as ``(W @ h^T + b)^T``: MKL is 2-3x faster for small batches
+    when the long dimension (neurons) comes first."""
+    return torch.addmm(layer.bias[:, None], layer.weight, h.t()).t()
+
+
+def _dropout_keep(shape: torch.Size, p: float, device: torch.device) -> torch.Tensor | None:
+    """Inverted-dropout multiplier (0 or 1/(1-p)), ``None`` when ``p == 0``."""
+    if p <= 0:
+        return None
+    return (torch.rand(shape, device=device) >= p).to(torch.float32).div_(1.0 - p)
+
+
+def _inverted_dropout(x: torch.Tensor, p: float) -> torch.Tensor:
+    keep = _dropout_keep(x.shape, p, x.device)
+    return x if keep is None else x * keep
+
+
+def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    groups = [
+        {"params": list(m.parameters()), "lr": config.lr_for_layer(i)} for i, m in enumerate(layers)
+    ]
+    if config.optimizer == "adam":
+        return torch.optim.Adam(groups)
+    return torch.optim.SGD(groups)

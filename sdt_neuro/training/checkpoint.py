@@ -1,0 +1,89 @@
+"""Checkpoints: written atomically, loaded without unpickling arbitrary objects.
+
+A checkpoint is a ``torch.save`` dict of tensors and plain data, read back with
+``torch.load(weights_only=True)``: weights, optimiser state, rule, config, homeostasis state,
+RNG states, the epoch reached and the metrics so far.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sdt_neuro.errors import CheckpointError
+
+FORMAT = "sdt-neuro-checkpoint"
+VERSION = 1
+REQUIRED = ("format", "version", "config", "rule", "epoch", "model")
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` (plus format tags) to ``path`` atomically (temp file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"format": FORMAT, "version": VERSION, **payload}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(data, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and check a checkpoint; any problem raises :class:`CheckpointError`."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "checkpoint.pt"
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for damaged files
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or not an sdt-neuro checkpoint ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''})"
+        ) from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an sdt-neuro checkpoint (format tag missing)")
+    if data.get("version") != VERSION:
+        raise CheckpointError(f"{path} has checkpoint version {data.get('version')}, expected {VERSION}")
+    missing = [k for k in REQUIRED if k not in data]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} lacks the field(s) {missing}")
+    return data
+
+
+def load_state_strict(module: torch.nn.Module, state: dict[str, Any], what: str) -> None:
+    """``load_state_dict`` that turns a shape or key mismatch into :class:`CheckpointError`."""
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, KeyError, ValueError) as exc:
+        first = str(exc).splitlines()
+        raise CheckpointError(
+            f"{what} in the checkpoint does not match the network: "
+            f"{' '.join(line.strip() for line in first[:3])}"
+        ) from exc
+
+
+def load_trained_model(path: str | os.PathLike) -> tuple[Any, torch.nn.Module, dict[str, Any]]:
+    """``(TrainConfig, model in eval mode on CPU, raw checkpoint)`` from a checkpoint file or run dir."""
+    from sdt_neuro.models import build_model
+    from sdt_neuro.training.config import TrainConfig
+
+    data = load_checkpoint(path)
+    try:
+        config = TrainConfig.from_dict(data["config"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path} holds an invalid configuration: {exc}") from exc
+    model = build_model(config.arch, config.sizes, config.input_dropout, config.hidden_dropout, config.prune)
+    load_state_strict(model, data["model"], "model weights")
+    return config, model.eval(), data

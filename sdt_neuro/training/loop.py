@@ -1,0 +1,245 @@
+"""The one training loop every learner shares: epochs, schedule, evaluation, checkpoints, plots."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from sdt_neuro.data import Dataset, iterate_batches, load_dataset, stratified_indices
+from sdt_neuro.errors import CheckpointError, ConfigError
+from sdt_neuro.evaluate import direct_association, linear_probe, neuron_usage
+from sdt_neuro.models import build_model
+from sdt_neuro.training.bp import BPLearner
+from sdt_neuro.training.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
+from sdt_neuro.training.config import TrainConfig
+
+CHECKPOINT_NAME = "checkpoint.pt"
+EVAL_CHUNK = 2000
+
+
+@dataclass
+class TrainResult:
+    """What a run leaves behind: the trained learner, its data and one metrics record per epoch."""
+
+    config: TrainConfig
+    learner: BPLearner
+    dataset: Dataset
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    out_dir: Path | None = None
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.learner.model
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present, else CPU; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device='cuda' requested but torch sees no CUDA device (use auto or cpu)")
+    return torch.device(name)
+
+
+def make_learner(config: TrainConfig, device: torch.device) -> BPLearner:
+    """Model plus learner for ``config.algorithm`` (seeded: same config, same initial weights)."""
+    torch.manual_seed(config.seed)
+    model = build_model(config.arch, config.sizes, config.input_dropout, config.hidden_dropout,
+                        config.prune).to(device)
+    if config.algorithm == "bp":
+        return BPLearner(model, config, device)
+    raise ConfigError(f"algorithm={config.algorithm!r} is not implemented")
+
+
+def model_inputs(config: TrainConfig, x: torch.Tensor) -> torch.Tensor:
+    """Images as the model wants them: flat for the MLP, [n, 1, 28, 28] for the CNN."""
+    return x.reshape(x.shape[0], -1) if config.arch == "mlp" else x
+
+
+def compute_activity(learner: BPLearner, config: TrainConfig, x: torch.Tensor) -> np.ndarray:
+    """Eval-mode output activity of all of ``x`` as a float32 array, in chunks."""
+    outs = [
+        learner.activity(model_inputs(config, x[i : i + EVAL_CHUNK]).to(learner.device)).cpu()
+        for i in range(0, x.shape[0], EVAL_CHUNK)
+    ]
+    return torch.cat(outs).numpy()
+
+
+def train(
+    config: TrainConfig,
+    out_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    data_root: str | os.PathLike | None = None,
+    dataset: Dataset | None = None,
+    progress: bool | None = None,
+    plots: bool = True,
+) -> TrainResult:
+    """Train ``config`` from scratch, or continue the checkpoint in ``out_dir`` when ``resume``.
+
+    Each epoch: train, evaluate DA on the test set (neurons assigned on a stratified
+    ``label_fraction`` of the training set), append a metrics record, write
+    ``metrics.json`` and ``checkpoint.pt`` atomically. At the end: plots and, if asked, the
+    linear probe.
+    """
+    out = Path(out_dir) if out_dir is not None else None
+    if resume and out is None:
+        raise ConfigError("resume needs an output directory holding checkpoint.pt")
+    show = sys.stderr.isatty() if progress is None else progress
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    device = resolve_device(config.device)
+
+    ckpt = None
+    if resume:
+        assert out is not None
+        ckpt = load_checkpoint(out / CHECKPOINT_NAME)
+        saved = TrainConfig.from_dict(ckpt["config"])
+        if saved.replace(epochs=config.epochs, threads=config.threads, device=config.device) != config:
+            raise CheckpointError(
+                f"--resume: the run in {out} was made with a different configuration; only "
+                f"epochs, threads and device may change. Saved: {saved.to_dict()}"
+            )
+    data = dataset or load_dataset(config.dataset, data_root)
+    train_split = data.train
+    if config.max_train_samples and config.max_train_samples < len(train_split):
+        train_split = train_split.subset(
+            stratified_indices(train_split.y, count=config.max_train_samples, seed=config.seed))
+    test_split = data.test
+    if config.max_test_samples and config.max_test_samples < len(test_split):
+        test_split = test_split.subset(np.arange(config.max_test_samples))
+    label_idx = stratified_indices(train_split.y, fraction=config.label_fraction, seed=config.seed)
+    train_x = train_split.x.to(device)
+
+    learner = make_learner(config, device)
+    shuffle = torch.Generator().manual_seed(config.seed)
+    metrics: list[dict[str, Any]] = []
+    start_epoch = 0
+    if ckpt is not None:
+        load_state_strict(learner.model, ckpt["model"], "model weights")
+        learner.optimizer.load_state_dict(ckpt["optimizer"])
+        learner.state.load_state_dict(ckpt["homeostasis"])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        shuffle.set_state(ckpt["rng"]["shuffle"])
+        metrics = list(ckpt["metrics"])
+        start_epoch = int(ckpt["epoch"])
+
+    rule = learner.rule
+    n_batches = -(-len(train_split) // config.batch_size)
+    total_steps = (config.schedule_epochs or config.epochs) * n_batches
+    epochs_bar = tqdm(range(start_epoch, config.epochs), desc="epochs", disable=not show,
+                      initial=start_epoch, total=config.epochs)
+    for epoch in epochs_bar:
+        t0 = time.perf_counter()
+        if rule.homeostasis_reset == "epoch":
+            learner.state.reset()
+        losses = []
+        batches = tqdm(iterate_batches(len(train_split), config.batch_size, shuffle),
+                       total=n_batches, desc=f"epoch {epoch + 1}", leave=False, disable=not show,
+                       mininterval=0.5)
+        for b, idx in enumerate(batches):
+            _set_lr(learner.optimizer, config, (epoch * n_batches + b) / total_steps)
+            losses.append(learner.train_step(model_inputs(config, train_x[idx])))
+        train_seconds = time.perf_counter() - t0
+        record = _evaluate_epoch(learner, config, train_split, test_split, label_idx)
+        record.update(
+            epoch=epoch + 1,
+            train_loss=float(torch.stack(losses).mean()),
+            lr_factor=_lr_factor(config, (epoch + 1) * n_batches / total_steps),
+            train_seconds=train_seconds,
+            epoch_seconds=time.perf_counter() - t0,
+        )
+        metrics.append(record)
+        epochs_bar.set_postfix(da=f"{record['test_da_average']:.4f}", loss=f"{record['train_loss']:.4f}")
+        if out is not None:
+            _write_json(out / "metrics.json", metrics)
+            save_checkpoint(out / CHECKPOINT_NAME, _payload(learner, config, epoch + 1, metrics, shuffle))
+
+    result = TrainResult(config, learner, data, metrics, out)
+    if config.probe and metrics:
+        metrics[-1]["test_linear_probe"] = probe_accuracy(learner, config, train_split, test_split)
+        if out is not None:
+            _write_json(out / "metrics.json", metrics)
+            save_checkpoint(out / CHECKPOINT_NAME, _payload(learner, config, config.epochs, metrics, shuffle))
+    if out is not None and plots and metrics:
+        from sdt_neuro.plots import plot_accuracy_curve, plot_receptive_fields
+
+        plot_accuracy_curve(metrics, out / "accuracy.png")
+        if config.arch == "mlp":
+            plot_receptive_fields(first_layer_weights(learner.model), out / "receptive_fields.png")
+    return result
+
+
+def first_layer_weights(model: torch.nn.Module) -> np.ndarray:
+    """Input weights of the first layer as [units, 784]."""
+    return model.layers[0].weight.detach().cpu().numpy()
+
+
+def probe_accuracy(learner: BPLearner, config: TrainConfig, train_split: Any, test_split: Any) -> float:
+    """Linear-probe test accuracy on the frozen network's outputs."""
+    return linear_probe(
+        compute_activity(learner, config, train_split.x), train_split.y.numpy(),
+        compute_activity(learner, config, test_split.x), test_split.y.numpy(),
+        n_classes=config.wta_rule.n_classes, seed=config.seed,
+    )
+
+
+def _evaluate_epoch(learner: BPLearner, config: TrainConfig, train_split: Any, test_split: Any,
+                    label_idx: np.ndarray) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    rule = learner.rule
+    labelled = train_split.subset(label_idx)
+    label_act = compute_activity(learner, config, labelled.x)
+    test_act = compute_activity(learner, config, test_split.x)
+    da = direct_association(label_act, labelled.y.numpy(), test_act, test_split.y.numpy(),
+                            rule.n_classes)
+    usage = neuron_usage(test_act, da.assignment, k=rule.k)
+    return {
+        "test_da_average": da.average,
+        "test_da_max": da.max,
+        "unassigned_neurons": usage.unassigned,
+        "win_entropy_ratio": usage.win_entropy_ratio,
+        "label_fraction": config.label_fraction,
+        "eval_seconds": time.perf_counter() - t0,
+    }
+
+
+def _lr_factor(config: TrainConfig, progress: float) -> float:
+    if config.schedule == "constant":
+        return 1.0
+    return 1.0 - (1.0 - config.final_lr_factor) * min(progress, 1.0)
+
+
+def _set_lr(optimizer: torch.optim.Optimizer, config: TrainConfig, progress: float) -> None:
+    factor = _lr_factor(config, progress)
+    for i, group in enumerate(optimizer.param_groups):
+        group["lr"] = config.lr_for_layer(i) * factor
+
+
+def _payload(learner: BPLearner, config: TrainConfig, epoch: int, metrics: list, shuffle: torch.Generator) -> dict:
+    return {
+        "backend": "ann",
+        "config": config.to_dict(),
+        "rule": config.rule,
+        "epoch": epoch,
+        "model": learner.model.state_dict(),
+        "optimizer": learner.optimizer.state_dict(),
+        "homeostasis": learner.state.state_dict(),
+        "rng": {"torch": torch.get_rng_state(), "shuffle": shuffle.get_state()},
+        "metrics": metrics,
+    }
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
