@@ -13,6 +13,7 @@ from sdt_neuro.errors import SdtError
 from sdt_neuro.presets import PRESETS, preset_config
 
 BACKENDS = ("ann", "snntorch", "lava")
+TRAIN_BACKENDS = ("ann", "snntorch")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", default="runs/latest", help="output directory (default runs/latest)")
     tr.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
     tr.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    tr.add_argument("--backend", default="ann", choices=BACKENDS,
+    tr.add_argument("--backend", default="ann", choices=TRAIN_BACKENDS,
                     help="where the network is trained (ann: PyTorch reference)")
     tr.add_argument("--steps", type=int, help="time steps T per sample (spiking backends)")
     tr.add_argument("--samples", type=int, help="training images (Lava on-chip learning)")
