@@ -1,7 +1,7 @@
 """Data sets held in memory as one float tensor in [0, 1], batched by indexing.
 
 The data root comes from ``--data-root``, else ``SDT_DATA_ROOT``, else a user cache directory
-where torchvision may download. Files are read through torchvision's own dataset classes
+where torchvision may download (``SDT_OFFLINE=1`` forbids it). Files are read through torchvision's own dataset classes
 (``<root>/MNIST/raw/*-ubyte``, ``<root>/FashionMNIST/raw/*-ubyte``). When no data can be found
 or fetched, MNIST falls back (loudly) to a small real sample shipped inside the package.
 """
@@ -23,6 +23,7 @@ from sdt_neuro.errors import ConfigError, DataError
 
 DATASETS = ("mnist", "fashion-mnist")
 ENV_DATA_ROOT = "SDT_DATA_ROOT"
+ENV_OFFLINE = "SDT_OFFLINE"
 SAMPLE_FILE = "mnist_sample.npz"
 
 
@@ -64,13 +65,14 @@ def default_cache_root() -> Path:
 
 
 def resolve_data_root(data_root: str | os.PathLike | None) -> tuple[Path, bool]:
-    """Return ``(root, download_allowed)``: the given root, ``SDT_DATA_ROOT``, or the cache."""
+    """Return ``(root, download_allowed)``: the given root, ``SDT_DATA_ROOT``, or the cache
+    (where torchvision may download, unless ``SDT_OFFLINE=1``)."""
     if data_root:
         return Path(data_root).expanduser(), False
     env = os.environ.get(ENV_DATA_ROOT)
     if env:
         return Path(env).expanduser(), False
-    return default_cache_root(), True
+    return default_cache_root(), os.environ.get(ENV_OFFLINE, "") in ("", "0")
 
 
 def load_dataset(
@@ -89,7 +91,7 @@ def load_dataset(
     if name not in DATASETS:
         raise ConfigError(f"dataset={name!r} is not one of {DATASETS}")
     root, download = resolve_data_root(data_root)
-    explicit = not download
+    explicit = bool(data_root or os.environ.get(ENV_DATA_ROOT))
     try:
         train = _torchvision_split(name, root, True, download)
         test = _torchvision_split(name, root, False, download)

@@ -1,0 +1,68 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sdt_neuro.data import iterate_batches, load_bundled_sample, load_dataset, resolve_data_root, stratified_indices
+from sdt_neuro.errors import ConfigError, DataError
+
+
+def test_bundled_sample_is_real_mnist_and_announced(capsys):
+    ds = load_bundled_sample()
+    assert "bundled MNIST sample" in capsys.readouterr().err
+    assert ds.train.x.shape == (3000, 1, 28, 28) and ds.test.x.shape == (1000, 1, 28, 28)
+    assert ds.train.x.dtype == torch.float32
+    assert 0.0 == ds.train.x.min() and ds.train.x.max() == 1.0
+    assert torch.bincount(ds.train.y).tolist() == [300] * 10
+
+
+def test_missing_explicit_root_says_how_to_supply_data(tmp_path):
+    with pytest.raises(DataError, match="--data-root") as info:
+        load_dataset("mnist", tmp_path / "nowhere")
+    assert "MNIST/raw" in str(info.value) and "SDT_DATA_ROOT" in str(info.value)
+    with pytest.raises(DataError, match="FashionMNIST"):
+        load_dataset("fashion-mnist", tmp_path)
+
+
+def test_unknown_dataset():
+    with pytest.raises(ConfigError, match="cifar"):
+        load_dataset("cifar")
+
+
+def test_root_resolution(monkeypatch, tmp_path):
+    monkeypatch.setenv("SDT_DATA_ROOT", str(tmp_path))
+    assert resolve_data_root(None) == (tmp_path, False)
+    assert resolve_data_root("/x") == (Path("/x"), False)
+    monkeypatch.delenv("SDT_DATA_ROOT")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert resolve_data_root(None) == (tmp_path / "sdt-neuro", False)  # SDT_OFFLINE=1 in tests
+    monkeypatch.setenv("SDT_OFFLINE", "0")
+    assert resolve_data_root(None) == (tmp_path / "sdt-neuro", True)
+
+
+def test_offline_without_root_falls_back_to_the_sample(monkeypatch, capsys):
+    monkeypatch.delenv("SDT_DATA_ROOT", raising=False)
+    ds = load_dataset("mnist")
+    assert ds.source == "bundled-sample" and "bundled MNIST sample" in capsys.readouterr().err
+
+
+def test_stratified_subsets_are_balanced_and_seeded():
+    labels = np.repeat(np.arange(10), 100)
+    idx = stratified_indices(labels, count=50, seed=3)
+    assert np.bincount(labels[idx]).tolist() == [5] * 10
+    np.testing.assert_array_equal(idx, stratified_indices(labels, count=50, seed=3))
+    assert not np.array_equal(idx, stratified_indices(labels, count=50, seed=4))
+    assert len(stratified_indices(labels, fraction=0.1, seed=0)) == 100
+    assert len(stratified_indices(labels, fraction=1.0)) == 1000
+    with pytest.raises(ConfigError, match="exactly one"):
+        stratified_indices(labels)
+    with pytest.raises(ConfigError, match="fraction"):
+        stratified_indices(labels, fraction=1.5)
+
+
+def test_batches_cover_every_index_once():
+    seen = torch.cat(list(iterate_batches(103, 16, torch.Generator().manual_seed(0))))
+    assert sorted(seen.tolist()) == list(range(103))
+    with pytest.raises(ConfigError, match="batch_size"):
+        next(iterate_batches(10, 0))

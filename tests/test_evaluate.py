@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+
+from sdt_neuro.errors import ShapeError
+from sdt_neuro.evaluate import (
+    agreement,
+    assign_neurons,
+    confusion_matrix,
+    direct_association,
+    linear_probe,
+    neuron_usage,
+)
+
+
+def hand_built():
+    # 6 neurons: 0,1 -> class 0; 2,3 -> class 1; 4 -> class 2; 5 never active
+    label_act = np.array([
+        [1.0, 0.8, 0.0, 0.1, 0.0, 0.0],
+        [0.9, 0.7, 0.1, 0.0, 0.0, 0.0],
+        [0.0, 0.1, 1.0, 0.9, 0.0, 0.0],
+        [0.1, 0.0, 0.8, 1.0, 0.2, 0.0],
+        [0.0, 0.0, 0.1, 0.0, 1.0, 0.0],
+    ])
+    labels = np.array([0, 0, 1, 1, 2])
+    return label_act, labels
+
+
+def test_assignment_with_unassigned_neuron():
+    act, labels = hand_built()
+    np.testing.assert_array_equal(assign_neurons(act, labels, 3), [0, 0, 1, 1, 2, -1])
+
+
+def test_average_and_max_differ_where_they_should():
+    act, labels = hand_built()
+    test = np.array([
+        [0.6, 0.6, 0.0, 0.0, 0.0, 0.0],  # class 0 both ways
+        [0.0, 0.0, 0.5, 0.5, 0.1, 0.0],  # class 1 both ways
+        [0.9, 0.0, 0.5, 0.5, 0.0, 1.0],  # average: class 1 (0.5 vs 0.45); max: class 0 (0.9)
+    ])
+    res = direct_association(act, labels, test, np.array([0, 1, 1]), n_classes=3)
+    np.testing.assert_array_equal(res.pred_average, [0, 1, 1])
+    np.testing.assert_array_equal(res.pred_max, [0, 1, 0])
+    assert res.average == 1.0 and res.max == pytest.approx(2 / 3)
+
+
+def test_agreement_confusion_and_usage():
+    assert agreement(np.array([1, 2, 3, 4]), np.array([1, 2, 0, 4])) == 0.75
+    cm = confusion_matrix(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 2]), 3)
+    np.testing.assert_array_equal(cm, [[1, 1, 0], [0, 1, 0], [0, 0, 1]])
+    even = np.eye(4)[np.arange(100) % 4]
+    u = neuron_usage(even, k=1)
+    assert u.never_win == 0 and u.win_cv == pytest.approx(0) and u.win_entropy_ratio == pytest.approx(1)
+    skewed = np.eye(4)[np.zeros(100, int)]
+    u2 = neuron_usage(skewed, k=1)
+    assert u2.never_win == 3 and u2.win_entropy_ratio == pytest.approx(0) and u2.unassigned == 3
+
+
+def test_shape_errors():
+    with pytest.raises(ShapeError, match="labels"):
+        assign_neurons(np.zeros((3, 2)), np.zeros(4), 2)
+    with pytest.raises(ShapeError, match="2-D"):
+        direct_association(np.zeros(3), np.zeros(3), np.zeros((1, 3)), np.zeros(1))
+    with pytest.raises(ShapeError, match="equal length"):
+        agreement(np.zeros(3), np.zeros(4))
+
+
+def test_linear_probe_learns_separable_features():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    x = np.eye(3)[y] + 0.1 * rng.random((300, 3))
+    acc = linear_probe(x[:200], y[:200], x[200:], y[200:], n_classes=3, epochs=20, lr=0.05)
+    assert acc > 0.95

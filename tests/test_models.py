@@ -1,0 +1,40 @@
+import pytest
+import torch
+
+from sdt_neuro.errors import ConfigError, ShapeError
+from sdt_neuro.models import CNN, MLP, build_model
+
+
+def test_mlp_output_is_hard_sigmoid_and_init_is_xavier_half():
+    torch.manual_seed(0)
+    m = MLP((784, 300, 50), input_dropout=0.3, hidden_dropout=0.2).eval()
+    y = m(torch.rand(8, 1, 28, 28) * 10)
+    assert y.shape == (8, 50) and y.min() >= 0 and y.max() <= 1
+    bound = 0.5 * (6 / (784 + 300)) ** 0.5
+    assert m.layers[0].weight.abs().max() <= bound and m.layers[0].bias.abs().max() == 0
+    pre = m.pre_activations(torch.rand(4, 784))
+    assert [p.shape[1] for p in pre] == [300, 50]
+
+
+def test_mlp_errors():
+    with pytest.raises(ShapeError, match="784 input features"):
+        MLP((784, 10))(torch.rand(2, 100))
+    with pytest.raises(ConfigError, match="input_dropout"):
+        MLP((784, 10), input_dropout=1.0)
+    with pytest.raises(ConfigError, match="sizes"):
+        MLP((784,))
+
+
+def test_cnn_shapes_and_pruning():
+    torch.manual_seed(0)
+    m = CNN(n_outputs=100, prune=0.5)
+    assert m(torch.rand(2, 1, 28, 28)).shape == (2, 100)
+    mask = m.features[0].weight_mask
+    assert mask.mean().item() == pytest.approx(0.5, abs=0.02)
+    with pytest.raises(ShapeError, match="CNN expects"):
+        m(torch.rand(2, 784))
+
+
+def test_build_model_rejects_unknown_arch():
+    with pytest.raises(ConfigError, match="arch"):
+        build_model("rnn", (784, 10), 0, 0)

@@ -1,0 +1,72 @@
+import copy
+
+import pytest
+import torch
+
+from sdt_neuro.models import MLP
+from sdt_neuro.rule import WTARule
+from sdt_neuro.training.bp import BPLearner
+from sdt_neuro.training.config import TrainConfig
+from sdt_neuro.training.homeostasis import HomeostasisState, output_dropout_mask
+
+
+def config(**kw):
+    rule = {"n_outputs": 30, "k": 3, "gamma": 0.3, "dropout": 0.0}
+    base = dict(rule=rule, sizes=(784, 40, 30), input_dropout=0.0, hidden_dropout=0.0, lrs=(0.5, 1.0), batch_size=8)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.mark.parametrize("sizes", [(784, 30), (784, 40, 30)])
+def test_fast_path_matches_autograd(sizes):
+    torch.manual_seed(0)
+    cfg = config(sizes=sizes)
+    model = MLP(sizes)
+    initial = model.layers[-1].weight.clone()
+    fast = BPLearner(model, cfg, torch.device("cpu"))
+    slow = BPLearner(copy.deepcopy(model), cfg, torch.device("cpu"))
+    slow.fast = False
+    assert fast.fast
+    x = torch.rand(8, 784)
+    for _ in range(3):
+        loss_fast = fast.train_step(x)
+        loss_slow = slow.train_step(x)
+        torch.testing.assert_close(loss_fast, loss_slow)
+    for a, b in zip(fast.model.parameters(), slow.model.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(fast.state.offsets, slow.state.offsets)
+    assert not torch.equal(fast.model.layers[-1].weight, initial)
+
+
+def test_dropout_masks_both_output_and_target():
+    torch.manual_seed(1)
+    rule = WTARule(n_outputs=50, k=5, gamma=0.1, dropout=0.5)
+    state = HomeostasisState(rule)
+    y = torch.rand(64, 50)
+    mask = output_dropout_mask(y.shape, rule.dropout, y.device)
+    assert 0.4 < mask.mean() < 0.6 and set(mask.unique().tolist()) == {0.0, 1.0}
+    d = state.self_defined_target(y * mask, mask)
+    assert (d[mask == 0] == 0).all()
+    assert (d.sum(1) <= 5).all() and d.sum() > 0
+
+
+def test_training_step_moves_weights_and_updates_homeostasis():
+    torch.manual_seed(2)
+    cfg = config(sizes=(784, 30), rule={"n_outputs": 30, "k": 3, "gamma": 0.3, "dropout": 0.2})
+    learner = BPLearner(MLP((784, 30), input_dropout=0.3), cfg, torch.device("cpu"))
+    before = learner.model.layers[0].weight.clone()
+    learner.train_step(torch.rand(8, 784))
+    assert not torch.equal(before, learner.model.layers[0].weight)
+    assert learner.state.offsets.abs().sum() > 0
+
+
+def test_label_target_drives_the_labelled_block():
+    torch.manual_seed(3)
+    cfg = config(sizes=(784, 30), rule={"n_outputs": 30, "k": 3, "n_classes": 3})
+    learner = BPLearner(MLP((784, 30)), cfg, torch.device("cpu"))
+    x = torch.rand(16, 784)
+    labels = torch.zeros(16, dtype=torch.long)
+    for _ in range(50):
+        learner.train_step(x, labels)
+    y = learner.activity(x)
+    assert y[:, :10].mean() > 0.7 and y[:, 10:].mean() < 0.1
