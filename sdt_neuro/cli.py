@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sdt_neuro.errors import SdtError
+from sdt_neuro.errors import ConfigError, SdtError
 from sdt_neuro.presets import PRESETS, preset_config
 
 BACKENDS = ("ann", "snntorch", "lava")
 TRAIN_BACKENDS = ("ann", "snntorch")
+CONVERT_TARGETS = ("snntorch", "nir", "lava")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,11 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--backend", default="ann", choices=TRAIN_BACKENDS,
                     help="where the network is trained (ann: PyTorch reference)")
     tr.add_argument("--steps", type=int, help="time steps T per sample (spiking backends)")
+    tr.add_argument("--encoding", choices=("current", "bernoulli"),
+                    help="input encoding while training (snntorch backend; default current)")
     tr.add_argument("--samples", type=int, help="training images (Lava on-chip learning)")
 
     cv = sub.add_parser("convert", help="convert a trained checkpoint to a spiking network")
     cv.add_argument("checkpoint", help="checkpoint file or run directory")
-    cv.add_argument("--to", required=True, choices=("snntorch", "nir", "lava"), dest="target")
+    cv.add_argument("--to", required=True, nargs="+", dest="target", metavar="FORMAT [PATH]",
+                    help=f"one of {CONVERT_TARGETS}, optionally followed by the output file")
     cv.add_argument("path", nargs="?", help="output file (required for --to nir)")
     cv.add_argument("--steps", type=int, default=32, help="time steps T")
     cv.add_argument("--encoding", choices=("current", "bernoulli"), default="current")
@@ -116,7 +120,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from sdt_neuro.scoring import evaluate_checkpoint
 
     options: dict[str, Any] = {"steps": args.steps, "encoding": args.encoding,
-                               "fixed_point": args.fixed_point, "seed": args.seed}
+                               "fixed_point": args.fixed_point, "seed": args.seed, "data_root": args.data_root}
     if args.batch is not None:
         options["batch"] = args.batch
     result = evaluate_checkpoint(
@@ -139,6 +143,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    target, *rest = args.target  # "--to nir FILE": argparse cannot give FILE to a later positional
+    if target not in CONVERT_TARGETS or len(rest) > 1 or (rest and args.path):
+        raise ConfigError(f"--to {' '.join(args.target)}: expected one of {CONVERT_TARGETS} and at most one "
+                          "output path")
+    args.target, args.path = target, rest[0] if rest else args.path
     backend = "lava" if args.target == "lava" else "snntorch"
     return _backend_module(backend).convert_command(args)
 

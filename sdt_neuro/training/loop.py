@@ -6,9 +6,10 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -18,12 +19,35 @@ from sdt_neuro.data import Dataset, iterate_batches, load_dataset, stratified_in
 from sdt_neuro.errors import CheckpointError, ConfigError
 from sdt_neuro.evaluate import direct_association, linear_probe, neuron_usage
 from sdt_neuro.models import build_model
+from sdt_neuro.rule import WTARule
 from sdt_neuro.training.bp import BPLearner
 from sdt_neuro.training.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
 from sdt_neuro.training.config import TrainConfig
+from sdt_neuro.training.homeostasis import HomeostasisState
 
 CHECKPOINT_NAME = "checkpoint.pt"
 EVAL_CHUNK = 2000
+
+
+class Learner(Protocol):
+    """What the loop needs from a learner (``BPLearner``, the snnTorch backend's learner, ...).
+
+    ``model`` holds the weights that are checkpointed; ``backend`` (optional attribute, default
+    ``"ann"``) is written into the checkpoint.
+    """
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    state: HomeostasisState
+    device: torch.device
+    rule: WTARule
+
+    def train_step(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor: ...
+
+    def activity(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+LearnerFactory = Callable[[TrainConfig, torch.device], Learner]
 
 
 @dataclass
@@ -31,7 +55,7 @@ class TrainResult:
     """What a run leaves behind: the trained learner, its data and one metrics record per epoch."""
 
     config: TrainConfig
-    learner: BPLearner
+    learner: Learner
     dataset: Dataset
     metrics: list[dict[str, Any]] = field(default_factory=list)
     out_dir: Path | None = None
@@ -65,7 +89,7 @@ def model_inputs(config: TrainConfig, x: torch.Tensor) -> torch.Tensor:
     return x.reshape(x.shape[0], -1) if config.arch == "mlp" else x
 
 
-def compute_activity(learner: BPLearner, config: TrainConfig, x: torch.Tensor) -> np.ndarray:
+def compute_activity(learner: Learner, config: TrainConfig, x: torch.Tensor) -> np.ndarray:
     """Eval-mode output activity of all of ``x`` as a float32 array, in chunks."""
     outs = [
         learner.activity(model_inputs(config, x[i : i + EVAL_CHUNK]).to(learner.device)).cpu()
@@ -82,13 +106,15 @@ def train(
     dataset: Dataset | None = None,
     progress: bool | None = None,
     plots: bool = True,
+    learner_factory: LearnerFactory | None = None,
 ) -> TrainResult:
     """Train ``config`` from scratch, or continue the checkpoint in ``out_dir`` when ``resume``.
 
     Each epoch: train, evaluate DA on the test set (neurons assigned on a stratified
     ``label_fraction`` of the training set), append a metrics record, write
     ``metrics.json`` and ``checkpoint.pt`` atomically. At the end: plots and, if asked, the
-    linear probe.
+    linear probe. ``learner_factory(config, device)`` replaces :func:`make_learner` (spiking
+    backends plug in here and share everything else).
     """
     out = Path(out_dir) if out_dir is not None else None
     if resume and out is None:
@@ -119,7 +145,7 @@ def train(
     label_idx = stratified_indices(train_split.y, fraction=config.label_fraction, seed=config.seed)
     train_x = train_split.x.to(device)
 
-    learner = make_learner(config, device)
+    learner = (learner_factory or make_learner)(config, device)
     shuffle = torch.Generator().manual_seed(config.seed)
     metrics: list[dict[str, Any]] = []
     start_epoch = 0
@@ -183,7 +209,7 @@ def first_layer_weights(model: torch.nn.Module) -> np.ndarray:
     return model.layers[0].weight.detach().cpu().numpy()
 
 
-def probe_accuracy(learner: BPLearner, config: TrainConfig, train_split: Any, test_split: Any) -> float:
+def probe_accuracy(learner: Learner, config: TrainConfig, train_split: Any, test_split: Any) -> float:
     """Linear-probe test accuracy on the frozen network's outputs."""
     return linear_probe(
         compute_activity(learner, config, train_split.x), train_split.y.numpy(),
@@ -192,7 +218,7 @@ def probe_accuracy(learner: BPLearner, config: TrainConfig, train_split: Any, te
     )
 
 
-def _evaluate_epoch(learner: BPLearner, config: TrainConfig, train_split: Any, test_split: Any,
+def _evaluate_epoch(learner: Learner, config: TrainConfig, train_split: Any, test_split: Any,
                     label_idx: np.ndarray) -> dict[str, Any]:
     t0 = time.perf_counter()
     rule = learner.rule
@@ -224,9 +250,9 @@ def _set_lr(optimizer: torch.optim.Optimizer, config: TrainConfig, progress: flo
         group["lr"] = config.lr_for_layer(i) * factor
 
 
-def _payload(learner: BPLearner, config: TrainConfig, epoch: int, metrics: list, shuffle: torch.Generator) -> dict:
+def _payload(learner: Learner, config: TrainConfig, epoch: int, metrics: list, shuffle: torch.Generator) -> dict:
     return {
-        "backend": "ann",
+        "backend": getattr(learner, "backend", "ann"),
         "config": config.to_dict(),
         "rule": config.rule,
         "epoch": epoch,

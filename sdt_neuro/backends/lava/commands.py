@@ -1,0 +1,138 @@
+"""Entry points used by ``sdt_neuro.scoring`` and the CLI: checkpoint -> Lava -> spike rates."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sdt_neuro.errors import ConfigError
+
+CALIBRATION_SAMPLES = 1000
+DEFAULT_BATCH = 128
+
+
+def spiking_network(model: Any, calibration: Any = None, rule: dict[str, Any] | None = None) -> Any:
+    """Convert a trained MLP with :func:`sdt_neuro.convert.convert_mlp` (calibration only for hidden layers)."""
+    from sdt_neuro.convert import convert_mlp
+
+    needs = len(getattr(model, "layers", [])) > 1
+    return convert_mlp(model, calibration if needs else None, rule=rule)
+
+
+def compile_checkpoint(checkpoint: str | os.PathLike, calibration: Any = None, **options: Any) -> Any:
+    """A :class:`~sdt_neuro.backends.lava.runner.LavaNetwork` for a checkpoint (not started yet)."""
+    from sdt_neuro.backends.lava.runner import LavaNetwork
+    from sdt_neuro.training.checkpoint import load_trained_model
+
+    config, model, _ = load_trained_model(checkpoint)
+    _check_arch(config)
+    return LavaNetwork(spiking_network(model, calibration, config.rule), **options)
+
+
+def _check_arch(config: Any) -> None:
+    if config.arch != "mlp":
+        raise ConfigError(f"the Lava backend runs MLP checkpoints, got arch={config.arch!r} (allowed: 'mlp')")
+
+
+def network_options(options: dict[str, Any], n: int) -> dict[str, Any]:
+    """``build_graph`` keyword arguments from evaluation options (``batch`` capped at ``n``)."""
+    batch = int(options.get("batch") or DEFAULT_BATCH)
+    if batch < 1:
+        raise ConfigError(f"batch={batch} must be >= 1")
+    return {"steps": int(options.get("steps", 32)), "batch": min(batch, max(n, 1)),
+            "encoding": options.get("encoding", "current"), "fixed_point": bool(options.get("fixed_point", False)),
+            "neuron": options.get("neuron", "if"), "seed": int(options.get("seed", 0))}
+
+
+def evaluation_activity(config: Any, model: Any, x: Any, options: dict[str, Any]) -> np.ndarray:
+    """Output spike rates (counts / T) ``[n, N_out]`` float32 of ``x`` ``[n, 1, 28, 28]`` run in Lava.
+
+    Hidden layers (if any) are scaled on training images from ``options["data_root"]`` when given,
+    else on the first images of ``x``.
+    """
+    from sdt_neuro.backends.lava.runner import LavaNetwork
+
+    _check_arch(config)
+    flat = np.asarray(x.reshape(x.shape[0], -1), dtype=np.float64)
+    opts = network_options(options, len(flat))
+    calibration = x[:CALIBRATION_SAMPLES]
+    if len(model.layers) > 1 and options.get("data_root"):
+        from sdt_neuro.data import load_dataset
+
+        calibration = load_dataset(config.dataset, options["data_root"]).train.x[:CALIBRATION_SAMPLES]
+    net = spiking_network(model, calibration, config.rule)
+    with LavaNetwork(net, **opts) as lava_net, _progress(len(flat), options) as bar:
+        counts = lava_net.counts(flat, progress=bar)
+    return (counts / opts["steps"]).astype(np.float32)
+
+
+def _progress(total: int, options: dict[str, Any]) -> Any:
+    from tqdm.auto import tqdm
+
+    show = options.get("progress", sys.stderr.isatty())
+    return tqdm(total=total, desc="lava", unit="sample", disable=not show, leave=False)
+
+
+def convert_command(args: argparse.Namespace) -> int:
+    """``sdt-neuro convert CHECKPOINT --to lava [PATH]``: build and compile the process graph,
+    print its layers (and fixed-point exponents), optionally save Lava-ready parameters as .npz."""
+    from sdt_neuro.backends.lava.fixed_point import quantize_network
+    from sdt_neuro.backends.lava.runner import LavaNetwork
+    from sdt_neuro.training.checkpoint import load_trained_model
+
+    config, model, _ = load_trained_model(args.checkpoint)
+    _check_arch(config)
+    calibration = None
+    if len(model.layers) > 1:
+        from sdt_neuro.data import load_dataset
+
+        calibration = load_dataset(config.dataset, args.data_root).train.x[:CALIBRATION_SAMPLES]
+    net = spiking_network(model, calibration, config.rule)
+    quantized = quantize_network(net, args.encoding) if args.fixed_point else None
+    with LavaNetwork(net, steps=args.steps, batch=1, encoding=args.encoding, fixed_point=args.fixed_point,
+                     quantized=quantized) as lava_net:
+        graph = lava_net.graph
+        print(f"Lava graph ({'fixed_pt' if args.fixed_point else 'floating_pt'}, {args.encoding} input, "
+              f"T={args.steps}, delay {graph.delay} steps): sizes {'-'.join(map(str, graph.sizes))}, "
+              f"{2 + 2 * len(graph.synapses)} processes, compiled in {lava_net.compile_seconds:.2f} s")
+        for i, layer in enumerate(net.layers):
+            line = (f"  layer {i + 1}: BatchDense {layer.weight.shape[1]}->{layer.weight.shape[0]} + BatchIF, "
+                    f"|W| max {np.abs(layer.weight).max():.4g}, threshold {layer.threshold:g}")
+            if quantized is not None:
+                q = quantized.layers[i]
+                err = np.abs(q.float_weight() - layer.weight).max()
+                line += (f"; fixed: weight_exp {q.weight_exp}, vth {q.vth}, mantissa "
+                         f"[{q.weight_mant.min()}, {q.weight_mant.max()}], bias_exp <= {q.bias_exp.max()}, "
+                         f"max weight error {err:.3g}")
+            print(line)
+    if args.path:
+        save_parameters(args.path, net, quantized, steps=args.steps, encoding=args.encoding)
+        print(f"wrote {args.path}")
+    return 0
+
+
+def save_parameters(path: str | os.PathLike, net: Any, quantized: Any, steps: int, encoding: str) -> Path:
+    """Lava-ready NumPy parameters: float weights/biases per layer, plus fixed-point fields when given."""
+    arrays: dict[str, np.ndarray] = {"sizes": np.asarray(net.sizes), "steps": np.asarray(steps),
+                                     "encoding": np.asarray(encoding)}
+    for i, layer in enumerate(net.layers):
+        arrays[f"layer{i}_weight"] = layer.weight
+        arrays[f"layer{i}_bias"] = layer.bias
+        arrays[f"layer{i}_threshold"] = np.asarray(layer.threshold)
+        if quantized is not None:
+            q = quantized.layers[i]
+            arrays.update({f"layer{i}_weight_mant": q.weight_mant, f"layer{i}_weight_exp": np.asarray(q.weight_exp),
+                           f"layer{i}_input_bits": np.asarray(q.input_bits), f"layer{i}_vth": np.asarray(q.vth),
+                           f"layer{i}_bias_mant": q.bias_mant, f"layer{i}_bias_exp": q.bias_exp})
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ConfigError(f"output path {path} must end in .npz")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    return path
+

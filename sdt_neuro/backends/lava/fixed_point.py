@@ -1,0 +1,213 @@
+"""Loihi 2 fixed-point form of a :class:`~sdt_neuro.convert.SpikingNetwork` (NumPy only).
+
+Units follow Lava's fixed-point LIF and Dense models. A layer with float weights ``W``, bias
+``b`` and threshold ``theta`` is scaled by ``S = vth / theta`` *weight units* per float unit:
+
+* weights: ``W S ~ weight_mant * 2**weight_exp`` with an 8-bit mantissa (even values in
+  [-256, 254] for mixed signs, as Loihi 2 stores them; [0, 255] or [-255, 0] for one sign) and
+  one exponent per layer, **rounded** to the nearest representable value (Lava floors);
+* synaptic input: ``a = round(weight_mant @ s * 2**(weight_exp - input_bits))``, where graded
+  inputs (direct current ``x = p / 255``, payload ``p`` of ``input_bits = 8``) are read as
+  ``p / 2**8``, so the first layer's weights are scaled by ``256 / 255`` before rounding;
+* neuron: ``u = a << 6`` (24-bit wrap), ``v = clip(v + u + (bias_mant << bias_exp), +-(2**23 - 1))``,
+  spike when ``v >= vth << 6``, then ``v -= vth << 6``; the bias is thus ``b S 64`` voltage units
+  with a 13-bit mantissa and a 3-bit exponent per neuron.
+
+``vth`` is the largest integer that keeps the worst-case voltage inside 24 bits
+(``vth (1 + max_i(sum_j |W_ij| + |b_i|) / theta) < 2**17``), at most ``2**17 - 1``, small enough
+for every bias to fit ``4095 << 7``, and lowered so
+that the largest weight fills the mantissa (``max |W| S`` in (127, 254] ``* 2**weight_exp``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sdt_neuro.backends.lava.encoding import GRADED_BITS, GRADED_MAX
+from sdt_neuro.errors import ConfigError, ShapeError
+
+if TYPE_CHECKING:  # convert.py imports torch; this module must not (Lava process models use it)
+    from sdt_neuro.convert import SpikingNetwork
+
+WEIGHT_MANT_MAX = 255  # 8-bit magnitude; mixed-sign mantissas are even in [-256, 254]
+WEIGHT_EXP_RANGE = (-8, 7)
+VTH_MAX = 2**17 - 1  # 17-bit unsigned threshold
+BIAS_MANT_MAX = 4095  # 13-bit signed mantissa
+BIAS_EXP_MAX = 7  # 3-bit unsigned exponent
+UV_BITS = 24
+ACT_SHIFT = 6  # Lava left-shifts synaptic input and threshold by 6 bits
+UV_MAX = 2 ** (UV_BITS - 1)
+
+
+@dataclass(frozen=True)
+class FixedPointLayer:
+    """One layer in Lava's fixed-point units (see the module docstring)."""
+
+    weight_mant: np.ndarray  # int32 [out, in]
+    weight_exp: int
+    input_bits: int  # 0: binary spikes; 8: graded payload p / 2**8
+    vth: int  # threshold in weight units; Lava compares v with vth << 6
+    bias_mant: np.ndarray  # int32 [out]
+    bias_exp: np.ndarray  # int32 [out], 0..7
+    scale: float  # S: weight units per float unit
+
+    def float_weight(self) -> np.ndarray:
+        """The weights the mantissas represent, in the float network's units (for reports)."""
+        graded = 2.0**self.input_bits / GRADED_MAX if self.input_bits else 1.0
+        return self.weight_mant * 2.0**self.weight_exp / (self.scale * graded)
+
+    def summary(self) -> dict[str, Any]:
+        return {"weight_exp": self.weight_exp, "input_bits": self.input_bits, "vth": self.vth,
+                "scale": self.scale, "weight_mant_range": [int(self.weight_mant.min()), int(self.weight_mant.max())],
+                "bias_exp_max": int(self.bias_exp.max()) if self.bias_exp.size else 0}
+
+
+@dataclass(frozen=True)
+class FixedPointNetwork:
+    """All layers of a quantised network, input side first."""
+
+    layers: tuple[FixedPointLayer, ...]
+
+    def summary(self) -> list[dict[str, Any]]:
+        return [layer.summary() for layer in self.layers]
+
+
+def _even_or_integer(values: np.ndarray, mixed: bool) -> np.ndarray:
+    """Round to Loihi 2's 8-bit mantissa grid: even integers in [-256, 254] for mixed signs."""
+    if mixed:
+        return np.clip(2 * np.rint(values / 2), -WEIGHT_MANT_MAX - 1, WEIGHT_MANT_MAX - 1).astype(np.int32)
+    return np.clip(np.rint(values), -WEIGHT_MANT_MAX, WEIGHT_MANT_MAX).astype(np.int32)
+
+
+def quantize_layer(weight: np.ndarray, bias: np.ndarray, threshold: float = 1.0, input_bits: int = 0,
+                   vth: int | None = None) -> FixedPointLayer:
+    """Quantise one float layer ``v += W s + b`` (spike at ``threshold``) to fixed point.
+
+    ``vth`` forces the threshold in weight units (default: the largest safe one).
+    """
+    weight = np.asarray(weight, dtype=np.float64)
+    bias = np.asarray(bias, dtype=np.float64)
+    if weight.ndim != 2 or bias.shape != (weight.shape[0],):
+        raise ShapeError(f"weight must be [out, in] and bias [out], got {weight.shape} and {bias.shape}")
+    if not (np.isfinite(weight).all() and np.isfinite(bias).all()):
+        raise ConfigError("weights and biases must be finite for fixed point (found NaN or inf)")
+    if not (threshold > 0 and math.isfinite(threshold)):
+        raise ConfigError(f"threshold={threshold} must be a positive finite number")
+    if input_bits not in (0, GRADED_BITS):
+        raise ConfigError(f"input_bits={input_bits} is not one of (0, {GRADED_BITS})")
+    w = weight * (2.0**input_bits / GRADED_MAX) if input_bits else weight
+    ratio = float(np.abs(w).max()) / threshold if w.size else 0.0
+    worst_input = float((np.abs(weight).sum(axis=1) + np.abs(bias)).max()) / threshold if w.size else 0.0
+    limit = (WEIGHT_MANT_MAX - 1) * 2 ** WEIGHT_EXP_RANGE[1]
+    forced = vth is not None
+    if vth is None:
+        vth = min(VTH_MAX, int(VTH_MAX // (1.0 + worst_input)))
+        vth = min(vth, int(limit // ratio)) if ratio > 0 else vth
+        bias_ratio = float(np.abs(bias).max()) / threshold * 2**ACT_SHIFT if bias.size else 0.0
+        vth = min(vth, int((BIAS_MANT_MAX << BIAS_EXP_MAX) // bias_ratio)) if bias_ratio > 0 else vth
+        if ratio > 0 and vth >= 1:  # lower vth to the largest one whose weights fill the mantissa
+            exp = max(math.floor(math.log2(ratio * vth / (WEIGHT_MANT_MAX - 1))), WEIGHT_EXP_RANGE[0])
+            vth = max(1, min(vth, int((WEIGHT_MANT_MAX - 1) * 2.0**exp / ratio)))
+    for _ in range(8):  # shrink vth until the rounded weights also keep the voltage inside 24 bits
+        if not 1 <= vth <= VTH_MAX:
+            raise ConfigError(
+                f"weights too large for Loihi 2 fixed point: max |W| / threshold = {ratio:.4g} and a worst-case "
+                f"input of {worst_input:.4g} thresholds per step leave vth={vth}, outside [1, {VTH_MAX}] "
+                f"(max |W| / threshold must stay below {limit})")
+        layer = _quantize_at(w, bias, threshold, input_bits, int(vth), ratio)
+        if forced or vth + _worst_input_units(layer) < VTH_MAX:
+            return layer
+        vth = int(vth * 0.9)
+    raise ConfigError(f"no threshold in [1, {VTH_MAX}] keeps this layer inside 24-bit voltages")
+
+
+def _quantize_at(w: np.ndarray, bias: np.ndarray, threshold: float, input_bits: int, vth: int,
+                 ratio: float) -> FixedPointLayer:
+    scale = vth / threshold
+    exp = math.ceil(math.log2(ratio * scale / (WEIGHT_MANT_MAX - 1))) if ratio > 0 else 0
+    exp = int(min(max(exp, WEIGHT_EXP_RANGE[0]), WEIGHT_EXP_RANGE[1]))
+    if ratio * scale > (WEIGHT_MANT_MAX - 1) * 2.0**exp:
+        raise ConfigError(f"weights too large: max |W| * S = {ratio * scale:.4g} exceeds the 8-bit mantissa "
+                          f"at weight_exp={exp} (allowed exponents {WEIGHT_EXP_RANGE})")
+    mixed = bool((w > 0).any() and (w < 0).any())
+    mant = _even_or_integer(w * scale / 2.0**exp, mixed)
+    bias_mant, bias_exp = _quantize_bias(bias * scale * 2**ACT_SHIFT)
+    return FixedPointLayer(mant, exp, input_bits, int(vth), bias_mant, bias_exp, float(scale))
+
+
+def _worst_input_units(layer: FixedPointLayer) -> float:
+    """Largest per-step |synaptic input + bias| of any neuron, in weight units."""
+    graded = GRADED_MAX / 2.0**layer.input_bits if layer.input_bits else 1.0
+    w = np.abs(layer.weight_mant).sum(axis=1) * 2.0**layer.weight_exp * graded
+    b = np.abs(np.left_shift(layer.bias_mant.astype(np.int64), layer.bias_exp)) / 2.0**ACT_SHIFT
+    return float((w + b).max()) + 1.0 if w.size else 0.0
+
+
+def _quantize_bias(volts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``volts ~ bias_mant << bias_exp`` per neuron with the smallest exponent that fits."""
+    mag = np.abs(volts)
+    exp = np.zeros(volts.shape, dtype=np.int32)
+    big = mag > BIAS_MANT_MAX
+    exp[big] = np.ceil(np.log2(mag[big] / BIAS_MANT_MAX)).astype(np.int32)
+    exp = np.where(np.rint(mag / 2.0**exp) > BIAS_MANT_MAX, exp + 1, exp)
+    if (exp > BIAS_EXP_MAX).any():
+        worst = float(mag.max())
+        raise ConfigError(f"bias too large for fixed point: {worst:.4g} voltage units exceeds "
+                          f"{BIAS_MANT_MAX} << {BIAS_EXP_MAX} = {BIAS_MANT_MAX << BIAS_EXP_MAX}")
+    return np.rint(volts / 2.0**exp).astype(np.int32), exp.astype(np.int32)
+
+
+def quantize_network(net: SpikingNetwork, encoding: str = "current") -> FixedPointNetwork:
+    """Every layer of ``net``; the first reads graded payloads for direct-current input."""
+    layers = []
+    for i, layer in enumerate(net.layers):
+        bits = GRADED_BITS if (i == 0 and encoding == "current") else 0
+        layers.append(quantize_layer(layer.weight, layer.bias, layer.threshold, input_bits=bits))
+    return FixedPointNetwork(tuple(layers))
+
+
+def synaptic_input(weight_float: np.ndarray, s: np.ndarray, shift: int) -> np.ndarray:
+    """``round(weight_mant @ s * 2**shift)`` as int32, exact in float64 for these magnitudes."""
+    acc = weight_float @ s.astype(np.float64)
+    if shift:
+        acc = np.floor(acc * 2.0**shift + 0.5)
+    return acc.astype(np.int32)
+
+
+def if_step_fixed(v: np.ndarray, a: np.ndarray, bias: np.ndarray, vth: int) -> np.ndarray:
+    """One fixed-point IF step in place on ``v``; returns the spikes (Lava's LIF with du=4095, dv=0)::
+
+        u = wrap24(a << 6);  v = clip(v + u + bias, +-(2**23 - 1));  s = v >= vth << 6;  v -= s (vth << 6)
+    """
+    u = np.left_shift(a.astype(np.int64), ACT_SHIFT)
+    u = np.where(u > UV_MAX, u - 2 * UV_MAX, u)
+    u = np.where(u <= -UV_MAX, u + 2 * UV_MAX, u)
+    v[...] = np.clip(v + u + bias, -UV_MAX + 1, UV_MAX - 1)
+    threshold = vth << ACT_SHIFT
+    spikes = v >= threshold
+    v[spikes] -= threshold
+    return spikes
+
+
+def simulate_fixed(qnet: FixedPointNetwork, inputs: np.ndarray) -> np.ndarray:
+    """Integer oracle of the fixed-point network (no synaptic delay): counts [batch, N_out] for
+    inputs [T, batch, in] (graded payloads for a first layer with ``input_bits``, else 0/1)."""
+    n_in = qnet.layers[0].weight_mant.shape[1]
+    if inputs.ndim != 3 or inputs.shape[2] != n_in:
+        raise ShapeError(f"inputs must be [T, batch, {n_in}], got {inputs.shape}")
+    batch = inputs.shape[1]
+    v = [np.zeros((layer.weight_mant.shape[0], batch), dtype=np.int64) for layer in qnet.layers]
+    bias = [np.left_shift(layer.bias_mant.astype(np.int64), layer.bias_exp)[:, None] for layer in qnet.layers]
+    w = [layer.weight_mant.astype(np.float64) for layer in qnet.layers]
+    counts = np.zeros((qnet.layers[-1].weight_mant.shape[0], batch), dtype=np.int64)
+    for step in inputs:
+        s = step.T
+        for i, layer in enumerate(qnet.layers):
+            a = synaptic_input(w[i], s, layer.weight_exp - layer.input_bits)
+            s = if_step_fixed(v[i], a, bias[i], layer.vth)
+        counts += s
+    return counts.T

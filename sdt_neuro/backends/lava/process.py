@@ -1,0 +1,324 @@
+"""Lava processes that hold B samples side by side, and their CPU process models.
+
+Every port carries a ``[neurons, B]`` array, so one Lava time step advances B independent samples
+and Lava's per-step message cost is shared by all of them. Samples flow in *windows* of ``T``
+steps: the host streams one ``[n_in, B]`` batch per window into :class:`BatchInput` and reads one
+``[n_out, B]`` count array per window from :class:`SpikeCounter` (Lava's external pipes, the
+mechanism behind ``Injector``/``Extractor``), so no ``Monitor`` and no ``Var.get`` are needed.
+
+Timing (Loihi semantics): every :class:`BatchDense` delays its output by one step, so neuron
+layer ``l`` (1-based) sees input step ``t - l`` at step ``t``. Its state is reset at the first step
+of each of its windows (``time_step % T == (1 + l) % T``) and the counter closes window ``w`` at
+step ``(w + 1) T + L`` for ``L`` layers.
+
+Keep this module free of torch and of import-time side effects: Lava may execute it while looking
+for process models. The models are chosen explicitly (see ``build.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.model import PyLoihiProcessModel
+from lava.magma.core.model.py.ports import PyInPort, PyOutPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.process.ports.ports import InPort, OutPort
+from lava.magma.core.process.process import AbstractProcess
+from lava.magma.core.process.variable import Var
+from lava.magma.core.resources import CPU
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+from lava.proc.lif.models import AbstractPyLifModelFixed, AbstractPyLifModelFloat
+
+from sdt_neuro.backends.lava.encoding import GRADED_BITS, bernoulli_step, graded_payload, window_rng
+from sdt_neuro.backends.lava.fixed_point import synaptic_input
+
+BUFFER_SIZE = 2  # batches held in each host <-> Lava pipe
+
+
+class BatchInput(AbstractProcess):
+    """Input layer: one ``[n_in, B]`` batch of pixel values in [0, 1] per window from the host,
+    emitted every step as the value itself (``encoding="current"``) or as Bernoulli spikes with
+    that probability (``"bernoulli"``, drawn from a generator seeded by ``(seed, window)``).
+    In fixed point the current is an 8-bit graded payload ``round(255 x)``."""
+
+    def __init__(self, *, n_in: int, batch: int, steps: int, encoding: str, seed: int = 0,
+                 buffer_size: int = BUFFER_SIZE, name: str | None = None) -> None:
+        super().__init__(name=name)
+        shape = (n_in, batch)
+        self.batch_in = InPort(shape=shape)
+        self.batch_in.flag_external_pipe(buffer_size=buffer_size)
+        self.s_out = OutPort(shape=shape)
+        self.proc_params["steps"] = int(steps)
+        self.proc_params["encoding"] = encoding
+        self.proc_params["seed"] = int(seed)
+
+
+class _BatchInputModel(PyLoihiProcessModel):
+    batch_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+
+    def __init__(self, proc_params: dict) -> None:
+        super().__init__(proc_params)
+        self.steps = proc_params["steps"]
+        self.bernoulli = proc_params["encoding"] == "bernoulli"
+        self.seed = proc_params["seed"]
+        self.x: np.ndarray | None = None
+        self.rng: np.random.Generator | None = None
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        """The current for a step from the window's pixel values."""
+        raise NotImplementedError
+
+    def run_spk(self) -> None:
+        step = (self.time_step - 1) % self.steps
+        if step == 0:
+            self.x = self.batch_in.recv()
+            self.rng = window_rng(self.seed, (self.time_step - 1) // self.steps)
+        if self.bernoulli:
+            self.s_out.send(bernoulli_step(self.x, self.rng))
+        else:
+            self.s_out.send(self.encode(self.x))
+
+
+@implements(proc=BatchInput, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyBatchInputFloat(_BatchInputModel):
+    """Float input: the pixel values, or 0/1 spikes."""
+
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        return x
+
+
+@implements(proc=BatchInput, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyBatchInputFixed(_BatchInputModel):
+    """Fixed-point input: graded payloads ``round(255 x)`` (8 bits), or 0/1 spikes."""
+
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=GRADED_BITS + 1)
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        return graded_payload(x)
+
+
+class BatchDense(AbstractProcess):
+    """All-to-all synapses ``a[t+1] = W s[t]`` for ``[n_in, B]`` inputs (one-step delay).
+
+    Fixed point: ``W = weight_mant * 2**weight_exp`` (8-bit mantissa) and graded inputs carry
+    ``input_bits`` fractional bits, so ``a = round(weight_mant @ s * 2**(weight_exp - input_bits))``
+    (rounded, where Lava's ``Dense`` floors).
+    """
+
+    def __init__(self, *, weights: np.ndarray, batch: int, weight_exp: int = 0, input_bits: int = 0,
+                 name: str | None = None) -> None:
+        super().__init__(name=name)
+        n_out, n_in = weights.shape
+        self.s_in = InPort(shape=(n_in, batch))
+        self.a_out = OutPort(shape=(n_out, batch))
+        self.weights = Var(shape=(n_out, n_in), init=weights)
+        self.a_buff = Var(shape=(n_out, batch), init=0)
+        self.proc_params["weight_exp"] = int(weight_exp)
+        self.proc_params["input_bits"] = int(input_bits)
+
+
+@implements(proc=BatchDense, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyBatchDenseFloat(PyLoihiProcessModel):
+    """Float synapses: ``a = W s``."""
+
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    weights: np.ndarray = LavaPyType(np.ndarray, float)
+    a_buff: np.ndarray = LavaPyType(np.ndarray, float)
+
+    def run_spk(self) -> None:
+        self.a_out.send(self.a_buff)  # computed last step: the one-step synaptic delay
+        self.a_buff = self.weights @ self.s_in.recv()
+
+
+@implements(proc=BatchDense, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyBatchDenseFixed(PyLoihiProcessModel):
+    """Fixed-point synapses: 8-bit weight mantissas, shared exponent, rounded accumulation.
+
+    The integer product runs through float64 BLAS: exact, since every partial sum stays far
+    below 2**53.
+    """
+
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=GRADED_BITS + 1)
+    a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    weights: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=9)
+    a_buff: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+    def __init__(self, proc_params: dict) -> None:
+        super().__init__(proc_params)
+        self.shift = proc_params["weight_exp"] - proc_params["input_bits"]
+        self.w_float: np.ndarray | None = None
+
+    def run_spk(self) -> None:
+        self.a_out.send(self.a_buff)
+        if self.w_float is None:
+            self.w_float = self.weights.astype(np.float64)
+        self.a_buff = synaptic_input(self.w_float, self.s_in.recv(), self.shift)
+
+
+class BatchIF(AbstractProcess):
+    """Integrate-and-fire neurons with subtractive reset, ``[n, B]`` of them, reset every window.
+
+    Lava's LIF equations with ``du = 1`` (float) or ``4095`` (fixed) and ``dv = 0``::
+
+        u[t] = a_in[t];   v[t] = v[t-1] + u[t] + bias;   s[t] = v[t] >= vth;   v[t] -= vth s[t]
+
+    ``u`` and ``v`` are set to zero at the first step of every window (``reset_offset`` mod
+    ``reset_interval``). The bias is per neuron (``[n, 1]``, shared by the B samples).
+    """
+
+    def __init__(self, *, n: int, batch: int, vth: float, bias_mant: np.ndarray, bias_exp: np.ndarray | int = 0,
+                 du: float = 1.0, dv: float = 0.0, reset_interval: int, reset_offset: int,
+                 name: str | None = None) -> None:
+        super().__init__(name=name)
+        shape = (n, batch)
+        self.a_in = InPort(shape=shape)
+        self.s_out = OutPort(shape=shape)
+        self.u = Var(shape=shape, init=0)
+        self.v = Var(shape=shape, init=0)
+        self.du = Var(shape=(1,), init=du)
+        self.dv = Var(shape=(1,), init=dv)
+        self.vth = Var(shape=(1,), init=vth)
+        self.bias_mant = Var(shape=(n, 1), init=np.reshape(bias_mant, (n, 1)))
+        self.bias_exp = Var(shape=(n, 1), init=np.broadcast_to(np.reshape(bias_exp, (-1, 1)), (n, 1)).copy())
+        self.proc_params["reset_interval"] = int(reset_interval)
+        self.proc_params["reset_offset"] = int(reset_offset) % int(reset_interval)
+
+
+class _WindowReset:
+    """Mixin: zero ``u`` and ``v`` at the first step of each window."""
+
+    u: np.ndarray
+    v: np.ndarray
+    time_step: int
+
+    def _init_reset(self, proc_params: dict) -> None:
+        self.reset_interval = proc_params["reset_interval"]
+        self.reset_offset = proc_params["reset_offset"]
+
+    def _maybe_reset(self) -> None:
+        if self.time_step % self.reset_interval == self.reset_offset:
+            self.u.fill(0)
+            self.v.fill(0)
+
+
+@implements(proc=BatchIF, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyBatchIFFloat(_WindowReset, AbstractPyLifModelFloat):
+    """Float IF neurons on Lava's abstract float LIF model (its ``subthr_dynamics``)."""
+
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
+    vth: float = LavaPyType(float, float)
+
+    def __init__(self, proc_params: dict) -> None:
+        super().__init__(proc_params)
+        self._init_reset(proc_params)
+
+    def spiking_activation(self) -> np.ndarray:
+        return self.v >= self.vth
+
+    def reset_voltage(self, spike_vector: np.ndarray) -> None:
+        self.v[spike_vector] -= self.vth  # subtractive reset
+
+    def run_spk(self) -> None:
+        a_in = self.a_in.recv()
+        self._maybe_reset()
+        self.subthr_dynamics(activation_in=a_in)
+        spikes = self.spiking_activation()
+        self.reset_voltage(spikes)
+        self.s_out.send(spikes)
+
+
+@implements(proc=BatchIF, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyBatchIFFixed(_WindowReset, AbstractPyLifModelFixed):
+    """Fixed-point IF neurons on Lava's abstract fixed-point LIF model: 24-bit ``u``/``v``,
+    input and threshold shifted left by 6 bits, ``bias = bias_mant << bias_exp``."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
+    vth: int = LavaPyType(int, np.int32, precision=17)
+
+    def __init__(self, proc_params: dict) -> None:
+        super().__init__(proc_params)
+        self._init_reset(proc_params)
+        self.effective_vth = 0
+
+    def scale_threshold(self) -> None:
+        self.effective_vth = np.left_shift(self.vth, self.vth_shift)
+        self.isthrscaled = True
+
+    def spiking_activation(self) -> np.ndarray:
+        return self.v >= self.effective_vth
+
+    def reset_voltage(self, spike_vector: np.ndarray) -> None:
+        self.v[spike_vector] -= self.effective_vth
+
+    def run_spk(self) -> None:
+        a_in = self.a_in.recv()
+        self._maybe_reset()
+        if not self.isbiasscaled:
+            self.scale_bias()
+        if not self.isthrscaled:
+            self.scale_threshold()
+        self.subthr_dynamics(activation_in=a_in)
+        spikes = self.spiking_activation()
+        self.reset_voltage(spikes)
+        self.s_out.send(spikes)
+
+
+class SpikeCounter(AbstractProcess):
+    """Spike-count readout: sums ``[n, B]`` spikes over each window and sends the counts to the
+    host once per window (``record="counts"``), or forwards every step's spikes
+    (``record="spikes"``, for rasters). Window ``w`` closes at step ``(w + 1) T + delay``."""
+
+    def __init__(self, *, n: int, batch: int, steps: int, delay: int, record: str = "counts",
+                 buffer_size: int = BUFFER_SIZE, name: str | None = None) -> None:
+        super().__init__(name=name)
+        shape = (n, batch)
+        self.s_in = InPort(shape=shape)
+        self.out = OutPort(shape=shape)
+        self.out.flag_external_pipe(buffer_size=buffer_size)
+        self.counts = Var(shape=shape, init=0)
+        self.proc_params["steps"] = int(steps)
+        self.proc_params["delay"] = int(delay)
+        self.proc_params["record"] = record
+
+
+@implements(proc=SpikeCounter, protocol=LoihiProtocol)
+@requires(CPU)
+class PySpikeCounter(PyLoihiProcessModel):
+    """Counts in an int32 Var; one message to the host per window."""
+
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32)
+    out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32)
+    counts: np.ndarray = LavaPyType(np.ndarray, np.int32)
+
+    def __init__(self, proc_params: dict) -> None:
+        super().__init__(proc_params)
+        self.steps = proc_params["steps"]
+        self.delay = proc_params["delay"]
+        self.per_step = proc_params["record"] == "spikes"
+
+    def run_spk(self) -> None:
+        spikes = self.s_in.recv()
+        if self.per_step:
+            self.out.send(spikes)
+            return
+        self.counts += spikes.astype(np.int32)
+        t = self.time_step - self.delay
+        if t >= self.steps and t % self.steps == 0:
+            self.out.send(self.counts)
+            self.counts.fill(0)

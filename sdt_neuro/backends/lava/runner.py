@@ -1,0 +1,259 @@
+"""Run many samples through one compiled Lava network, B at a time, and always stop the runtime.
+
+:class:`LavaNetwork` compiles the graph once; :meth:`LavaNetwork.counts` streams the samples in
+windows of ``T`` steps (``ceil(n / B)`` windows, plus ``L`` steps that flush the ``L``-step
+synaptic pipeline) and returns per-sample spike counts. The host talks to Lava only
+through the external pipes of the input and counter processes: one message in and one out per
+window. Leaving the ``with`` block (normally, on an error or on Ctrl-C) drains an interrupted run
+and stops the runtime; if Lava itself is stuck, its OS processes are terminated.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from sdt_neuro.backends.lava.build import LavaGraph, build_graph, require_lava
+from sdt_neuro.errors import ConfigError, SdtError, ShapeError
+
+POLL_S = 0.0005
+DRAIN_TIMEOUT_S = 30.0
+
+
+class LavaRuntimeError(SdtError, RuntimeError):
+    """Lava stopped answering or one of its process models failed."""
+
+
+class LavaNetwork:
+    """A :class:`~sdt_neuro.convert.SpikingNetwork` compiled to Lava (CPU, ``Loihi2SimCfg``).
+
+    Use it as a context manager; the runtime is created on entry (or on the first run) and
+    stopped on exit. Options are those of :func:`~sdt_neuro.backends.lava.build.build_graph`.
+    """
+
+    def __init__(self, net: Any, **options: Any) -> None:
+        require_lava()
+        self.graph: LavaGraph = build_graph(net, **options)
+        self._t = 0  # global time step reached
+        self._started = False
+        self._stopped = False
+        self._inflight: dict[str, int] = {}  # sends/receives still owed by an interrupted run
+        self._killed = False
+        self.compile_seconds = 0.0
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> LavaNetwork:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self.close(quiet=exc_type is not None)
+
+    def start(self) -> None:
+        """Compile and initialise the runtime (idempotent)."""
+        if self._stopped:
+            raise ConfigError("this LavaNetwork was closed; build a new one")
+        if self._started:
+            return
+        t0 = time.perf_counter()
+        self._started = True  # from here on close() must stop the runtime
+        try:
+            self.graph.input.create_runtime(run_cfg=self.graph.run_cfg)
+        except BaseException:
+            self.close(quiet=True)  # __exit__ does not run when __enter__ fails
+            raise
+        self.compile_seconds = time.perf_counter() - t0
+
+    @property
+    def runtime(self) -> Any:
+        return self.graph.input.runtime
+
+    def child_pids(self) -> list[int]:
+        """OS process ids of Lava's workers (for tests and diagnostics)."""
+        rt = self.runtime
+        actors = getattr(getattr(rt, "_messaging_infrastructure", None), "actors", []) if rt else []
+        return [a.pid for a in actors if a.pid is not None]
+
+    def close(self, quiet: bool = False) -> None:
+        """Finish or abandon an interrupted run, then stop the runtime. Safe to call twice.
+
+        ``quiet``: another exception is already on its way; a failure to drain then only kills
+        Lava's processes instead of replacing that exception.
+        """
+        if self._stopped or not self._started:
+            self._stopped = True
+            return
+        self._stopped = True
+        rt = self.runtime
+        if rt is None:
+            return
+        if not getattr(rt, "_is_initialized", False):  # a worker failed to build: the others wait forever
+            self._kill(rt)
+            return
+        try:
+            if self._inflight:
+                self._drain()
+        except BaseException:
+            self._kill(rt)
+            if not quiet:
+                raise
+        finally:
+            if not self._killed:
+                # Lava 0.10's stop() sends no STOP to a runtime that never ran, then waits forever
+                # for its processes: mark it started so the workers are told to exit.
+                rt._is_started = True
+                try:
+                    self.graph.input.stop()
+                except BaseException:
+                    self._kill(rt)
+                    raise
+
+    def _drain(self) -> None:
+        """Feed zero windows and discard outputs until the interrupted run ends, then wait for it."""
+        send, recv = self._ports()
+        zeros = np.zeros(send.shape)
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        while self._inflight.get("send", 0) or self._inflight.get("recv", 0):
+            if time.monotonic() > deadline:
+                raise LavaRuntimeError(f"Lava did not finish an interrupted run within {DRAIN_TIMEOUT_S} s")
+            if self._inflight.get("send", 0) and send.probe():
+                send.send(zeros)
+                self._inflight["send"] -= 1
+            elif self._inflight.get("recv", 0) and recv.probe():
+                recv.recv()
+                self._inflight["recv"] -= 1
+            else:
+                self._check_alive()
+                time.sleep(POLL_S)
+        self._inflight = {}
+        self.runtime.wait()
+
+    def _kill(self, rt: Any) -> None:
+        """Last resort: terminate Lava's OS processes and release its shared memory."""
+        self._killed = True
+        infra = getattr(rt, "_messaging_infrastructure", None)
+        for actor in getattr(infra, "actors", []):
+            if actor.is_alive():
+                actor.kill()
+            actor.join()
+        for stop in (lambda: infra.smm.shutdown(), lambda: rt._watchdog_manager.stop()):
+            try:
+                stop()
+            except Exception:  # already released, or never built
+                pass
+
+    def _check_alive(self) -> None:
+        for actor in getattr(self.runtime._messaging_infrastructure, "actors", []):
+            if not actor.is_alive():
+                raise LavaRuntimeError(f"a Lava process (pid {actor.pid}) exited during the run")
+
+    def _ports(self) -> tuple[Any, Any]:
+        return (self.graph.input.batch_in.external_pipe_csp_send_port,
+                self.graph.counter.out.external_pipe_csp_recv_port)
+
+    # -- running ---------------------------------------------------------------------------
+    def counts(self, x: np.ndarray, progress: Any = None) -> np.ndarray:
+        """Spike counts ``[n, N_out]`` (int) of the output layer for inputs ``x`` ``[n, n_in]``.
+
+        ``progress`` is an optional tqdm-like object whose ``update(k)`` is called per sample.
+        """
+        if self.graph.meta["record"] != "counts":
+            raise ConfigError("this network records spikes; use spikes() or build with record='counts'")
+        out = np.zeros((len(self._check_input(x)), self.graph.sizes[-1]), dtype=np.int64)
+        for window, values in self._stream(x):
+            lo = window * self.graph.batch
+            k = min(self.graph.batch, len(out) - lo)
+            out[lo : lo + k] = values[:, :k].T
+            if progress is not None:
+                progress.update(k)
+        return out
+
+    def spikes(self, x: np.ndarray) -> np.ndarray:
+        """Output spikes ``[n, T, N_out]`` (bool) for ``x`` ``[n, n_in]``; needs ``record="spikes"``."""
+        if self.graph.meta["record"] != "spikes":
+            raise ConfigError("this network records counts; build it with record='spikes' for rasters")
+        g = self.graph
+        out = np.zeros((len(self._check_input(x)), g.steps, g.sizes[-1]), dtype=bool)
+        for (window, step), values in self._stream(x):
+            lo = window * g.batch
+            k = min(g.batch, len(out) - lo)
+            out[lo : lo + k, step] = values[:, :k].T > 0
+        return out
+
+    def _check_input(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        n_in = self.graph.sizes[0]
+        if x.ndim != 2 or x.shape[1] != n_in:
+            raise ShapeError(f"inputs must be [samples, {n_in}], got shape {x.shape}")
+        if x.shape[0] == 0:
+            raise ShapeError(f"inputs hold no samples (shape {x.shape}); pass [samples >= 1, {n_in}]")
+        if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+            raise ConfigError(f"input values must lie in [0, 1], got [{x.min():.4g}, {x.max():.4g}]")
+        return x
+
+    def _stream(self, x: np.ndarray) -> Iterator[tuple[Any, np.ndarray]]:
+        """Run until the last window of ``x`` has left the pipeline; yield ``(window, counts)``, or
+        ``((window, step), spikes)`` when recording spikes, per message from the counter.
+
+        Window ``w`` (global index) is fed at step ``w T + 1`` and closed at ``(w + 1) T + L``; a run
+        stops ``L`` steps into the window after its last one (fed zeros), and the next run carries on
+        from there, discarding that window's output.
+        """
+        from lava.magma.core.run_conditions import RunSteps
+
+        self.start()
+        g = self.graph
+        n_win = math.ceil(len(x) / g.batch)
+        first = math.ceil(self._t / g.steps)  # windows 0 .. first-1 were fed by earlier runs
+        t0, t1 = self._t, (first + n_win) * g.steps + g.delay
+        n_send = (t1 - 1) // g.steps + 1 - first  # windows that start inside (t0, t1]
+        if g.meta["record"] == "spikes":
+            expected = [("step", t) for t in range(t0 + 1, t1 + 1)]
+        else:
+            w_lo = max(0, (t0 - g.delay) // g.steps - 1)
+            expected = [("window", w) for w in range(w_lo, first + n_win)
+                        if t0 < (w + 1) * g.steps + g.delay <= t1]
+        send, recv = self._ports()
+        self.graph.input.run(condition=RunSteps(num_steps=t1 - t0, blocking=False))
+        self._inflight = {"send": n_send, "recv": len(expected)}
+        self._t = t1
+        sent = 0
+
+        def feed(block: bool) -> None:
+            nonlocal sent
+            while sent < n_send and (block or send.probe()):
+                if not send.probe():
+                    time.sleep(POLL_S)
+                    continue
+                batch = np.zeros(send.shape)
+                chunk = x[sent * g.batch : (sent + 1) * g.batch]  # empty past the data: a zero window
+                batch[:, : len(chunk)] = chunk.T
+                send.send(batch)
+                sent += 1
+                self._inflight["send"] -= 1
+
+        for kind, index in expected:
+            feed(block=False)  # keep the input pipe full, never wait on it
+            values = self._receive(recv)
+            self._inflight["recv"] -= 1
+            if kind == "window":
+                if first <= index < first + n_win:
+                    yield index - first, values
+            else:
+                window, step = divmod(index - 1 - g.delay, g.steps)  # global step -> window, step in it
+                if index > g.delay and first <= window < first + n_win:
+                    yield (window - first, step), values
+        feed(block=True)
+        self.runtime.wait()
+        self._inflight = {}
+
+    def _receive(self, recv: Any) -> np.ndarray:
+        """Block until the counter's next message, checking that Lava's processes are alive."""
+        while not recv.probe():
+            self._check_alive()
+            time.sleep(POLL_S)
+        return recv.recv()

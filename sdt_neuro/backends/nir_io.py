@@ -1,0 +1,153 @@
+"""NIR export and import of converted networks (``nir.Affine`` + ``nir.IF`` chains).
+
+A :class:`~sdt_neuro.convert.SpikingNetwork` of L layers is written as the graph
+``input -> affine_0 -> if_0 -> ... -> affine_{L-1} -> if_{L-1} -> output`` with
+
+* ``nir.Affine(weight [out, in], bias [out])``: ``I(t) = W s(t) + b``, the bias a constant current;
+* ``nir.IF(r=1, v_threshold=theta, v_reset=0)``: ``dv/dt = R I``, a spike when ``v > theta``.
+
+NIR has no field for what our neurons do beyond that, so the graph's ``metadata`` carries it:
+``reset_mechanism="subtract"`` (``v <- v - theta`` at a spike, not ``v <- v_reset``),
+``dt=1`` and ``time_steps`` (one Euler step per time step, ``v[t] = v[t-1] + I[t]``),
+``spike_condition="v >= v_threshold"``, the input ``encoding``, the layer ``scales`` of the
+conversion and the rule (JSON). :func:`read_nir` restores exactly the network that was written.
+Other NIR tools read only the nodes: snnTorch 1.0.0's ``import_from_nir`` maps ``nir.IF`` to
+``snn.Leaky(beta=0.9, reset_delay=False)`` (leaky, so a different network), see docs/snntorch.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sdt_neuro.convert import SpikingLayer, SpikingNetwork
+from sdt_neuro.errors import CheckpointError, ConfigError, MissingBackendError, ShapeError
+
+FORMAT_TAG = "sdt-neuro-rate-coded-if"
+
+
+def _nir() -> Any:
+    try:
+        import nir
+    except ImportError as exc:
+        raise MissingBackendError("nir", "snntorch") from exc
+    return nir
+
+
+def to_nir(net: SpikingNetwork, steps: int, encoding: str = "current", dtype: type = np.float32) -> Any:
+    """``nir.NIRGraph`` of ``net`` (weights cast to ``dtype``, float32 by default for other tools)."""
+    nir = _nir()
+    nodes: dict[str, Any] = {"input": nir.Input(input_type=np.array([net.sizes[0]]))}
+    edges, previous = [], "input"
+    for i, layer in enumerate(net.layers):
+        n = layer.weight.shape[0]
+        nodes[f"affine_{i}"] = nir.Affine(weight=np.asarray(layer.weight, dtype=dtype),
+                                          bias=np.asarray(layer.bias, dtype=dtype))
+        nodes[f"if_{i}"] = nir.IF(r=np.ones(n, dtype=dtype), v_threshold=np.full(n, layer.threshold, dtype=dtype),
+                                  v_reset=np.zeros(n, dtype=dtype))
+        edges += [(previous, f"affine_{i}"), (f"affine_{i}", f"if_{i}")]
+        previous = f"if_{i}"
+    nodes["output"] = nir.Output(output_type=np.array([net.sizes[-1]]))
+    edges.append((previous, "output"))
+    metadata = {
+        "format": FORMAT_TAG, "reset_mechanism": "subtract", "spike_condition": "v >= v_threshold",
+        "dt": 1.0, "time_steps": int(steps), "encoding": encoding,
+        "output": "spike counts over time_steps; rate = counts / time_steps",
+        "scales": np.asarray(net.scales, dtype=np.float64), "rule_json": json.dumps(net.rule),
+        "meta_json": json.dumps(net.meta),
+    }
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
+
+
+def write_nir(net: SpikingNetwork, path: str | os.PathLike, steps: int, encoding: str = "current") -> Path:
+    """Write ``net`` as a NIR file (HDF5) that ``nir.read`` loads; returns the path."""
+    nir = _nir()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nir.write(str(path), to_nir(net, steps, encoding))
+    return path
+
+
+def from_nir(graph: Any) -> tuple[SpikingNetwork, dict[str, Any]]:
+    """``(network, metadata)`` from a chain ``Input -> (Affine -> IF)* -> Output``.
+
+    Raises :class:`ConfigError` for any other structure, ``r != 1``, per-neuron thresholds or a
+    non-zero ``v_reset``. A graph without our metadata is read as subtractive-reset IF neurons.
+    """
+    nir = _nir()
+    chain = _chain(graph)
+    if len(chain) % 2:
+        raise ConfigError(f"expected alternating Affine and IF nodes, got {[type(n).__name__ for n in chain]}")
+    layers = []
+    for affine, neuron in zip(chain[::2], chain[1::2]):
+        if not isinstance(affine, nir.Affine) or not isinstance(neuron, nir.IF):
+            raise ConfigError(f"expected Affine -> IF, got {type(affine).__name__} -> {type(neuron).__name__}; "
+                              "sdt-neuro reads nir.Affine + nir.IF chains only")
+        layers.append(_layer(affine, neuron))
+    meta = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in dict(graph.metadata or {}).items()}
+    spec = SpikingNetwork(
+        tuple(layers),
+        json.loads(meta.get("rule_json", "{}")),
+        tuple(float(s) for s in np.atleast_1d(meta.get("scales", np.ones(len(layers) + 1)))),
+        json.loads(meta.get("meta_json", "{}")),
+    )
+    for a, b in zip(layers[:-1], layers[1:]):
+        if a.weight.shape[0] != b.weight.shape[1]:
+            raise ShapeError(f"layer widths do not chain: {a.weight.shape} then {b.weight.shape}")
+    return spec, meta
+
+
+def read_nir(path: str | os.PathLike) -> tuple[SpikingNetwork, dict[str, Any]]:
+    """Read a NIR file written by :func:`write_nir` (or any Affine/IF chain)."""
+    nir = _nir()
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"NIR file {path} does not exist")
+    try:
+        graph = nir.read(str(path))
+    except Exception as exc:  # h5py and nir raise many types
+        raise CheckpointError(f"{path} is not a readable NIR file ({type(exc).__name__}: {exc})") from exc
+    return from_nir(graph)
+
+
+def _chain(graph: Any) -> list[Any]:
+    """Nodes between the single input and the single output, in order."""
+    nir = _nir()
+    succ: dict[str, list[str]] = {}
+    for src, dst in graph.edges:
+        succ.setdefault(src, []).append(dst)
+    inputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Input)]
+    if len(inputs) != 1:
+        raise ConfigError(f"expected one Input node, found {len(inputs)}")
+    name, chain, seen = inputs[0], [], set()
+    while True:
+        nxt = succ.get(name, [])
+        if len(nxt) != 1 or nxt[0] in seen:
+            raise ConfigError(f"node {name!r} must have exactly one successor in a feed-forward chain, has {nxt}")
+        name = nxt[0]
+        seen.add(name)
+        node = graph.nodes[name]
+        if isinstance(node, nir.Output):
+            return chain
+        chain.append(node)
+
+
+def _layer(affine: Any, neuron: Any) -> SpikingLayer:
+    weight, bias = np.asarray(affine.weight), np.asarray(affine.bias)
+    thresholds = np.unique(np.asarray(neuron.v_threshold))
+    if weight.ndim != 2 or bias.shape != (weight.shape[0],):
+        raise ShapeError(f"Affine weight {weight.shape} and bias {bias.shape} do not form one dense layer")
+    if np.asarray(neuron.v_threshold).shape != (weight.shape[0],):
+        raise ShapeError(f"IF has {np.asarray(neuron.v_threshold).shape} neurons, Affine {weight.shape[0]}")
+    if thresholds.size != 1:
+        raise ConfigError(f"per-neuron thresholds differ ({thresholds.min()}..{thresholds.max()}); "
+                          "sdt-neuro supports one threshold per layer")
+    if not np.all(np.asarray(neuron.r) == 1):
+        raise ConfigError(f"IF resistance r={np.unique(neuron.r)} is not supported (allowed: r = 1)")
+    if not np.all(np.asarray(neuron.v_reset) == 0):
+        raise ConfigError(f"IF v_reset={np.unique(neuron.v_reset)} is not supported (allowed: 0)")
+    return SpikingLayer(weight, bias, float(thresholds[0]))

@@ -1,0 +1,209 @@
+"""snnTorch simulation primitives: integrate-and-fire populations and the time loop.
+
+Every neuron is integrate-and-fire, ``snn.Leaky(beta=1.0, threshold=theta, reset_mechanism="subtract")``
+in ``init_hidden`` style, inside an ``nn.Sequential`` called once per time step::
+
+    v[t] = v[t-1] - theta s[t-1] + I[t];   s[t] = 1[v[t] >= theta]
+
+(snnTorch keeps ``v`` before the reset and subtracts it one step later, which gives the same spikes
+as resetting at once). Tensors are time-first ``[T, batch, ...]``. Users import these through
+:mod:`sdt_neuro.backends.snntorch_head`; snnTorch itself is imported where it is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from sdt_neuro.convert import ENCODINGS, SpikingNetwork
+from sdt_neuro.errors import ConfigError, MissingBackendError
+from sdt_neuro.models import MLP
+
+DEFAULT_SLOPE = 3.0
+EVAL_BATCH = 1000
+
+def _snntorch() -> Any:
+    """The ``snntorch`` module, or :class:`MissingBackendError` naming the pip extra."""
+    try:
+        import snntorch
+        from snntorch import spikegen  # noqa: F401  (submodule used through the package)
+    except ImportError as exc:
+        raise MissingBackendError("snntorch", "snntorch") from exc
+    return snntorch
+
+
+class _HeavisideGeq(torch.autograd.Function):
+    """Forward ``1[x >= 0]``; backward the fast-sigmoid surrogate ``1 / (slope |x| + 1)^2``."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, slope: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.slope = slope
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (x,) = ctx.saved_tensors
+        return grad / (ctx.slope * x.abs() + 1.0) ** 2, None
+
+
+class SpikeFunction:
+    """snnTorch ``spike_grad`` that fires at ``v >= threshold`` (the NumPy oracle's convention;
+    snnTorch's own surrogates fire at ``v > threshold``) with a fast-sigmoid surrogate gradient."""
+
+    def __init__(self, slope: float = DEFAULT_SLOPE) -> None:
+        if not slope > 0:
+            raise ConfigError(f"surrogate slope={slope} must be > 0")
+        self.slope = float(slope)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return _HeavisideGeq.apply(x, self.slope)
+
+    def __repr__(self) -> str:
+        return f"SpikeFunction(slope={self.slope})"
+
+
+def if_neuron(threshold: float = 1.0, slope: float = DEFAULT_SLOPE) -> nn.Module:
+    """Integrate-and-fire population: ``snn.Leaky(beta=1, subtractive reset, init_hidden=True)``."""
+    snn = _snntorch()
+    return snn.Leaky(beta=1.0, threshold=float(threshold), spike_grad=SpikeFunction(slope),
+                     init_hidden=True, reset_mechanism="subtract")
+
+
+def from_mlp(model: MLP, slope: float = DEFAULT_SLOPE) -> nn.Sequential:
+    """Spiking twin of a reference :class:`MLP` that shares its ``nn.Linear`` layers (and dropouts).
+
+    Training the twin trains the MLP's weights, so checkpoints keep the ANN format.
+    """
+    if not isinstance(model, MLP):
+        raise ConfigError(f"the snnTorch backend trains the MLP reference network, got {type(model).__name__}")
+    mods: list[nn.Module] = [model.input_dropout]
+    for i, layer in enumerate(model.layers):
+        mods += [layer, if_neuron(1.0, slope)]
+        if i < len(model.layers) - 1:
+            mods.append(model.hidden_dropout)
+    return nn.Sequential(*mods)
+
+
+def from_spec(spec: SpikingNetwork, dtype: torch.dtype = torch.float32,
+              device: torch.device | str = "cpu") -> nn.Sequential:
+    """snnTorch network of a converted :class:`SpikingNetwork`: ``Flatten``, then ``Linear`` + IF
+    per layer. Biases are constant currents added at every step (``nn.Linear``'s bias).
+    """
+    mods: list[nn.Module] = [nn.Flatten()]
+    for layer in spec.layers:
+        linear = nn.Linear(layer.weight.shape[1], layer.weight.shape[0])
+        with torch.no_grad():
+            linear.weight.copy_(torch.as_tensor(np.asarray(layer.weight)))
+            linear.bias.copy_(torch.as_tensor(np.asarray(layer.bias)))
+        mods += [linear, if_neuron(layer.threshold)]
+    return nn.Sequential(*mods).to(device=device, dtype=dtype).eval()
+
+
+def reset_states(network: nn.Module) -> None:
+    """Zero the membrane of every snnTorch neuron in ``network`` (and only there).
+
+    ``snntorch.utils.reset`` would reset every neuron of the class in every network (1.0.0).
+    """
+    snn = _snntorch()
+    for module in network.modules():
+        if isinstance(module, snn.SpikingNeuron):
+            if not hasattr(module, "reset_mem"):
+                raise ConfigError(f"cannot reset the state of {type(module).__name__}: it has no reset_mem()")
+            module.reset_mem()
+
+
+# ----------------------------------------------------------------------------- running in time
+
+
+def encode(x: torch.Tensor, steps: int, encoding: str = "current") -> torch.Tensor:
+    """Inputs per step ``[T, batch, ...]``: ``x`` itself at every step ("current", a view) or
+    Bernoulli spikes of probability ``x`` from ``snntorch.spikegen.rate`` ("bernoulli")."""
+    check_steps_encoding(steps, encoding)
+    if encoding == "current":
+        return x.unsqueeze(0).expand(steps, *x.shape)
+    return _snntorch().spikegen.rate(x, num_steps=steps)
+
+
+def spike_train(network: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """Output spikes ``[T, batch, N]`` of ``network`` (called once per step) for time-first inputs."""
+    reset_states(network)
+    return torch.stack([_spikes_of(network(step)) for step in inputs])
+
+
+def spike_counts(network: nn.Module, x: torch.Tensor, steps: int, encoding: str = "current",
+                 reuse_static_prefix: bool = True) -> torch.Tensor:
+    """Output spike counts ``[batch, N]`` over ``steps`` for static inputs ``x`` (differentiable).
+
+    With "current" input the leading stateless modules of an ``nn.Sequential`` (the first
+    ``Linear``, dropout, ...) see the same input at every step, so they run once
+    (``reuse_static_prefix``); the counts are the same, the work is T times smaller.
+    """
+    check_steps_encoding(steps, encoding)
+    reset_states(network)
+    if encoding == "current":
+        prefix, body = _split_static_prefix(network) if reuse_static_prefix else (nn.Identity(), network)
+        drive = prefix(x)
+        steps_in: Iterator[torch.Tensor] = (drive for _ in range(steps))
+    else:
+        body = network
+        steps_in = iter(encode(x, steps, encoding))
+    counts = None
+    for step in steps_in:
+        s = _spikes_of(body(step))
+        counts = s if counts is None else counts + s
+    assert counts is not None
+    return counts
+
+
+def _spikes_of(out: Any) -> torch.Tensor:
+    """Spikes from a step's output (``output=True`` neurons return ``(spk, mem)``)."""
+    return out[0] if isinstance(out, tuple) else out
+
+
+def _split_static_prefix(network: nn.Module) -> tuple[nn.Module, nn.Module]:
+    """``(prefix, rest)`` of an ``nn.Sequential``: prefix = modules before the first spiking neuron."""
+    if not isinstance(network, nn.Sequential):
+        return nn.Identity(), network
+    snn = _snntorch()
+    cut = 0
+    for module in network:
+        if any(isinstance(m, snn.SpikingNeuron) for m in module.modules()):
+            break
+        cut += 1
+    return network[:cut], network[cut:]
+
+
+def check_steps_encoding(steps: int, encoding: str) -> None:
+    """ConfigError unless ``steps`` is an integer >= 1 and ``encoding`` one of ENCODINGS."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ConfigError(f"steps={steps!r} must be an integer >= 1")
+    if encoding not in ENCODINGS:
+        raise ConfigError(f"encoding={encoding!r} is not one of {ENCODINGS}")
+
+
+def batched_rates(network: nn.Module, x: torch.Tensor, steps: int, encoding: str,
+                  batch: int = EVAL_BATCH, seed: int | None = 0, progress: bool = False) -> torch.Tensor:
+    """Rates of ``network`` for all of ``x`` in batches (eval mode, no gradient), on its device."""
+    from tqdm.auto import tqdm
+
+    if batch < 1:
+        raise ConfigError(f"batch={batch} must be >= 1")
+    param = next(network.parameters())
+    if x.shape[0] == 0:
+        n_out = [m for m in network.modules() if isinstance(m, nn.Linear)][-1].out_features
+        return torch.zeros(0, n_out)
+    network.eval()
+    outs = []
+    with torch.no_grad(), torch.random.fork_rng(devices=[param.device] if param.is_cuda else []):
+        if seed is not None:
+            torch.manual_seed(seed)
+        for i in tqdm(range(0, x.shape[0], batch), desc=f"snnTorch T={steps}", disable=not progress,
+                      leave=False):
+            xb = x[i : i + batch].to(device=param.device, dtype=param.dtype)
+            outs.append((spike_counts(network, xb, steps, encoding) / steps).cpu())
+    return torch.cat(outs)

@@ -1,0 +1,75 @@
+"""Checkpoint -> Lava through the shared evaluation code and the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+pytest.importorskip("lava")
+
+from sdt_neuro.backends.lava import evaluation_activity  # noqa: E402
+from sdt_neuro.cli import main  # noqa: E402
+from sdt_neuro.convert import convert_mlp, encode_input, simulate  # noqa: E402
+from sdt_neuro.errors import ConfigError  # noqa: E402
+from sdt_neuro.scoring import evaluate_checkpoint  # noqa: E402
+from sdt_neuro.training import TrainConfig, train  # noqa: E402
+from sdt_neuro.training.checkpoint import load_trained_model  # noqa: E402
+from tests.conftest import synthetic_dataset  # noqa: E402
+
+
+def _checkpoint(tmp_path: Path, sizes: tuple[int, ...] = (784, 20), n_classes: int = 4) -> Path:
+    cfg = TrainConfig(rule={"n_outputs": sizes[-1], "k": 2, "gamma": 0.3, "n_classes": n_classes}, sizes=sizes,
+                      lrs=(2.0,) * (len(sizes) - 1), epochs=1, threads=1)
+    train(cfg, out_dir=tmp_path, dataset=synthetic_dataset(), progress=False, plots=False)
+    return tmp_path / "checkpoint.pt"
+
+
+def test_rates_equal_oracle_and_score_like_the_ann(tmp_path: Path) -> None:
+    ckpt, data = _checkpoint(tmp_path), synthetic_dataset()
+    config, model, _ = load_trained_model(ckpt)
+    x = data.test.x[:24]
+    rates = evaluation_activity(config, model, x, {"steps": 16, "encoding": "current", "fixed_point": False,
+                                                   "seed": 0, "batch": 10})
+    counts = simulate(convert_mlp(model), encode_input(x.reshape(24, -1).numpy(), 16, "current"))
+    assert rates.dtype == np.float32 and rates.shape == (24, 20)
+    np.testing.assert_array_equal(rates, (counts / 16).astype(np.float32))
+    result = evaluate_checkpoint(ckpt, backend="lava", dataset=data,
+                                 options={"steps": 16, "fixed_point": True, "batch": 50})
+    assert result["backend"] == "lava" and result["samples"] == 100
+    assert result["agreement_with_ann"] >= 0.9
+    assert abs(result["da_average"] - result["ann_da_average"]) <= 0.1
+
+
+def test_hidden_layers_and_cnn_checkpoints(tmp_path: Path) -> None:
+    ckpt = _checkpoint(tmp_path, sizes=(784, 12, 20))
+    config, model, _ = load_trained_model(ckpt)
+    rates = evaluation_activity(config, model, synthetic_dataset().test.x[:6], {"steps": 8, "batch": 6})
+    assert rates.shape == (6, 20) and 0 <= rates.min() and rates.max() <= 1
+    with pytest.raises(ConfigError, match="arch='cnn'"):
+        evaluation_activity(SimpleNamespace(arch="cnn", rule={}), model, None, {})
+
+
+def test_convert_command_prints_and_saves_parameters(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    ckpt = _checkpoint(tmp_path)
+    out = tmp_path / "lava.npz"
+    assert main(["convert", str(ckpt), "--to", "lava", str(out), "--fixed-point", "--steps", "8"]) == 0
+    printed = capsys.readouterr().out
+    assert "784-20" in printed and "weight_exp" in printed and "vth" in printed
+    saved = np.load(out)
+    assert saved["layer0_weight_mant"].shape == (20, 784) and int(saved["layer0_input_bits"]) == 8
+    assert np.abs(saved["layer0_weight_mant"]).max() <= 256
+    assert main(["convert", str(ckpt), "--to", "lava", str(tmp_path / "x.txt")]) == 2
+
+
+def test_cli_evaluate_with_the_lava_backend(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    ckpt = _checkpoint(tmp_path, n_classes=10)  # evaluated on MNIST (SDT_DATA_ROOT or the bundled sample)
+    code = main(["evaluate", str(ckpt), "--backend", "lava", "--fixed-point", "--steps", "8", "--samples", "30",
+                 "--batch", "16", "--label-fraction", "0.05", "--json", str(tmp_path / "lava.json")])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("lava: 30 samples") and "agreement with ANN" in printed
+    assert main(["evaluate", str(ckpt), "--backend", "lava", "--steps", "0", "--samples", "5"]) == 2
+    assert "steps=0" in capsys.readouterr().err

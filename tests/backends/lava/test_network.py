@@ -1,0 +1,84 @@
+"""Lava spike counts against the NumPy oracle (``sdt_neuro.convert.simulate``) on tiny networks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("lava")
+
+from sdt_neuro.backends.lava.encoding import bernoulli_window  # noqa: E402
+from sdt_neuro.backends.lava.runner import LavaNetwork  # noqa: E402
+from sdt_neuro.convert import encode_input, simulate  # noqa: E402
+from sdt_neuro.errors import ConfigError, ShapeError  # noqa: E402
+from tests.backends.lava.nets import random_inputs, random_network  # noqa: E402
+
+
+def test_float_counts_equal_oracle_across_batches_and_runs() -> None:
+    net, x, steps = random_network(seed=0), random_inputs(11), 6
+    expected = simulate(net, encode_input(x, steps, "current"))
+    with LavaNetwork(net, steps=steps, batch=4) as lava_net:
+        first = lava_net.counts(x)  # 3 windows, the last one partly empty
+        second = lava_net.counts(x[3:8])  # a second run on the same compiled network
+    assert expected.sum() > 0
+    np.testing.assert_array_equal(first, expected)
+    np.testing.assert_array_equal(second, expected[3:8])
+
+
+def test_counts_do_not_depend_on_batch_size_or_delay() -> None:
+    net, x, steps = random_network((20, 12, 10, 6), seed=2), random_inputs(7), 2  # 3 layers: delay > T
+    expected = simulate(net, encode_input(x, steps, "current"))
+    for batch in (1, 3):
+        with LavaNetwork(net, steps=steps, batch=batch) as lava_net:
+            np.testing.assert_array_equal(lava_net.counts(x), expected)
+            np.testing.assert_array_equal(lava_net.counts(x[2:]), expected[2:])  # runs resume mid-window
+
+
+def test_bernoulli_counts_equal_oracle_on_the_same_spikes() -> None:
+    net, x, steps, batch, seed = random_network(seed=1), random_inputs(6), 8, 4, 3
+    windows = []
+    for w in range(2):
+        chunk = np.zeros((20, batch))
+        part = x[w * batch:(w + 1) * batch]
+        chunk[:, :len(part)] = part.T
+        windows.append(bernoulli_window(chunk, steps, seed, w).transpose(0, 2, 1))
+    spikes = np.concatenate(windows, axis=1)[:, :len(x)].astype(float)
+    with LavaNetwork(net, steps=steps, batch=batch, encoding="bernoulli", seed=seed) as lava_net:
+        counts = lava_net.counts(x)
+    np.testing.assert_array_equal(counts, simulate(net, spikes))
+
+
+def test_spike_record_sums_to_counts() -> None:
+    net, x, steps = random_network(seed=4), random_inputs(5), 5
+    with LavaNetwork(net, steps=steps, batch=2, record="spikes") as lava_net:
+        spikes = lava_net.spikes(x)
+    assert spikes.shape == (5, steps, 8) and spikes.dtype == bool
+    np.testing.assert_array_equal(spikes.sum(axis=1), simulate(net, encode_input(x, steps, "current")))
+
+
+def test_lava_lif_option_resets_to_zero() -> None:
+    """Lava's own LIFReset (reset to zero, spike on v > vth) fires no more than subtractive reset."""
+    net, x, steps = random_network(seed=5), random_inputs(6), 8
+    expected = simulate(net, encode_input(x, steps, "current"))
+    with LavaNetwork(net, steps=steps, batch=3, neuron="lava-lif") as lava_net:
+        counts = lava_net.counts(x)
+    assert counts.sum() > 0
+    assert np.abs(counts - expected).sum() <= 0.5 * expected.sum()
+
+
+@pytest.mark.parametrize("bad", [np.zeros((3, 19)), np.zeros((3, 4, 5)), np.zeros((0, 20))])
+def test_wrong_input_shapes_are_rejected(bad: np.ndarray) -> None:
+    with LavaNetwork(random_network(), steps=2, batch=2) as lava_net, pytest.raises(ShapeError, match="20"):
+        lava_net.counts(bad)
+
+
+def test_bad_options_name_the_value() -> None:
+    net = random_network()
+    with pytest.raises(ConfigError, match="steps=0"):
+        LavaNetwork(net, steps=0)
+    with pytest.raises(ConfigError, match="batch=0"):
+        LavaNetwork(net, batch=0)
+    with pytest.raises(ConfigError, match="'poisson'"):
+        LavaNetwork(net, encoding="poisson")
+    with LavaNetwork(net, steps=2, batch=2) as lava_net, pytest.raises(ConfigError, match=r"\[0, 1\]"):
+        lava_net.counts(np.full((2, 20), 2.0))

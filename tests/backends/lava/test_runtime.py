@@ -1,0 +1,132 @@
+"""The Lava runtime is always stopped: normal exit, host errors, Ctrl-C, failing process models."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("lava")
+
+from sdt_neuro.backends.lava import process as lava_process  # noqa: E402
+from sdt_neuro.backends.lava.runner import LavaNetwork, LavaRuntimeError  # noqa: E402
+from tests.backends.lava.nets import live_children, random_inputs, random_network  # noqa: E402
+
+
+class _FailAfter:
+    """A progress object that raises ``exc`` on its second update (mid-run)."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc, self.calls = exc, 0
+
+    def update(self, k: int) -> None:
+        self.calls += 1
+        if self.calls == 2:
+            raise self.exc
+
+
+def _assert_no_new_children(before: set[int]) -> None:
+    deadline = time.monotonic() + 5
+    while live_children() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert live_children() - before == set()
+
+
+def test_normal_exit_and_unused_network_leave_no_processes() -> None:
+    before = live_children()
+    with LavaNetwork(random_network(), steps=3, batch=2) as lava_net:
+        workers = set(lava_net.child_pids())
+        assert workers and workers <= live_children()
+        lava_net.counts(random_inputs(3))
+    with LavaNetwork(random_network(), steps=3, batch=2):  # compiled, never run
+        pass
+    _assert_no_new_children(before)
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("boom"), KeyboardInterrupt()])
+def test_error_inside_a_run_stops_the_runtime(exc: BaseException) -> None:
+    before = live_children()
+    lava_net = LavaNetwork(random_network(), steps=3, batch=2)
+    with pytest.raises(type(exc)), lava_net:
+        lava_net.counts(random_inputs(9), progress=_FailAfter(exc))
+    _assert_no_new_children(before)
+
+
+def test_failing_process_model_raises_and_leaves_no_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: lava_process.PyBatchIFFloat) -> None:  # runs in the forked Lava worker
+        if self.time_step == 4:
+            raise ValueError("neuron model failed")
+        original(self)
+
+    original = lava_process.PyBatchIFFloat.run_spk
+    monkeypatch.setattr(lava_process.PyBatchIFFloat, "run_spk", broken)
+    before = live_children()
+    with pytest.raises((LavaRuntimeError, RuntimeError)), LavaNetwork(random_network(), steps=3, batch=2) as net:
+        net.counts(random_inputs(8))
+    _assert_no_new_children(before)
+
+
+def test_failing_compile_leaves_no_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_init(self: object, proc_params: dict) -> None:
+        raise ValueError("model cannot be built")
+
+    monkeypatch.setattr(lava_process.PySpikeCounter, "__init__", broken_init)
+    before = live_children()
+    with pytest.raises(ValueError, match="cannot be built"), LavaNetwork(random_network(), steps=3, batch=2):
+        pass
+    _assert_no_new_children(before)
+
+
+SCRIPT = textwrap.dedent("""
+    import faulthandler
+    faulthandler.dump_traceback_later(40, exit=True)  # a hang shows its stack in the failure
+    import numpy as np, sys
+    from tests.backends.lava.nets import random_network
+    from sdt_neuro.backends.lava.runner import LavaNetwork
+    with LavaNetwork(random_network((400, 300)), steps=50, batch=4) as net:
+        print("running", flush=True)
+        try:
+            net.counts(np.random.default_rng(0).random((100000, 400)))
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+            raise
+""")
+
+
+def _session_members(sid: int) -> list[int]:
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def test_ctrl_c_to_the_process_group_leaves_no_orphans(tmp_path: Path) -> None:
+    """SIGINT to the whole group (what a terminal's Ctrl-C does) reaches the workers too."""
+    root = Path(__file__).resolve().parents[3]
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True, env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        assert proc.stdout.readline().strip() == b"running"
+        time.sleep(1.0)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    last_line = err.strip().splitlines()[-1]
+    assert proc.returncode != 0 and last_line.startswith(b"KeyboardInterrupt"), err.decode()[-2000:]
+    deadline = time.monotonic() + 5
+    while _session_members(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _session_members(proc.pid) == []

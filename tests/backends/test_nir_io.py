@@ -1,0 +1,63 @@
+"""NIR export/import: the file loads with nir.read, and reading it back gives the same network."""
+
+import numpy as np
+import pytest
+
+nir = pytest.importorskip("nir")
+
+from sdt_neuro.backends import nir_io  # noqa: E402
+from sdt_neuro.convert import SpikingLayer, SpikingNetwork, encode_input, simulate  # noqa: E402
+from sdt_neuro.errors import CheckpointError, ConfigError  # noqa: E402
+
+
+def spec(seed=0) -> SpikingNetwork:
+    rng = np.random.default_rng(seed)
+    layers = (SpikingLayer(rng.normal(0, 0.3, (12, 8)), rng.normal(0, 0.1, 12)),
+              SpikingLayer(rng.normal(0, 0.3, (5, 12)), rng.normal(0, 0.1, 5), threshold=1.0))
+    return SpikingNetwork(layers, {"n_outputs": 5, "k": 2}, (1.0, 2.5, 1.0), {"percentile": 99.9})
+
+
+def test_round_trip_gives_identical_weights_and_metadata(tmp_path):
+    net = spec()
+    path = nir_io.write_nir(net, tmp_path / "net.nir", steps=32, encoding="bernoulli")
+    graph = nir.read(str(path))
+    assert [type(graph.nodes[n]).__name__ for n in ("affine_0", "if_0", "affine_1", "if_1")] == \
+        ["Affine", "IF", "Affine", "IF"]
+    assert graph.metadata["reset_mechanism"] == "subtract" and graph.metadata["time_steps"] == 32
+    back, meta = nir_io.read_nir(path)
+    for a, b in zip(back.layers, net.layers):
+        np.testing.assert_array_equal(a.weight, b.weight.astype(np.float32))
+        np.testing.assert_array_equal(a.bias, b.bias.astype(np.float32))
+        assert a.threshold == b.threshold
+    assert back.rule == net.rule and back.scales == net.scales and back.meta == net.meta
+    assert meta["encoding"] == "bernoulli" and meta["dt"] == 1.0
+    inputs = encode_input(np.random.default_rng(1).random((10, 8)), 20, "current")
+    f32 = SpikingNetwork(tuple(SpikingLayer(lay.weight.astype(np.float32).astype(np.float64),
+                                            lay.bias.astype(np.float32).astype(np.float64)) for lay in net.layers),
+                         net.rule)
+    np.testing.assert_array_equal(simulate(back, inputs), simulate(f32, inputs))
+
+
+def test_float64_export_is_bit_exact(tmp_path):
+    net = spec(1)
+    nir.write(str(tmp_path / "f64.nir"), nir_io.to_nir(net, 16, dtype=np.float64))
+    back, _ = nir_io.read_nir(tmp_path / "f64.nir")
+    np.testing.assert_array_equal(back.layers[1].weight, net.layers[1].weight)
+
+
+def test_foreign_graphs_are_refused_with_a_reason(tmp_path):
+    w = np.ones((3, 4), np.float32)
+    lif = nir.LIF(tau=np.ones(3), r=np.ones(3), v_leak=np.zeros(3), v_threshold=np.ones(3))
+    with pytest.raises(ConfigError, match="Affine -> IF"):
+        nir_io.from_nir(nir.NIRGraph.from_list(nir.Affine(w, np.zeros(3, np.float32)), lif))
+    bad_r = nir.IF(r=2 * np.ones(3), v_threshold=np.ones(3), v_reset=np.zeros(3))
+    with pytest.raises(ConfigError, match="r="):
+        nir_io.from_nir(nir.NIRGraph.from_list(nir.Affine(w, np.zeros(3, np.float32)), bad_r))
+    mixed = nir.IF(r=np.ones(3), v_threshold=np.array([1.0, 2.0, 1.0]), v_reset=np.zeros(3))
+    with pytest.raises(ConfigError, match="per-neuron thresholds"):
+        nir_io.from_nir(nir.NIRGraph.from_list(nir.Affine(w, np.zeros(3, np.float32)), mixed))
+    with pytest.raises(CheckpointError, match="does not exist"):
+        nir_io.read_nir(tmp_path / "missing.nir")
+    (tmp_path / "junk.nir").write_text("not hdf5")
+    with pytest.raises(CheckpointError, match="not a readable NIR"):
+        nir_io.read_nir(tmp_path / "junk.nir")
