@@ -13,7 +13,7 @@ from sdt_neuro.errors import ConfigError, SdtError
 from sdt_neuro.presets import PRESETS, preset_config
 
 BACKENDS = ("ann", "snntorch", "lava")
-TRAIN_BACKENDS = ("ann", "snntorch")
+TRAIN_BACKENDS = ("ann", "snntorch", "lava")
 CONVERT_TARGETS = ("snntorch", "nir", "lava")
 
 

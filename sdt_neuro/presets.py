@@ -25,11 +25,38 @@ PRESETS: dict[str, dict[str, Any]] = {
         "optimizer": "sgd", "lrs": (2.5, 5.0), "batch_size": 16, "epochs": 200,
         "schedule_epochs": 200,
     },
-    # Ours: same 784-2000 network and rule, larger batches and a short linear schedule.
+    # EP (METHOD.md): T free steps, Kmax nudged steps, dt, beta; random sign of beta per batch.
+    # The 1-layer rate is ours: with the update exactly as METHOD.md writes it (1 / (beta B)),
+    # the published 0.03 gave DA 0.795 after one epoch here, 0.01 / 0.015 / 0.02 gave
+    # 0.892 / 0.900 / 0.893 (seed 0, full MNIST). All other values are the published ones.
+    "ep-1layer": {
+        "rule": {"n_outputs": 2000, "k": 5, "gamma": 0.3, "dropout": 0.2},
+        "sizes": (784, 2000), "input_dropout": 0.3, "hidden_dropout": 0.0, "algorithm": "ep",
+        "optimizer": "sgd", "lrs": (0.015,), "batch_size": 16, "epochs": 100, "schedule_epochs": 100,
+        "ep_free_steps": 40, "ep_nudge_steps": 10, "ep_dt": 0.2, "ep_beta": 0.2,
+    },
+    "ep-2layer": {
+        "rule": {"n_outputs": 2000, "k": 4, "gamma": 0.65, "dropout": 0.2},
+        "sizes": (784, 2000, 2000), "input_dropout": 0.3, "hidden_dropout": 0.0, "algorithm": "ep",
+        "optimizer": "sgd", "lrs": (0.01, 0.015), "batch_size": 32, "epochs": 100,
+        "schedule_epochs": 100, "ep_free_steps": 60, "ep_nudge_steps": 20, "ep_dt": 0.2,
+        "ep_beta": 0.2,
+    },
+    # Ours: same 784-2000 network and rule, 8x the batch with 8x the rate and 8x gamma (the same
+    # per-sample step and homeostasis rate, a third of the time per epoch on 2 cores), and a
+    # 24-epoch linear schedule. Tuned on MNIST: batch 256, or rate 96 / 128, converge lower.
     "bp-fast": {
-        "rule": {"n_outputs": 2000, "k": 6, "gamma": 0.4, "dropout": 0.2},
+        "rule": {"n_outputs": 2000, "k": 6, "gamma": 3.2, "dropout": 0.2},
         "sizes": (784, 2000), "input_dropout": 0.3, "hidden_dropout": 0.0,
-        "optimizer": "sgd", "lrs": (8.0,), "batch_size": 16, "epochs": 8,
+        "optimizer": "sgd", "lrs": (64.0,), "batch_size": 128, "epochs": 24,
+    },
+    # Ours: 784-100 learned inside Lava (``--backend lava``): sequential mode (batch 1, the eta
+    # average), no dropout (the Lava output population has none), one pass with a linear decay.
+    "lava-100": {
+        "rule": {"n_outputs": 100, "k": 3, "gamma": 0.1, "eta": 1.0, "dropout": 0.0},
+        "sizes": (784, 100), "input_dropout": 0.0, "hidden_dropout": 0.0, "mode": "sequential",
+        "optimizer": "sgd", "lrs": (0.2,), "batch_size": 1, "epochs": 1,
+        "max_train_samples": 20000, "extra": {"steps": 8},
     },
     # CNN 32f5-128f3-3000, k=1, gamma=1, Adam, batch 16 (published); lr and dropout are ours.
     "cnn-mnist": {
@@ -46,6 +73,37 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
+
+# Semi-supervised 784-5000-10 (METHOD.md): input dropout 0.3, ReLU hidden with dropout 0.5, k = 1,
+# small gamma, one output neuron per class. The rates, gamma = 0.05, 100 pre-training epochs and 40
+# alternating epochs are ours (not published) and not tuned: on a 10,000-image subset with 100
+# labels, BP at rate 0.1 collapsed to 10% after its first unlabelled epoch, at 0.02 it rose from
+# 0.19 to 0.42. Ablations: "-supervised" (labelled epochs only) and "-gamma0" (no homeostasis).
+SEMI_LABELS = (100, 300, 600, 1000, 3000)
+_SEMI_BASE: dict[str, Any] = {
+    "sizes": (784, 5000, 10), "input_dropout": 0.3, "hidden_dropout": 0.5, "optimizer": "sgd",
+    "batch_size": 16, "epochs": 140, "schedule_epochs": 140, "semi_pretrain_epochs": 100,
+}
+_SEMI_ALGOS: dict[str, dict[str, Any]] = {
+    "bp": {"lrs": (0.02, 0.02)},
+    "ep": {"algorithm": "ep", "lrs": (0.01, 0.015), "ep_free_steps": 60, "ep_nudge_steps": 20},
+}
+
+
+def _semi_presets() -> dict[str, dict[str, Any]]:
+    presets = {}
+    for algo, settings in _SEMI_ALGOS.items():
+        for n in SEMI_LABELS:
+            for suffix, gamma, only in (("", 0.05, False), ("-supervised", 0.05, True), ("-gamma0", 0.0, False)):
+                presets[f"semi-{algo}-{n}{suffix}"] = {
+                    **_SEMI_BASE, **settings, "semi_labels": n, "semi_supervised_only": only,
+                    "rule": {"n_outputs": 10, "k": 1, "gamma": gamma, "dropout": 0.0,
+                             "label_mapping": "one_per_class"},
+                }
+    return presets
+
+
+PRESETS.update(_semi_presets())
 
 def preset_config(name: str, **overrides: Any) -> TrainConfig:
     """The preset's :class:`TrainConfig` with ``overrides`` applied.

@@ -26,6 +26,7 @@ from sdt_neuro.evaluate import (
 )
 from sdt_neuro.training.checkpoint import load_trained_model
 from sdt_neuro.training.config import TrainConfig
+from sdt_neuro.training.ep import free_phase_activity
 
 EVAL_CHUNK = 2000
 
@@ -37,12 +38,16 @@ BACKENDS = ("ann", "snntorch", "lava")
 
 def ann_activity(config: TrainConfig, model: torch.nn.Module, x: torch.Tensor,
                  options: dict[str, Any] | None = None) -> np.ndarray:
-    """Hard-sigmoid output of the reference network (eval mode), in chunks."""
+    """Hard-sigmoid output of the reference network (eval mode), in chunks; for an EP network,
+    the output of its free phase."""
     model.eval()
     with torch.no_grad():
         outs = []
         for i in range(0, x.shape[0], EVAL_CHUNK):
             xb = x[i : i + EVAL_CHUNK]
+            if config.algorithm == "ep":
+                outs.append(free_phase_activity(config, model, xb))
+                continue
             outs.append(model(xb.reshape(xb.shape[0], -1) if config.arch == "mlp" else xb))
     return torch.cat(outs).numpy() if outs else np.zeros((0, config.sizes[-1]), np.float32)
 

@@ -8,7 +8,8 @@ from typing import Any
 from sdt_neuro.errors import ConfigError
 from sdt_neuro.rule import WTARule
 
-ALGORITHMS = ("bp",)
+ALGORITHMS = ("bp", "ep")
+EP_ESTIMATES = ("one-sided", "symmetric")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("linear", "constant")
 DEVICES = ("auto", "cpu", "cuda")
@@ -24,6 +25,14 @@ class TrainConfig:
     ``final_lr_factor`` x over ``schedule_epochs`` epochs (default: ``epochs``), as in the
     paper. A preset keeps its published horizon when ``epochs`` is cut short, so
     ``--epochs 1`` runs the first epoch of the published schedule.
+
+    ``ep_*`` fields set equilibrium propagation (``algorithm="ep"``): free steps T, nudged steps
+    Kmax, step size dt, nudging strength beta, the estimate, and whether the sign of beta is drawn
+    at random per batch (one-sided estimate).
+
+    ``semi_*`` fields make the run semi-supervised (see ``training/semi.py``): ``semi_labels``
+    labelled samples drawn with ``semi_split_seed``, ``semi_pretrain_epochs`` supervised epochs,
+    then unlabelled and labelled epochs alternate; ``semi_supervised_only`` is the ablation.
     """
 
     rule: dict[str, Any]
@@ -50,6 +59,16 @@ class TrainConfig:
     max_train_samples: int | None = None
     max_test_samples: int | None = None
     preset: str | None = None
+    ep_free_steps: int = 40
+    ep_nudge_steps: int = 10
+    ep_dt: float = 0.2
+    ep_beta: float = 0.2
+    ep_estimate: str = "one-sided"
+    ep_random_sign: bool = True
+    semi_labels: int | None = None
+    semi_split_seed: int = 0
+    semi_pretrain_epochs: int = 0
+    semi_supervised_only: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -63,6 +82,7 @@ class TrainConfig:
             ("device", self.device, DEVICES),
             ("mode", self.mode, MODES),
             ("arch", self.arch, ("mlp", "cnn")),
+            ("ep_estimate", self.ep_estimate, EP_ESTIMATES),
         ):
             if value not in allowed:
                 raise ConfigError(f"{name}={value!r} is not one of {allowed}")
@@ -86,10 +106,28 @@ class TrainConfig:
             raise ConfigError(f"label_fraction={self.label_fraction} must be in (0, 1]")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"threads={self.threads} must be >= 1")
+        if self.algorithm == "ep":
+            self._check_ep()
+        if self.semi_labels is not None and self.semi_labels < rule.n_classes:
+            raise ConfigError(f"semi_labels={self.semi_labels} must be >= n_classes={rule.n_classes}")
+        if self.semi_pretrain_epochs < 0:
+            raise ConfigError(f"semi_pretrain_epochs={self.semi_pretrain_epochs} must be >= 0")
         for name in ("max_train_samples", "max_test_samples"):
             value = getattr(self, name)
             if value is not None and value < 10:
                 raise ConfigError(f"{name}={value} must be >= 10 (or unset for the whole split)")
+
+    def _check_ep(self) -> None:
+        if self.arch != "mlp" or self.optimizer != "sgd":
+            raise ConfigError(f"algorithm='ep' needs arch='mlp' and optimizer='sgd', got "
+                              f"arch={self.arch!r}, optimizer={self.optimizer!r}")
+        for name in ("ep_free_steps", "ep_nudge_steps"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)} must be >= 1")
+        if not 0 < self.ep_dt <= 1:
+            raise ConfigError(f"ep_dt={self.ep_dt} must be in (0, 1]")
+        if not 0 < self.ep_beta < 1:
+            raise ConfigError(f"ep_beta={self.ep_beta} must be in (0, 1)")
 
     @property
     def wta_rule(self) -> WTARule:

@@ -23,7 +23,9 @@ from sdt_neuro.rule import WTARule
 from sdt_neuro.training.bp import BPLearner
 from sdt_neuro.training.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
 from sdt_neuro.training.config import TrainConfig
+from sdt_neuro.training.ep import EPLearner
 from sdt_neuro.training.homeostasis import HomeostasisState
+from sdt_neuro.training.semi import epoch_pool, labelled_indices, output_accuracy
 
 CHECKPOINT_NAME = "checkpoint.pt"
 EVAL_CHUNK = 2000
@@ -74,13 +76,15 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def make_learner(config: TrainConfig, device: torch.device) -> BPLearner:
+def make_learner(config: TrainConfig, device: torch.device) -> Learner:
     """Model plus learner for ``config.algorithm`` (seeded: same config, same initial weights)."""
     torch.manual_seed(config.seed)
     model = build_model(config.arch, config.sizes, config.input_dropout, config.hidden_dropout,
                         config.prune).to(device)
     if config.algorithm == "bp":
         return BPLearner(model, config, device)
+    if config.algorithm == "ep":
+        return EPLearner(model, config, device)
     raise ConfigError(f"algorithm={config.algorithm!r} is not implemented")
 
 
@@ -143,7 +147,10 @@ def train(
     if config.max_test_samples and config.max_test_samples < len(test_split):
         test_split = test_split.subset(np.arange(config.max_test_samples))
     label_idx = stratified_indices(train_split.y, fraction=config.label_fraction, seed=config.seed)
-    train_x = train_split.x.to(device)
+    labelled = labelled_indices(config, train_split.y)  # semi-supervised runs only
+    if labelled is not None:
+        label_idx = labelled  # DA assigns neurons with the labels the run was given
+    train_x, train_y = train_split.x.to(device), train_split.y.to(device)
 
     learner = (learner_factory or make_learner)(config, device)
     shuffle = torch.Generator().manual_seed(config.seed)
@@ -159,8 +166,7 @@ def train(
         start_epoch = int(ckpt["epoch"])
 
     rule = learner.rule
-    n_batches = -(-len(train_split) // config.batch_size)
-    total_steps = (config.schedule_epochs or config.epochs) * n_batches
+    horizon = config.schedule_epochs or config.epochs
     epochs_bar = tqdm(range(start_epoch, config.epochs), desc="epochs", disable=not show,
                       initial=start_epoch, total=config.epochs)
     for epoch in epochs_bar:
@@ -168,18 +174,24 @@ def train(
         if rule.homeostasis_reset == "epoch":
             learner.state.reset()
         losses = []
-        batches = tqdm(iterate_batches(len(train_split), config.batch_size, shuffle),
+        pool, with_labels = epoch_pool(config, epoch, len(train_split), labelled)
+        size = len(train_split) if pool is None else len(pool)
+        n_batches = -(-size // config.batch_size)
+        batches = tqdm(iterate_batches(size, config.batch_size, shuffle),
                        total=n_batches, desc=f"epoch {epoch + 1}", leave=False, disable=not show,
                        mininterval=0.5)
         for b, idx in enumerate(batches):
-            _set_lr(learner.optimizer, config, (epoch * n_batches + b) / total_steps)
-            losses.append(learner.train_step(model_inputs(config, train_x[idx])))
+            _set_lr(learner.optimizer, config, (epoch + b / n_batches) / horizon)
+            if pool is not None:
+                idx = torch.from_numpy(pool)[idx]
+            x = model_inputs(config, train_x[idx])
+            losses.append(learner.train_step(x, train_y[idx]) if with_labels else learner.train_step(x))
         train_seconds = time.perf_counter() - t0
         record = _evaluate_epoch(learner, config, train_split, test_split, label_idx)
         record.update(
             epoch=epoch + 1,
             train_loss=float(torch.stack(losses).mean()),
-            lr_factor=_lr_factor(config, (epoch + 1) * n_batches / total_steps),
+            lr_factor=_lr_factor(config, (epoch + 1) / horizon),
             train_seconds=train_seconds,
             epoch_seconds=time.perf_counter() - t0,
         )
@@ -187,14 +199,16 @@ def train(
         epochs_bar.set_postfix(da=f"{record['test_da_average']:.4f}", loss=f"{record['train_loss']:.4f}")
         if out is not None:
             _write_json(out / "metrics.json", metrics)
-            save_checkpoint(out / CHECKPOINT_NAME, _payload(learner, config, epoch + 1, metrics, shuffle))
+            save_checkpoint(out / CHECKPOINT_NAME,
+                            _payload(learner, config, epoch + 1, metrics, shuffle, labelled))
 
     result = TrainResult(config, learner, data, metrics, out)
     if config.probe and metrics:
         metrics[-1]["test_linear_probe"] = probe_accuracy(learner, config, train_split, test_split)
         if out is not None:
             _write_json(out / "metrics.json", metrics)
-            save_checkpoint(out / CHECKPOINT_NAME, _payload(learner, config, config.epochs, metrics, shuffle))
+            save_checkpoint(out / CHECKPOINT_NAME,
+                            _payload(learner, config, config.epochs, metrics, shuffle, labelled))
     if out is not None and plots and metrics:
         from sdt_neuro.plots import plot_accuracy_curve, plot_receptive_fields
 
@@ -228,7 +242,11 @@ def _evaluate_epoch(learner: Learner, config: TrainConfig, train_split: Any, tes
     da = direct_association(label_act, labelled.y.numpy(), test_act, test_split.y.numpy(),
                             rule.n_classes)
     usage = neuron_usage(test_act, da.assignment, k=rule.k)
+    extra = {}
+    if config.semi_labels is not None:
+        extra["test_accuracy"] = output_accuracy(test_act, test_split.y.numpy(), rule.n_classes)
     return {
+        **extra,
         "test_da_average": da.average,
         "test_da_max": da.max,
         "unassigned_neurons": usage.unassigned,
@@ -250,8 +268,11 @@ def _set_lr(optimizer: torch.optim.Optimizer, config: TrainConfig, progress: flo
         group["lr"] = config.lr_for_layer(i) * factor
 
 
-def _payload(learner: Learner, config: TrainConfig, epoch: int, metrics: list, shuffle: torch.Generator) -> dict:
+def _payload(learner: Learner, config: TrainConfig, epoch: int, metrics: list, shuffle: torch.Generator,
+             labelled: np.ndarray | None = None) -> dict:
+    extra = {} if labelled is None else {"labelled_indices": torch.as_tensor(labelled, dtype=torch.long)}
     return {
+        **extra,
         "backend": getattr(learner, "backend", "ann"),
         "config": config.to_dict(),
         "rule": config.rule,

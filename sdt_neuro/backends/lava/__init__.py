@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 _EXPORTS = {
+    "LavaLearner": "learning",
+    "LavaLearningSession": "learning",
     "LavaNetwork": "runner",
     "LavaRuntimeError": "runner",
     "build_graph": "build",
@@ -21,7 +23,9 @@ _EXPORTS = {
     "evaluation_activity": "commands",
     "spiking_network": "commands",
     "quantize_network": "fixed_point",
+    "reference_window": "learning",
     "simulate_fixed": "fixed_point",
+    "train_command": "learning",
 }
 
 

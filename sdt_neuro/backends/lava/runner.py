@@ -11,6 +11,8 @@ and stops the runtime; if Lava itself is stuck, its OS processes are terminated.
 from __future__ import annotations
 
 import math
+import os
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -22,10 +24,35 @@ from sdt_neuro.errors import ConfigError, SdtError, ShapeError
 
 POLL_S = 0.0005
 DRAIN_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 60.0
+DEAD_GRACE_S = 2.0
 
 
 class LavaRuntimeError(SdtError, RuntimeError):
     """Lava stopped answering or one of its process models failed."""
+
+
+def _pid_running(pid: int) -> bool:
+    """Whether an OS process runs, without reaping it (so no race with Lava's own ``join()``)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+    except OSError:  # no procfs: signal 0 only says the pid exists
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+def _alive(actor: Any) -> bool:
+    """``is_alive()`` for a worker; one that Lava's ``stop()`` has already closed is not alive."""
+    try:
+        return bool(actor.is_alive())
+    except ValueError:  # "process object is closed"
+        return False
 
 
 class LavaNetwork:
@@ -107,10 +134,38 @@ class LavaNetwork:
                 # for its processes: mark it started so the workers are told to exit.
                 rt._is_started = True
                 try:
-                    self.graph.input.stop()
+                    self._stop_runtime(rt)
                 except BaseException:
                     self._kill(rt)
                     raise
+
+    def _stop_runtime(self, rt: Any) -> None:
+        """Lava's ``stop()`` in a watcher thread: it waits forever for an answer from a worker that
+        has died (a Ctrl-C sent to the whole process group kills the workers too), so a dead
+        worker or a stop that takes longer than ``STOP_TIMEOUT_S`` ends in :meth:`_kill`."""
+        done, errors = threading.Event(), []
+
+        def stop() -> None:
+            try:
+                self.graph.input.stop()
+            except BaseException as exc:  # re-raised in the caller's thread
+                errors.append(exc)
+            finally:
+                done.set()
+
+        pids = self.child_pids()  # read before stop() closes the process objects
+        threading.Thread(target=stop, name="sdt-lava-stop", daemon=True).start()
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        dead_since = None
+        while not done.wait(0.01):
+            now = time.monotonic()
+            if dead_since is None and not all(_pid_running(pid) for pid in pids):
+                dead_since = now  # workers exit on STOP too: give a clean stop a moment to finish
+            if now > deadline or (dead_since is not None and now - dead_since > DEAD_GRACE_S):
+                self._kill(rt)
+                return
+        if errors:
+            raise errors[0]
 
     def _drain(self) -> None:
         """Feed zero windows and discard outputs until the interrupted run ends, then wait for it."""
@@ -137,9 +192,12 @@ class LavaNetwork:
         self._killed = True
         infra = getattr(rt, "_messaging_infrastructure", None)
         for actor in getattr(infra, "actors", []):
-            if actor.is_alive():
+            if _alive(actor):
                 actor.kill()
-            actor.join()
+            try:
+                actor.join()
+            except ValueError:  # Lava's stop() already joined and closed it
+                pass
         for stop in (lambda: infra.smm.shutdown(), lambda: rt._watchdog_manager.stop()):
             try:
                 stop()
@@ -148,7 +206,7 @@ class LavaNetwork:
 
     def _check_alive(self) -> None:
         for actor in getattr(self.runtime._messaging_infrastructure, "actors", []):
-            if not actor.is_alive():
+            if not _alive(actor):
                 raise LavaRuntimeError(f"a Lava process (pid {actor.pid}) exited during the run")
 
     def _ports(self) -> tuple[Any, Any]:

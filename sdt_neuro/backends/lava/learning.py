@@ -1,0 +1,407 @@
+"""On-chip learning of the rule in Lava (sequential mode), host side.
+
+:class:`LavaLearningSession` compiles the learning graph of ``learning_process.py`` (input, a
+``LearningDense`` with a Loihi three-factor rule, a ``LearningLIF``-derived output population)
+for one run of ``n`` sample windows, streams the samples through an external pipe (one message
+per window), receives the output population's per-window statistics, and gets the learned weight
+matrix back in a single message at the end. :class:`LavaLearner` plugs it into the shared training
+loop (``sdt-neuro train --backend lava``); :func:`reference_window` is the NumPy oracle of one
+window (the reference's one-layer sequential-mode update on spike rates).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sdt_neuro.backends.lava.build import require_lava
+from sdt_neuro.backends.lava.runner import DRAIN_TIMEOUT_S, POLL_S, LavaNetwork, LavaRuntimeError
+from sdt_neuro.errors import ConfigError, ShapeError
+from sdt_neuro.rule import WTARule
+from sdt_neuro.targets import kwta_target, sequential_homeostasis_step
+
+DEFAULT_STEPS = 8
+MAX_STEPS = 1000
+
+
+# ----------------------------------------------------------------------------- oracle
+
+
+@dataclass
+class WindowResult:
+    """What one sample window does: spike rates, target, and the state after the update."""
+
+    rate: np.ndarray
+    target: np.ndarray
+    weights: np.ndarray
+    bias: np.ndarray
+    offsets: np.ndarray
+    average: np.ndarray
+
+
+def reference_window(weights: np.ndarray, bias: np.ndarray, x: np.ndarray, offsets: np.ndarray,
+                     average: np.ndarray, rule: WTARule, steps: int, lr: float) -> WindowResult:
+    """One sequential-mode step of the rule for a layer of IF neurons (threshold 1, subtractive
+    reset) driven by the constant current ``W x + b`` for ``steps`` steps, in NumPy.
+
+    ``r = counts / T``; ``d = kwta(r - H)``; ``A, H`` by sequential homeostasis;
+    ``W += lr 2/N ((d - r) 1[0 <= a <= 1]) x^T`` and ``b += lr 2/N (d - r) 1[0 <= a <= 1]``: the
+    gradient step of ``mean((y - d)^2)`` with the hard-sigmoid output ``y`` read as the spike rate.
+    """
+    current = weights @ x
+    v = np.zeros(len(bias))
+    counts = np.zeros(len(bias))
+    for _ in range(steps):
+        v = v + current + bias
+        spikes = v >= 1.0
+        v[spikes] -= 1.0
+        counts += spikes
+    rate = counts / steps
+    mean_input = (v + counts) / steps
+    target = kwta_target(rate[None, :], offsets, rule.k)[0]
+    offsets, average = sequential_homeostasis_step(offsets, average, target, rule)
+    third = lr * (2.0 / len(rate)) * (target - rate) * ((mean_input >= 0) & (mean_input <= 1))
+    return WindowResult(rate, target, weights + np.outer(third, x), bias + third, offsets, average)
+
+
+# ----------------------------------------------------------------------------- Lava session
+
+
+@dataclass
+class LearningGraph:
+    """The processes of one learning run and the run configuration naming their models."""
+
+    input: Any
+    dense: Any
+    output: Any
+    run_cfg: Any
+    steps: int
+    sizes: list[int]
+    windows: int
+
+    @property
+    def period(self) -> int:
+        """Steps per sample window: T presentation steps plus one blank step."""
+        return self.steps + 1
+
+
+def check_learning_options(rule: WTARule, steps: int, windows: int) -> None:
+    """Raise :class:`ConfigError` naming the first option the Lava learner cannot run."""
+    if not isinstance(steps, (int, np.integer)) or not 1 <= steps <= MAX_STEPS:
+        raise ConfigError(f"steps={steps} must be an integer in [1, {MAX_STEPS}]")
+    if not isinstance(windows, (int, np.integer)) or windows < 1:
+        raise ConfigError(f"the run needs >= 1 sample, got {windows}")
+    if rule.dropout != 0:
+        raise ConfigError(f"the Lava learner has no output dropout: rule.dropout={rule.dropout} must be 0")
+
+
+def build_learning_graph(weights: np.ndarray, bias: np.ndarray, rule: WTARule, steps: int, windows: int,
+                         offsets: np.ndarray | None = None, average: np.ndarray | None = None) -> LearningGraph:
+    """Processes for ``windows`` samples of ``steps`` steps each (plus a blank step per window)."""
+    weights = np.asarray(weights, dtype=np.float64)
+    bias = np.asarray(bias, dtype=np.float64)
+    if weights.ndim != 2 or bias.shape != (weights.shape[0],):
+        raise ShapeError(f"weights must be [out, in] and bias [out], got {weights.shape} and {bias.shape}")
+    if weights.shape[0] != rule.n_outputs:
+        raise ShapeError(f"weights have {weights.shape[0]} outputs but rule.n_outputs={rule.n_outputs}")
+    if not (np.isfinite(weights).all() and np.isfinite(bias).all()):
+        raise ConfigError("weights and biases must be finite (found NaN or inf)")
+    check_learning_options(rule, steps, windows)
+    n_out, n_in = weights.shape
+    offsets = np.zeros(n_out) if offsets is None else np.asarray(offsets, dtype=np.float64)
+    average = np.zeros(n_out) if average is None else np.asarray(average, dtype=np.float64)
+    if offsets.shape != (n_out,) or average.shape != (n_out,):
+        raise ShapeError(f"offsets and average must have shape ({n_out},), got {offsets.shape}, {average.shape}")
+    require_lava()
+    from lava.magma.core.learning.learning_rule import Loihi3FLearningRule
+    from lava.magma.core.run_configs import Loihi2SimCfg
+
+    from sdt_neuro.backends.lava import learning_process as P
+
+    period = steps + 1
+    # x1: graded pre-synaptic trace (payload / 2); tau large, its decay is undone by the neuron.
+    lava_rule = Loihi3FLearningRule(dw="2 * x0 * x1 * y2", x1_impulse=0, x1_tau=2**16 - 1, t_epoch=period)
+    inp = P.WindowInput(n_in=n_in, steps=steps)
+    dense = P.PlasticDense(weights=weights, readout_step=windows * period, num_message_bits=24,
+                           learning_rule=lava_rule, graded_spike_cfg=_graded_overwrite())
+    out = P.WTAOutput(n=n_out, steps=steps, rule=rule.to_dict(), bias=bias, offsets=offsets, average=average,
+                      learning_rule=lava_rule)
+    inp.s_out.connect(dense.s_in)
+    inp.lr_out.connect(out.lr_in)
+    dense.a_out.connect(out.a_in)
+    for src, dst in ((out.s_out_bap, dense.s_in_bap), (out.s_out_y1, dense.s_in_y1),
+                     (out.s_out_y2, dense.s_in_y2), (out.s_out_y3, dense.s_in_y3)):
+        src.connect(dst)
+    models = {inp: P.PyWindowInputFloat, dense: P.PyPlasticDenseFloat, out: P.PyWTAOutputFloat}
+    run_cfg = Loihi2SimCfg(select_tag="floating_pt", exception_proc_model_map=models)
+    return LearningGraph(inp, dense, out, run_cfg, int(steps), [n_in, n_out], int(windows))
+
+
+def _graded_overwrite() -> Any:
+    from lava.magma.core.learning.constants import GradedSpikeCfg
+
+    return GradedSpikeCfg.OVERWRITE
+
+
+class LavaLearningSession(LavaNetwork):
+    """One Lava run that learns from ``windows`` samples, one at a time (sequential mode).
+
+    Use as a context manager (the runtime is always stopped on exit, as for
+    :class:`~sdt_neuro.backends.lava.runner.LavaNetwork`)::
+
+        with LavaLearningSession(w, b, rule, steps=8, windows=len(x)) as s:
+            stats = s.learn(x, lr=0.5)          # [n, 5, N]: rate, target, bias, offsets, average
+            w, b = s.weights, s.bias
+    """
+
+    def __init__(self, weights: np.ndarray, bias: np.ndarray, rule: WTARule, *, steps: int, windows: int,
+                 offsets: np.ndarray | None = None, average: np.ndarray | None = None) -> None:
+        require_lava()
+        self.graph = build_learning_graph(weights, bias, rule, steps, windows, offsets, average)  # type: ignore[assignment]
+        self.rule = rule
+        self._t = 0
+        self._started = False
+        self._stopped = False
+        self._inflight: dict[str, int] = {}
+        self._killed = False
+        self.compile_seconds = 0.0
+        self.sent = 0
+        self.received = 0
+        self.weights: np.ndarray | None = None
+        self.bias = np.asarray(bias, dtype=np.float64).copy()
+        self.offsets = np.zeros(rule.n_outputs) if offsets is None else np.asarray(offsets, float).copy()
+        self.average = np.zeros(rule.n_outputs) if average is None else np.asarray(average, float).copy()
+        self.run_seconds = 0.0
+
+    def _ports(self) -> tuple[Any, Any]:
+        g = self.graph
+        return g.input.x_in.external_pipe_csp_send_port, g.output.stats_out.external_pipe_csp_recv_port
+
+    def begin(self) -> None:
+        """Start the (non-blocking) run of all windows."""
+        from lava.magma.core.run_conditions import RunSteps
+
+        if self._t:
+            raise ConfigError("a LavaLearningSession runs once; build a new one for more samples")
+        self.start()
+        g = self.graph
+        self._t = g.windows * g.period
+        g.input.run(condition=RunSteps(num_steps=self._t, blocking=False))
+        self._inflight = {"send": g.windows, "recv": g.windows, "weights": 1}
+        self._t_run = time.perf_counter()
+
+    def step(self, x: np.ndarray, lr: float) -> np.ndarray:
+        """Present one sample with learning rate ``lr``; return its stats ``[5, N]``."""
+        if not self._inflight:
+            self.begin()
+        if self.sent >= self.graph.windows:
+            raise ConfigError(f"this session was built for {self.graph.windows} samples")
+        send, recv = self._ports()
+        send.send(np.concatenate([x, [lr]]))
+        self.sent += 1
+        self._inflight["send"] -= 1
+        stats = self._receive(recv)
+        self.received += 1
+        self._inflight["recv"] -= 1
+        self.bias, self.offsets, self.average = stats[2].copy(), stats[3].copy(), stats[4].copy()
+        if self.received == self.graph.windows:
+            self._finish()
+        return stats
+
+    def learn(self, x: np.ndarray, lr: float | np.ndarray, progress: Any = None) -> np.ndarray:
+        """Learn from every sample of ``x`` ``[n, n_in]`` (``lr`` scalar or one per sample); stats ``[n, 5, N]``."""
+        x = check_samples(x, self.graph.sizes[0])
+        if len(x) != self.graph.windows - self.sent:
+            raise ShapeError(f"this session expects {self.graph.windows - self.sent} more samples, got {len(x)}")
+        lrs = np.broadcast_to(np.asarray(lr, dtype=np.float64), (len(x),))
+        out = np.zeros((len(x), 5, self.graph.sizes[1]))
+        for i in range(len(x)):
+            out[i] = self.step(x[i], float(lrs[i]))
+            if progress is not None:
+                progress.update(1)
+        return out
+
+    def _finish(self) -> None:
+        g = self.graph
+        recv = g.dense.w_out.external_pipe_csp_recv_port
+        self.weights = np.array(self._receive(recv), dtype=np.float64)
+        self._inflight["weights"] = 0
+        self.runtime.wait()
+        self._inflight = {}
+        self.run_seconds = time.perf_counter() - self._t_run
+
+    def _drain(self) -> None:
+        """Feed zero windows (learning rate 0) and discard outputs until the run ends."""
+        send, recv = self._ports()
+        wrecv = self.graph.dense.w_out.external_pipe_csp_recv_port
+        zeros = np.zeros(send.shape)
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        while any(self._inflight.values()):
+            if time.monotonic() > deadline:
+                raise LavaRuntimeError(f"Lava did not finish an interrupted run within {DRAIN_TIMEOUT_S} s")
+            if self._inflight["send"] and send.probe():
+                send.send(zeros)
+                self._inflight["send"] -= 1
+            elif self._inflight["recv"] and recv.probe():
+                recv.recv()
+                self._inflight["recv"] -= 1
+            elif self._inflight["weights"] and wrecv.probe():
+                wrecv.recv()
+                self._inflight["weights"] = 0
+            else:
+                self._check_alive()
+                time.sleep(POLL_S)
+        self._inflight = {}
+        self.runtime.wait()
+
+
+def check_samples(x: np.ndarray, n_in: int) -> np.ndarray:
+    """``x`` as float64 ``[n, n_in]`` with values in [0, 1], or a clear error."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != n_in or x.shape[0] == 0:
+        raise ShapeError(f"inputs must be [samples >= 1, {n_in}], got shape {x.shape}")
+    if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+        raise ConfigError(f"input values must lie in [0, 1], got [{np.nanmin(x):.4g}, {np.nanmax(x):.4g}]")
+    return x
+
+
+# ----------------------------------------------------------------------------- training loop
+
+
+class LavaLearner:
+    """The shared loop's learner (``training.loop.Learner``) whose weights learn inside Lava.
+
+    Every epoch is one Lava run of ``epoch_samples`` windows, compiled from the current weights
+    and homeostasis state at the epoch's first sample; after its last sample the weights come back
+    in one message and are copied into ``model`` (the reference MLP, for evaluation and
+    checkpoints). The learning rate of each sample is the one the loop set in ``optimizer``.
+    """
+
+    backend = "lava"
+
+    def __init__(self, config: Any, device: torch.device, epoch_samples: int) -> None:
+        from sdt_neuro.models import build_model
+        from sdt_neuro.training.homeostasis import HomeostasisState
+
+        check_config(config)
+        self.config = config
+        self.rule = config.wta_rule
+        self.device = torch.device("cpu")
+        self.steps = int(config.extra.get("steps", DEFAULT_STEPS))
+        check_learning_options(self.rule, self.steps, epoch_samples)
+        torch.manual_seed(config.seed)  # same initial weights as the reference learner
+        self.model = build_model(config.arch, config.sizes, config.input_dropout, config.hidden_dropout,
+                                 config.prune)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lrs[0])  # carries the loop's rate
+        self.state = HomeostasisState(self.rule)
+        self.epoch_samples = int(epoch_samples)
+        self.session: LavaLearningSession | None = None
+        self.compile_seconds = 0.0
+
+    def train_step(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if labels is not None:
+            raise ConfigError("the Lava learner trains without labels (self-defined target only)")
+        if x.shape[0] != 1:
+            raise ConfigError(f"the Lava learner runs sequential mode: batches of 1 sample, got {x.shape[0]}")
+        if self.session is None:
+            self._open()
+        assert self.session is not None
+        sample = check_samples(x.reshape(1, -1).cpu().numpy(), self.config.sizes[0])[0]
+        stats = self.session.step(sample, float(self.optimizer.param_groups[0]["lr"]))
+        if self.session.received == self.epoch_samples:
+            self._close_epoch()
+        return torch.tensor(float(np.mean((stats[0] - stats[1]) ** 2)))
+
+    def _open(self) -> None:
+        layer = self.model.layers[0]
+        self.session = LavaLearningSession(
+            layer.weight.detach().double().numpy(), layer.bias.detach().double().numpy(), self.rule,
+            steps=self.steps, windows=self.epoch_samples, offsets=self.state.offsets.double().numpy(),
+            average=self.state.average.double().numpy())
+        self.session.start()
+        self.compile_seconds += self.session.compile_seconds
+
+    def _close_epoch(self) -> None:
+        session, self.session = self.session, None
+        assert session is not None and session.weights is not None
+        session.close()
+        layer = self.model.layers[0]
+        with torch.no_grad():
+            layer.weight.copy_(torch.from_numpy(session.weights))
+            layer.bias.copy_(torch.from_numpy(session.bias))
+        self.state.offsets = torch.from_numpy(session.offsets).float()
+        self.state.average = torch.from_numpy(session.average).float()
+
+    def close(self) -> None:
+        """Stop a run left open (an interrupted epoch); safe to call twice."""
+        if self.session is not None:
+            session, self.session = self.session, None
+            session.close(quiet=True)
+
+    @torch.no_grad()
+    def activity(self, x: torch.Tensor) -> torch.Tensor:
+        """Output activity of the reference MLP holding the Lava-learned weights."""
+        if self.session is not None:
+            raise ConfigError("an epoch is still running in Lava; its weights are not back yet")
+        self.model.eval()
+        return self.model(x)
+
+
+def check_config(config: Any) -> None:
+    """Raise :class:`ConfigError` unless ``config`` is one that the Lava learner runs."""
+    problems = []
+    if config.arch != "mlp" or len(config.sizes) != 2:
+        problems.append(f"a one-layer MLP (arch='mlp', 2 sizes), got arch={config.arch!r}, sizes={config.sizes}")
+    if config.mode != "sequential" or config.batch_size != 1:
+        problems.append(f"mode='sequential' with batch_size=1, got {config.mode!r}, {config.batch_size}")
+    if config.input_dropout != 0:
+        problems.append(f"input_dropout=0, got {config.input_dropout}")
+    if config.optimizer != "sgd":
+        problems.append(f"optimizer='sgd', got {config.optimizer!r}")
+    if config.wta_rule.dropout != 0:
+        problems.append(f"rule dropout=0, got {config.wta_rule.dropout}")
+    if problems:
+        raise ConfigError("the Lava learner needs " + "; ".join(problems) + " (see preset lava-100)")
+
+
+def train_command(config: Any, args: Any) -> int:
+    """``sdt-neuro train --backend lava [--preset lava-100] --samples N --steps T``."""
+    from sdt_neuro.data import load_dataset
+    from sdt_neuro.training.loop import train
+
+    if getattr(args, "resume", False):
+        raise ConfigError("--resume is not supported by the Lava learner (each run is one pass)")
+    if getattr(args, "samples", None) is not None:
+        config = config.replace(max_train_samples=int(args.samples))
+    steps = int(args.steps) if args.steps is not None else int(config.extra.get("steps", DEFAULT_STEPS))
+    config = config.replace(extra={**config.extra, "backend": "lava", "steps": steps})
+    check_config(config)
+    data = load_dataset(config.dataset, args.data_root)
+    n = len(data.train)
+    if config.max_train_samples and config.max_train_samples < n:
+        n = config.max_train_samples
+    learners: list[LavaLearner] = []
+
+    def factory(cfg: Any, device: torch.device) -> LavaLearner:
+        learners.append(LavaLearner(cfg, device, epoch_samples=n))
+        return learners[-1]
+
+    out = Path(args.out)
+    t0 = time.perf_counter()
+    try:
+        result = train(config, out_dir=out, data_root=args.data_root, dataset=data,
+                       progress=False if args.no_progress else None, learner_factory=factory)
+    finally:
+        for learner in learners:
+            learner.close()
+    for m in result.metrics:
+        print(f"epoch {m['epoch']:4d}  loss {m['train_loss']:.5f}  DA avg {m['test_da_average']:.4f}  "
+              f"DA max {m['test_da_max']:.4f}  {m['train_seconds']:.1f} s in Lava  (T={steps}, {n} samples)")
+    print(f"total {time.perf_counter() - t0:.1f} s; wrote {out / 'metrics.json'}, {out / 'checkpoint.pt'} "
+          f"and plots in {out}")
+    return 0

@@ -1,0 +1,210 @@
+"""Lava processes for on-chip learning of the rule: one sample per window (sequential mode).
+
+Graph (see ``learning.py`` for the host side and ``docs/lava.md`` for the timing)::
+
+    host --x [n_in] per window--> WindowInput --graded x--> PlasticDense (LearningDense, Loihi3F rule)
+                                       |  --lr per window-->          |  a = W x      ^ bap, y1, y2, y3
+                                       v                             v               |
+                                                               WTAOutput (LearningLIF-derived IF neurons)
+                                                                     |--stats [5, N] per window--> host
+    PlasticDense --weights [N, n_in], once at the requested step--> host
+
+A window is ``P = T + 1`` steps: the input presents ``x`` for T steps, then one blank step, so that
+the synapse's one-step delay puts all T input currents of the sample *inside* the learning epoch
+(``t_epoch = P``) that ends with the neuron's decision. At that last step the output population
+
+1. reads its spike counts ``c`` (rate ``r = c / T``) and mean input ``a = (v + c vth) / T = W x + b``,
+2. takes the k-WTA target ``d = k_hot(top_k(r - H))`` (``sdt_neuro.targets.kwta_target``, the oracle),
+3. updates ``A <- (1 - eta) A + eta d``, ``H <- H + gamma (A - T_set)`` (sequential homeostasis),
+4. sends the third factor ``y2 = lr 2/N (d - r) 1[0 <= a <= 1]`` (the MSE gradient of the hard-sigmoid
+   unit, scaled by the learning rate the host sent with the sample) and updates its own bias by it.
+
+The synapse applies Lava's Loihi three-factor rule ``dw = 2 * x0 * x1 * y2``: ``x1`` is the graded
+pre-synaptic trace (``GradedSpikeCfg.OVERWRITE`` keeps payload / 2, i.e. ``x / 2``), ``x0`` restricts
+the update to inputs that were active in the epoch (``x > 0``; the others have ``x = 0`` anyway).
+The top-k in step 2 is not local to a neuron: on Loihi it would be a soft winner-take-all by
+lateral inhibition; here the population computes it in its process model.
+
+Keep this module free of torch imports and import-time side effects (Lava may execute it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.connection import LearningConnectionModelFloat
+from lava.magma.core.model.py.model import PyLoihiProcessModel
+from lava.magma.core.model.py.neuron import LearningNeuronModelFloat
+from lava.magma.core.model.py.ports import PyInPort, PyOutPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.process.ports.ports import InPort, OutPort
+from lava.magma.core.process.process import AbstractProcess
+from lava.magma.core.process.variable import Var
+from lava.magma.core.resources import CPU
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+from lava.proc.dense.models import AbstractPyDenseModelFloat
+from lava.proc.dense.process import LearningDense
+from lava.proc.lif.models import AbstractPyLifModelFloat
+from lava.proc.lif.process import LearningLIF
+
+from sdt_neuro.rule import WTARule
+from sdt_neuro.targets import kwta_target, sequential_homeostasis_step
+
+BUFFER_SIZE = 2
+STATS_ROWS = ("rate", "target", "bias", "offsets", "average")  # rows of the per-window stats message
+
+
+class WindowInput(AbstractProcess):
+    """One sample ``[n_in]`` (pixel values in [0, 1]) plus its learning rate per window from the host.
+
+    Emits the pixel values as graded spikes for ``steps`` steps, then zeros for one step; sends
+    the window's learning rate to the output population once per window.
+    """
+
+    def __init__(self, *, n_in: int, steps: int, buffer_size: int = BUFFER_SIZE, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.x_in = InPort(shape=(n_in + 1,))
+        self.x_in.flag_external_pipe(buffer_size=buffer_size)
+        self.s_out = OutPort(shape=(n_in,))
+        self.lr_out = OutPort(shape=(1,))
+        self.proc_params["steps"] = int(steps)
+        self.proc_params["n_in"] = int(n_in)
+
+
+@implements(proc=WindowInput, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyWindowInputFloat(PyLoihiProcessModel):
+    """Float graded input: ``x`` for T steps, a blank step, one message from the host per window."""
+
+    x_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    lr_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+
+    def __init__(self, proc_params: dict) -> None:
+        super().__init__(proc_params)
+        self.steps = proc_params["steps"]
+        self.zeros = np.zeros(proc_params["n_in"])
+        self.x = self.zeros
+
+    def run_spk(self) -> None:
+        step = (self.time_step - 1) % (self.steps + 1)
+        if step == 0:
+            message = self.x_in.recv()
+            self.x = message[:-1]
+            self.lr_out.send(message[-1:])
+        self.s_out.send(self.x if step < self.steps else self.zeros)
+
+
+class PlasticDense(LearningDense):
+    """Lava's ``LearningDense`` plus an external pipe that sends the whole weight matrix to the host
+    in one message, at the learning phase of step ``readout_step`` (a Var the host sets once per run)."""
+
+    def __init__(self, *, weights: np.ndarray, readout_step: int = 0, **kwargs: object) -> None:
+        super().__init__(weights=weights, **kwargs)
+        self.w_out = OutPort(shape=weights.shape)
+        self.w_out.flag_external_pipe(buffer_size=1)
+        self.readout_step = Var(shape=(1,), init=int(readout_step))
+
+
+@implements(proc=PlasticDense, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyPlasticDenseFloat(LearningConnectionModelFloat, AbstractPyDenseModelFloat):
+    """Lava's float learning synapse (``PyLearningDenseModelFloat``'s ``run_spk``, graded input)
+    plus the weight readout. Derived from Lava's undecorated bases: ``@implements`` refuses a
+    subclass of an already decorated model."""
+
+    w_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    readout_step: np.ndarray = LavaPyType(np.ndarray, int)
+
+    def run_spk(self) -> None:
+        self.a_out.send(self.a_buff)  # one-step synaptic delay
+        s_in = self.s_in.recv()
+        self.a_buff = self.weights.dot(s_in)
+        self.recv_traces(s_in)
+
+    def run_lrn(self) -> None:
+        super().run_lrn()
+        if self.time_step == int(self.readout_step[0]):
+            self.w_out.send(self.weights)
+
+
+class WTAOutput(LearningLIF):
+    """Output population: integrate-and-fire neurons (subtractive reset, ``du = 1, dv = 0``) that
+    build the k-WTA target at the end of each window and provide the third factor as ``y2``.
+
+    Vars beyond ``LearningLIF``'s: ``offsets`` (H), ``average`` (A), ``counts``.
+    """
+
+    def __init__(self, *, n: int, steps: int, rule: dict, bias: np.ndarray, offsets: np.ndarray,
+                 average: np.ndarray, learning_rule: object,
+                 vth: float = 1.0, buffer_size: int = BUFFER_SIZE, name: str | None = None) -> None:
+        super().__init__(shape=(n,), du=1.0, dv=0.0, vth=vth, bias_mant=np.asarray(bias, float),
+                         learning_rule=learning_rule, name=name)
+        self.lr_in = InPort(shape=(1,))
+        self.stats_out = OutPort(shape=(len(STATS_ROWS), n))
+        self.stats_out.flag_external_pipe(buffer_size=buffer_size)
+        self.offsets = Var(shape=(n,), init=np.asarray(offsets, float))
+        self.average = Var(shape=(n,), init=np.asarray(average, float))
+        self.counts = Var(shape=(n,), init=0)
+        self.proc_params["steps"] = int(steps)
+        self.proc_params["rule"] = dict(rule)
+
+
+@implements(proc=WTAOutput, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyWTAOutputFloat(LearningNeuronModelFloat, AbstractPyLifModelFloat):
+    """Float model of :class:`WTAOutput` on Lava's learning-neuron and abstract LIF model classes."""
+
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
+    vth: float = LavaPyType(float, float)
+    lr_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    stats_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    offsets: np.ndarray = LavaPyType(np.ndarray, float)
+    average: np.ndarray = LavaPyType(np.ndarray, float)
+    counts: np.ndarray = LavaPyType(np.ndarray, float)
+
+    def __init__(self, proc_params: dict) -> None:
+        super().__init__(proc_params)
+        self.steps = proc_params["steps"]
+        self.period = self.steps + 1
+        self.rule = WTARule.from_dict(proc_params["rule"])
+        self.no_spikes = np.zeros(proc_params["shape"], dtype=bool)
+        # Lava's float synapse evaluates y2 after decaying it over the epoch with y2_tau (2**16 - 1
+        # for Loihi3F rules) and x1 with x1_tau: undo both so dw is exact.
+        rule = proc_params["learning_rule"]
+        self.trace_gain = float(np.exp(self.steps / rule.y2_tau + self.steps / rule.x1_tau))
+
+    def run_spk(self) -> None:
+        a_in = self.a_in.recv()
+        if self.time_step % self.period == 2 % self.period:  # first step of this sample's currents
+            self.u.fill(0)
+            self.v.fill(0)
+            self.counts.fill(0)
+        self.subthr_dynamics(activation_in=a_in)  # u = a_in; v += u + bias (du = 1, dv = 0)
+        spikes = self.v >= self.vth
+        self.v[spikes] -= self.vth  # subtractive reset
+        self.counts += spikes
+        third = np.zeros_like(self.y2)
+        if self.time_step % self.period == 0:  # last step of the window: decide and learn
+            third = self.decide(float(self.lr_in.recv()[0]))
+        self.y2 = third
+        self.s_out.send(spikes)
+        self.s_out_bap.send(self.no_spikes)  # the rule uses no post-synaptic spike traces
+        self.s_out_y1.send(self.y1)
+        self.s_out_y2.send(self.y2 * self.trace_gain)
+        self.s_out_y3.send(self.y3)
+
+    def decide(self, lr: float) -> np.ndarray:
+        """k-WTA target, homeostasis and third factor at the end of a window; returns the factor."""
+        rate = self.counts / self.steps
+        mean_input = (self.v + self.counts * self.vth) / self.steps  # = W x + b over the window
+        target = kwta_target(rate[None, :], self.offsets, self.rule.k)[0]
+        self.offsets, self.average = sequential_homeostasis_step(self.offsets, self.average, target, self.rule)
+        slope = (mean_input >= 0) & (mean_input <= 1)  # derivative of the hard-sigmoid
+        third = lr * (2.0 / rate.size) * (target - rate) * slope
+        self.bias_mant = self.bias_mant + third  # the neuron learns its own bias
+        self.stats_out.send(np.stack([rate, target, self.bias_mant, self.offsets, self.average]))
+        return third
