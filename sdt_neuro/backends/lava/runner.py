@@ -78,7 +78,8 @@ class LavaNetwork:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        self.close(quiet=exc_type is not None)
+        interrupted = exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
+        self.close(quiet=exc_type is not None, abort=interrupted)
 
     def start(self) -> None:
         """Compile and initialise the runtime (idempotent)."""
@@ -105,11 +106,13 @@ class LavaNetwork:
         actors = getattr(getattr(rt, "_messaging_infrastructure", None), "actors", []) if rt else []
         return [a.pid for a in actors if a.pid is not None]
 
-    def close(self, quiet: bool = False) -> None:
+    def close(self, quiet: bool = False, abort: bool = False) -> None:
         """Finish or abandon an interrupted run, then stop the runtime. Safe to call twice.
 
         ``quiet``: another exception is already on its way; a failure to drain then only kills
-        Lava's processes instead of replacing that exception.
+        Lava's processes instead of replacing that exception. ``abort`` (Ctrl-C): terminate Lava's
+        processes at once instead of the stop handshake, which a terminal's Ctrl-C breaks by
+        interrupting the workers too (a channel interrupted mid-message can block forever).
         """
         if self._stopped or not self._started:
             self._stopped = True
@@ -118,7 +121,7 @@ class LavaNetwork:
         rt = self.runtime
         if rt is None:
             return
-        if not getattr(rt, "_is_initialized", False):  # a worker failed to build: the others wait forever
+        if abort or not getattr(rt, "_is_initialized", False):  # (a worker failed to build: the others wait forever)
             self._kill(rt)
             return
         try:

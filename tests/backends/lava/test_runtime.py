@@ -114,19 +114,24 @@ def _session_members(sid: int) -> list[int]:
 def test_ctrl_c_to_the_process_group_leaves_no_orphans(tmp_path: Path) -> None:
     """SIGINT to the whole group (what a terminal's Ctrl-C does) reaches the workers too."""
     root = Path(__file__).resolve().parents[3]
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True, env={**os.environ, "PYTHONPATH": str(root)})
+    err_path = tmp_path / "stderr.txt"
+    with err_path.open("wb") as err_file:  # a file, not a pipe: an orphan holding it cannot block us
+        proc = subprocess.Popen([sys.executable, "-c", SCRIPT], cwd=root, stdout=subprocess.PIPE, stderr=err_file,
+                                start_new_session=True, env={**os.environ, "PYTHONPATH": str(root)})
     try:
         assert proc.stdout.readline().strip() == b"running"
         time.sleep(1.0)
         os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        deadline = time.monotonic() + 5
+        while _session_members(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        survivors = _session_members(proc.pid)
     finally:
-        if proc.poll() is None:
+        proc.stdout.close()
+        if proc.poll() is None or _session_members(proc.pid):
             os.killpg(proc.pid, signal.SIGKILL)
+    err = err_path.read_bytes()
     last_line = err.strip().splitlines()[-1]
-    assert proc.returncode != 0 and last_line.startswith(b"KeyboardInterrupt"), err.decode()[-2000:]
-    deadline = time.monotonic() + 5
-    while _session_members(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _session_members(proc.pid) == []
+    assert proc.returncode != 0 and last_line.startswith(b"KeyboardInterrupt"), err.decode()[-3000:]
+    assert survivors == [], err.decode()[-3000:]
