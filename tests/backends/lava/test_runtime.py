@@ -84,8 +84,11 @@ def test_failing_compile_leaves_no_processes(monkeypatch: pytest.MonkeyPatch) ->
 
 
 SCRIPT = textwrap.dedent("""
-    import faulthandler
+    import faulthandler, signal
     faulthandler.dump_traceback_later(40, exit=True)  # a hang shows its stack in the failure
+    # What a terminal gives: a child of a non-interactive shell's background job inherits SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import numpy as np, sys
     from tests.backends.lava.nets import random_network
     from sdt_neuro.backends.lava.runner import LavaNetwork
