@@ -176,14 +176,15 @@ def train(
         losses = []
         pool, with_labels = epoch_pool(config, epoch, len(train_split), labelled)
         size = len(train_split) if pool is None else len(pool)
+        pool_idx = None if pool is None else torch.from_numpy(pool)
         n_batches = -(-size // config.batch_size)
         batches = tqdm(iterate_batches(size, config.batch_size, shuffle),
                        total=n_batches, desc=f"epoch {epoch + 1}", leave=False, disable=not show,
                        mininterval=0.5)
         for b, idx in enumerate(batches):
             _set_lr(learner.optimizer, config, (epoch + b / n_batches) / horizon)
-            if pool is not None:
-                idx = torch.from_numpy(pool)[idx]
+            if pool_idx is not None:
+                idx = pool_idx[idx]
             x = model_inputs(config, train_x[idx])
             losses.append(learner.train_step(x, train_y[idx]) if with_labels else learner.train_step(x))
         train_seconds = time.perf_counter() - t0

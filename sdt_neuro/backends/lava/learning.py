@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from sdt_neuro.backends.lava.build import require_lava
-from sdt_neuro.backends.lava.runner import DRAIN_TIMEOUT_S, POLL_S, LavaNetwork, LavaRuntimeError
+from sdt_neuro.backends.lava.runner import LavaNetwork, check_samples
 from sdt_neuro.errors import ConfigError, ShapeError
 from sdt_neuro.rule import WTARule
 from sdt_neuro.targets import kwta_target, sequential_homeostasis_step
@@ -235,39 +235,9 @@ class LavaLearningSession(LavaNetwork):
         self._inflight = {}
         self.run_seconds = time.perf_counter() - self._t_run
 
-    def _drain(self) -> None:
-        """Feed zero windows (learning rate 0) and discard outputs until the run ends."""
-        send, recv = self._ports()
-        wrecv = self.graph.dense.w_out.external_pipe_csp_recv_port
-        zeros = np.zeros(send.shape)
-        deadline = time.monotonic() + DRAIN_TIMEOUT_S
-        while any(self._inflight.values()):
-            if time.monotonic() > deadline:
-                raise LavaRuntimeError(f"Lava did not finish an interrupted run within {DRAIN_TIMEOUT_S} s")
-            if self._inflight["send"] and send.probe():
-                send.send(zeros)
-                self._inflight["send"] -= 1
-            elif self._inflight["recv"] and recv.probe():
-                recv.recv()
-                self._inflight["recv"] -= 1
-            elif self._inflight["weights"] and wrecv.probe():
-                wrecv.recv()
-                self._inflight["weights"] = 0
-            else:
-                self._check_alive()
-                time.sleep(POLL_S)
-        self._inflight = {}
-        self.runtime.wait()
-
-
-def check_samples(x: np.ndarray, n_in: int) -> np.ndarray:
-    """``x`` as float64 ``[n, n_in]`` with values in [0, 1], or a clear error."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != n_in or x.shape[0] == 0:
-        raise ShapeError(f"inputs must be [samples >= 1, {n_in}], got shape {x.shape}")
-    if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
-        raise ConfigError(f"input values must lie in [0, 1], got [{np.nanmin(x):.4g}, {np.nanmax(x):.4g}]")
-    return x
+    def _drain_ports(self) -> dict[str, tuple[Any, bool]]:
+        """The inference pipes plus the one that returns the weights (zero windows: learning rate 0)."""
+        return {**super()._drain_ports(), "weights": (self.graph.dense.w_out.external_pipe_csp_recv_port, False)}
 
 
 # ----------------------------------------------------------------------------- training loop

@@ -32,6 +32,18 @@ class LavaRuntimeError(SdtError, RuntimeError):
     """Lava stopped answering or one of its process models failed."""
 
 
+def check_samples(x: np.ndarray, n_in: int) -> np.ndarray:
+    """``x`` as float64 ``[n >= 1, n_in]`` with values in [0, 1], or a clear error."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != n_in:
+        raise ShapeError(f"inputs must be [samples, {n_in}], got shape {x.shape}")
+    if x.shape[0] == 0:
+        raise ShapeError(f"inputs hold no samples (shape {x.shape}); pass [samples >= 1, {n_in}]")
+    if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+        raise ConfigError(f"input values must lie in [0, 1], got [{np.nanmin(x):.4g}, {np.nanmax(x):.4g}]")
+    return x
+
+
 def _pid_running(pid: int) -> bool:
     """Whether an OS process runs, without reaping it (so no race with Lava's own ``join()``)."""
     try:
@@ -170,20 +182,27 @@ class LavaNetwork:
         if errors:
             raise errors[0]
 
-    def _drain(self) -> None:
-        """Feed zero windows and discard outputs until the interrupted run ends, then wait for it."""
+    def _drain_ports(self) -> dict[str, tuple[Any, bool]]:
+        """The external ports an interrupted run may still owe messages on: in-flight counter name
+        -> ``(port, is_send)``. Subclasses with more pipes add theirs."""
         send, recv = self._ports()
-        zeros = np.zeros(send.shape)
+        return {"send": (send, True), "recv": (recv, False)}
+
+    def _drain(self) -> None:
+        """Feed zero messages and discard outputs until the interrupted run ends, then wait for it."""
+        ports = self._drain_ports()
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
-        while self._inflight.get("send", 0) or self._inflight.get("recv", 0):
+        while any(self._inflight.values()):
             if time.monotonic() > deadline:
                 raise LavaRuntimeError(f"Lava did not finish an interrupted run within {DRAIN_TIMEOUT_S} s")
-            if self._inflight.get("send", 0) and send.probe():
-                send.send(zeros)
-                self._inflight["send"] -= 1
-            elif self._inflight.get("recv", 0) and recv.probe():
-                recv.recv()
-                self._inflight["recv"] -= 1
+            for key, (port, is_send) in ports.items():
+                if self._inflight.get(key, 0) and port.probe():
+                    if is_send:
+                        port.send(np.zeros(port.shape))
+                    else:
+                        port.recv()
+                    self._inflight[key] -= 1
+                    break
             else:
                 self._check_alive()
                 time.sleep(POLL_S)
@@ -246,15 +265,7 @@ class LavaNetwork:
         return out
 
     def _check_input(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x)
-        n_in = self.graph.sizes[0]
-        if x.ndim != 2 or x.shape[1] != n_in:
-            raise ShapeError(f"inputs must be [samples, {n_in}], got shape {x.shape}")
-        if x.shape[0] == 0:
-            raise ShapeError(f"inputs hold no samples (shape {x.shape}); pass [samples >= 1, {n_in}]")
-        if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
-            raise ConfigError(f"input values must lie in [0, 1], got [{x.min():.4g}, {x.max():.4g}]")
-        return x
+        return check_samples(x, self.graph.sizes[0])
 
     def _stream(self, x: np.ndarray) -> Iterator[tuple[Any, np.ndarray]]:
         """Run until the last window of ``x`` has left the pipeline; yield ``(window, counts)``, or
