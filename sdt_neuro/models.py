@@ -31,7 +31,8 @@ class MLP(nn.Module):
     the usual inverted dropout, active in ``train()`` mode only).
     """
 
-    def __init__(self, sizes: Sequence[int], input_dropout: float = 0.0, hidden_dropout: float = 0.0):
+    def __init__(self, sizes: Sequence[int], input_dropout: float = 0.0, hidden_dropout: float = 0.0,
+                 init_gain: float = INIT_GAIN):
         super().__init__()
         if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
             raise ConfigError(f"sizes={list(sizes)} needs >= 2 positive layer widths")
@@ -42,7 +43,7 @@ class MLP(nn.Module):
         self.input_dropout = nn.Dropout(input_dropout)
         self.hidden_dropout = nn.Dropout(hidden_dropout)
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(self.sizes[:-1], self.sizes[1:]))
-        init_weights(self)
+        init_weights(self, init_gain)
 
     @property
     def n_outputs(self) -> int:
@@ -76,7 +77,8 @@ class CNN(nn.Module):
     ``torch.nn.utils.prune.random_unstructured`` (the mask is kept in the state dict).
     """
 
-    def __init__(self, n_outputs: int = 3000, in_channels: int = 1, image_size: int = 28, prune: float = 0.5):
+    def __init__(self, n_outputs: int = 3000, in_channels: int = 1, image_size: int = 28, prune: float = 0.5,
+                 init_gain: float = INIT_GAIN):
         super().__init__()
         if not 0 <= prune < 1:
             raise ConfigError(f"prune={prune} must be in [0, 1)")
@@ -87,7 +89,7 @@ class CNN(nn.Module):
         side = _pooled(_pooled(image_size))
         self.head = nn.Linear(128 * side * side, n_outputs)
         self.in_channels, self.image_size, self.n_outputs = in_channels, image_size, n_outputs
-        init_weights(self)
+        init_weights(self, init_gain)
         if prune > 0:
             from torch.nn.utils import prune as torch_prune
 
@@ -107,19 +109,21 @@ def _pooled(side: int) -> int:
     return (side + 2 - 4) // 2 + 1
 
 
-def init_weights(module: nn.Module) -> None:
-    """Xavier-uniform weights with gain 0.5, zero biases (the paper's initialisation)."""
+def init_weights(module: nn.Module, gain: float = INIT_GAIN) -> None:
+    """Xavier-uniform weights (the paper's gain 0.5 by default), zero biases."""
     for m in module.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
-            nn.init.xavier_uniform_(m.weight, gain=INIT_GAIN)
+            nn.init.xavier_uniform_(m.weight, gain=gain)
             nn.init.zeros_(m.bias)
 
 
 def build_model(arch: str, sizes: Sequence[int], input_dropout: float, hidden_dropout: float,
-                prune: float = 0.5) -> nn.Module:
+                prune: float = 0.5, init_gain: float = INIT_GAIN) -> nn.Module:
     """Model from config fields: ``arch`` is ``"mlp"`` (uses ``sizes``) or ``"cnn"``."""
+    if not init_gain > 0:
+        raise ConfigError(f"init_gain={init_gain} must be > 0")
     if arch == "mlp":
-        return MLP(sizes, input_dropout, hidden_dropout)
+        return MLP(sizes, input_dropout, hidden_dropout, init_gain)
     if arch == "cnn":
-        return CNN(n_outputs=int(sizes[-1]), prune=prune)
+        return CNN(n_outputs=int(sizes[-1]), prune=prune, init_gain=init_gain)
     raise ConfigError(f"arch={arch!r} is not one of ('mlp', 'cnn')")

@@ -38,3 +38,16 @@ def test_cnn_shapes_and_pruning():
 def test_build_model_rejects_unknown_arch():
     with pytest.raises(ConfigError, match="arch"):
         build_model("rnn", (784, 10), 0, 0)
+    with pytest.raises(ConfigError, match="init_gain"):
+        build_model("mlp", (784, 10), 0, 0, init_gain=0.0)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+def test_init_gain_scales_the_initial_weights(arch):
+    torch.manual_seed(0)
+    half = build_model(arch, (784, 100), 0, 0, prune=0.0)
+    torch.manual_seed(0)
+    small = build_model(arch, (784, 100), 0, 0, prune=0.0, init_gain=0.02)
+    for (name, a), (_, b) in zip(half.named_parameters(), small.named_parameters()):
+        if name.endswith("weight"):
+            torch.testing.assert_close(b, a * 0.04)

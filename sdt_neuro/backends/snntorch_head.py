@@ -150,7 +150,8 @@ def learner_for_config(config: TrainConfig, device: torch.device) -> SpikingLear
         raise ConfigError(f"the snnTorch backend trains arch='mlp' only, got arch={config.arch!r}")
     extra = config.extra
     torch.manual_seed(config.seed)
-    model = build_model(config.arch, config.sizes, config.input_dropout, config.hidden_dropout).to(device)
+    model = build_model(config.arch, config.sizes, config.input_dropout, config.hidden_dropout,
+                        init_gain=config.init_gain).to(device)
     network = from_mlp(model, extra.get("slope", DEFAULT_SLOPE)).to(device)
     return SpikingLearner(network, config.wta_rule, int(extra.get("steps", DEFAULT_TRAIN_STEPS)),
                           _make_optimizer(model, config), extra.get("encoding", "current"), device,

@@ -84,6 +84,7 @@ def load_trained_model(path: str | os.PathLike) -> tuple[Any, torch.nn.Module, d
         config = TrainConfig.from_dict(data["config"])
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"checkpoint {path} holds an invalid configuration: {exc}") from exc
-    model = build_model(config.arch, config.sizes, config.input_dropout, config.hidden_dropout, config.prune)
+    model = build_model(config.arch, config.sizes, config.input_dropout, config.hidden_dropout, config.prune,
+                        config.init_gain)
     load_state_strict(model, data["model"], "model weights")
     return config, model.eval(), data

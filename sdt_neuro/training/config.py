@@ -23,8 +23,9 @@ class TrainConfig:
     ``lrs`` holds one learning rate per trainable layer (the last one is reused for extra
     layers). ``schedule="linear"`` decays every rate linearly, batch by batch, from 1x to
     ``final_lr_factor`` x over ``schedule_epochs`` epochs (default: ``epochs``), as in the
-    paper. A preset keeps its published horizon when ``epochs`` is cut short, so
-    ``--epochs 1`` runs the first epoch of the published schedule.
+    paper. A preset keeps its published horizon when ``epochs`` is cut short, so ``--epochs 1``
+    runs the first epoch of the published schedule. ``init_gain`` is the Xavier-uniform gain of
+    the initial weights (the paper's 0.5 unless a preset says otherwise).
 
     ``ep_*`` fields set equilibrium propagation (``algorithm="ep"``): free steps T, nudged steps
     Kmax, step size dt, nudging strength beta, the estimate, and whether the sign of beta is drawn
@@ -42,6 +43,7 @@ class TrainConfig:
     input_dropout: float = 0.3
     hidden_dropout: float = 0.0
     prune: float = 0.5
+    init_gain: float = 0.5
     algorithm: str = "bp"
     mode: str = "batch"
     optimizer: str = "sgd"
@@ -90,6 +92,8 @@ class TrainConfig:
             raise ConfigError(
                 f"the network has {self.sizes[-1]} outputs but rule.n_outputs={rule.n_outputs}"
             )
+        if not self.init_gain > 0:
+            raise ConfigError(f"init_gain={self.init_gain} must be > 0 (Xavier-uniform gain of the weights)")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size={self.batch_size} must be >= 1")
         if self.mode == "sequential" and self.batch_size != 1:

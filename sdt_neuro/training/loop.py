@@ -80,7 +80,7 @@ def make_learner(config: TrainConfig, device: torch.device) -> Learner:
     """Model plus learner for ``config.algorithm`` (seeded: same config, same initial weights)."""
     torch.manual_seed(config.seed)
     model = build_model(config.arch, config.sizes, config.input_dropout, config.hidden_dropout,
-                        config.prune).to(device)
+                        config.prune, config.init_gain).to(device)
     if config.algorithm == "bp":
         return BPLearner(model, config, device)
     if config.algorithm == "ep":

@@ -93,6 +93,8 @@ def test_config_validation():
         small_config(mode="sequential")
     with pytest.raises(ConfigError, match="outputs"):
         small_config(sizes=(784, 30))
+    with pytest.raises(ConfigError, match="init_gain"):
+        small_config(init_gain=-1.0)
     with pytest.raises(ConfigError, match="resume"):
         train(small_config(), resume=True, dataset=synthetic_dataset())
     assert TrainConfig.from_dict(small_config().to_dict()) == small_config()

@@ -266,7 +266,7 @@ class LavaLearner:
         check_learning_options(self.rule, self.steps, epoch_samples)
         torch.manual_seed(config.seed)  # same initial weights as the reference learner
         self.model = build_model(config.arch, config.sizes, config.input_dropout, config.hidden_dropout,
-                                 config.prune)
+                                 config.prune, config.init_gain)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lrs[0])  # carries the loop's rate
         self.state = HomeostasisState(self.rule)
         self.epoch_samples = int(epoch_samples)

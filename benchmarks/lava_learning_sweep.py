@@ -1,0 +1,94 @@
+"""Sweep the on-chip learning settings with the NumPy oracle of one Lava sample window.
+
+The Lava learner (``sdt-neuro train --backend lava``) takes minutes per pass; its NumPy oracle
+(:func:`sdt_neuro.backends.lava.learning.reference_window`, equal to the Lava run within 1e-12 in
+``tests/backends/lava/test_learning.py``) takes seconds. This script runs one pass over ``--samples``
+MNIST training images for every combination of the swept settings and several sample orders, and
+scores each result by test DA-average (neurons assigned on the whole training set).
+
+Example (the sweep quoted in BENCHMARKS.md and presets.py)::
+
+    python benchmarks/lava_learning_sweep.py --k 2 3 --init-gain 0.02 0.5 --orders 3 \
+        --data-root /work/shared/datasets
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from sdt_neuro.backends.lava.learning import reference_window
+from sdt_neuro.data import load_dataset
+from sdt_neuro.evaluate import direct_association
+from sdt_neuro.models import build_model
+from sdt_neuro.presets import preset_config
+
+
+def one_pass(config, x: np.ndarray, order: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weights and biases after one sequential pass over ``x[order]`` with the linear rate decay."""
+    torch.manual_seed(config.seed)
+    layer = build_model("mlp", config.sizes, 0.0, 0.0, init_gain=config.init_gain).layers[0]
+    w, b = layer.weight.detach().double().numpy(), layer.bias.detach().double().numpy()
+    rule, n = config.wta_rule, len(order)
+    offsets, average = np.zeros(rule.n_outputs), np.zeros(rule.n_outputs)
+    for i, j in enumerate(order):
+        factor = 1.0 - (1.0 - config.final_lr_factor) * (i + 1) / n
+        r = reference_window(w, b, x[j], offsets, average, rule, steps, config.lrs[0] * factor)
+        w, b, offsets, average = r.weights, r.bias, r.offsets, r.average
+    return w, b
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="lava-100")
+    parser.add_argument("--samples", type=int, default=20000)
+    parser.add_argument("--steps", type=int, nargs="+", default=[8])
+    parser.add_argument("--k", type=int, nargs="+")
+    parser.add_argument("--gamma", type=float, nargs="+")
+    parser.add_argument("--lr", type=float, nargs="+")
+    parser.add_argument("--init-gain", type=float, nargs="+")
+    parser.add_argument("--orders", type=int, default=3, help="sample orders (seeds 1..N) per setting")
+    parser.add_argument("--data-root", default=os.environ.get("SDT_DATA_ROOT"))
+    parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "lava_learning" / "sweep.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    base = preset_config(args.preset)
+    data = load_dataset(base.dataset, args.data_root, allow_sample=False)
+    x_train = data.train.flat().double().numpy()
+    x_test = data.test.flat().double().numpy()
+    y_train, y_test = data.train.y.numpy(), data.test.y.numpy()
+    grid = {"k": args.k or [base.wta_rule.k], "gamma": args.gamma or [base.wta_rule.gamma],
+            "lr": args.lr or [base.lrs[0]], "init_gain": args.init_gain or [base.init_gain], "steps": args.steps}
+    runs = []
+    combos = list(itertools.product(*grid.values()))
+    for values in tqdm(combos, desc="settings"):
+        setting = dict(zip(grid, values))
+        config = preset_config(args.preset, k=setting["k"], gamma=setting["gamma"], lr=setting["lr"],
+                               init_gain=setting["init_gain"])
+        scores = []
+        for seed in range(1, args.orders + 1):
+            order = np.random.default_rng(seed).permutation(len(x_train))[: args.samples]
+            t0 = time.perf_counter()
+            w, b = one_pass(config, x_train, order, setting["steps"])
+            act = [np.clip(x @ w.T + b, 0.0, 1.0) for x in (x_train, x_test)]
+            da = direct_association(act[0], y_train, act[1], y_test).average
+            scores.append(da)
+            runs.append({**setting, "order_seed": seed, "da_average": da, "seconds": time.perf_counter() - t0})
+        tqdm.write(f"{setting}: DA-average {np.mean(scores):.4f} (min {min(scores):.4f}, max {max(scores):.4f})")
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps({"preset": args.preset, "samples": args.samples, "runs": runs}, indent=1))
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
