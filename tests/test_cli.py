@@ -21,10 +21,24 @@ def test_train_and_evaluate_end_to_end(tmp_path, capsys):
     assert result["samples"] == 200 and "DA avg" in capsys.readouterr().out
 
 
+def test_train_init_gain_override_reaches_the_checkpoint(tmp_path):
+    from sdt_neuro.training.checkpoint import load_trained_model
+
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "bp-1layer", "--epochs", "1", "--train-samples", "100", "--test-samples",
+                 "100", "--lr", "1e-9", "--init-gain", "0.02", "--threads", "1", "--out", str(out),
+                 "--no-progress"]) == 0
+    config, model, _ = load_trained_model(out / "checkpoint.pt")
+    assert config.init_gain == 0.02
+    assert model.layers[0].weight.abs().max() <= 1.001 * 0.02 * (6 / (784 + 2000)) ** 0.5
+
+
 def test_errors_are_reported_without_traceback(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "nope.pt")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["train", "--k", "5000", "--out", str(tmp_path)]) == 2
     assert "k=5000" in capsys.readouterr().err
+    assert main(["train", "--init-gain", "0", "--out", str(tmp_path)]) == 2
+    assert "init_gain=0.0" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "--preset", "nonsense"])
