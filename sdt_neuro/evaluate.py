@@ -178,9 +178,15 @@ def linear_probe(
     lr: float = 1e-3,
     dropout: float = 0.2,
     seed: int = 0,
+    standardize: bool = True,
 ) -> float:
     """Test accuracy of dropout(0.2) + linear(N -> classes) trained with cross-entropy (Adam)
-    on frozen features."""
+    on frozen features.
+
+    ``standardize`` z-scores every feature with the training features' mean and standard deviation
+    (constant features are only centred): a CNN's outputs can be 1e-3 in scale, which a probe at
+    a fixed rate would not learn from in a few epochs.
+    """
     import torch
     from torch import nn
 
@@ -188,6 +194,10 @@ def linear_probe(
     ytr = torch.as_tensor(_as_labels(train_labels, xtr.shape[0]))
     xte = torch.as_tensor(_as_2d("test_features", test_features), dtype=torch.float32)
     yte = torch.as_tensor(_as_labels(test_labels, xte.shape[0]))
+    if standardize:
+        mean, std = xtr.mean(0), xtr.std(0)
+        std = torch.where(std > 1e-12, std, torch.ones_like(std))
+        xtr, xte = (xtr - mean) / std, (xte - mean) / std
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     probe = nn.Sequential(nn.Dropout(dropout), nn.Linear(xtr.shape[1], n_classes))

@@ -70,3 +70,14 @@ def test_linear_probe_learns_separable_features():
     x = np.eye(3)[y] + 0.1 * rng.random((300, 3))
     acc = linear_probe(x[:200], y[:200], x[200:], y[200:], n_classes=3, epochs=20, lr=0.05)
     assert acc > 0.95
+
+
+def test_linear_probe_standardizes_tiny_features():
+    """Features of scale 1e-4 (like an untrained CNN's outputs) plus one constant feature: learnt
+    after standardisation, near chance without it."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 600)
+    x = np.hstack([1e-4 * (np.eye(3)[y] + 0.3 * rng.random((600, 3))), np.ones((600, 1))])
+    args = (x[:400], y[:400], x[400:], y[400:])
+    assert linear_probe(*args, n_classes=3, epochs=20, lr=0.05) > 0.95
+    assert linear_probe(*args, n_classes=3, epochs=20, lr=0.05, standardize=False) < 0.6
