@@ -28,20 +28,20 @@ from tqdm import tqdm
 from sdt_neuro.backends.lava.learning import reference_window
 from sdt_neuro.data import load_dataset
 from sdt_neuro.evaluate import direct_association
-from sdt_neuro.models import build_model
 from sdt_neuro.presets import preset_config
+from sdt_neuro.training.loop import lr_factor
 
 
 def one_pass(config, x: np.ndarray, order: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Weights and biases after one sequential pass over ``x[order]`` with the linear rate decay."""
+    """Weights and biases after one sequential pass over ``x[order]`` with the preset's rate schedule."""
     torch.manual_seed(config.seed)
-    layer = build_model("mlp", config.sizes, 0.0, 0.0, init_gain=config.init_gain).layers[0]
+    layer = config.build_model().layers[0]
     w, b = layer.weight.detach().double().numpy(), layer.bias.detach().double().numpy()
     rule, n = config.wta_rule, len(order)
     offsets, average = np.zeros(rule.n_outputs), np.zeros(rule.n_outputs)
     for i, j in enumerate(order):
-        factor = 1.0 - (1.0 - config.final_lr_factor) * (i + 1) / n
-        r = reference_window(w, b, x[j], offsets, average, rule, steps, config.lrs[0] * factor)
+        lr = config.lrs[0] * lr_factor(config, (i + 1) / n)
+        r = reference_window(w, b, x[j], offsets, average, rule, steps, lr)
         w, b, offsets, average = r.weights, r.bias, r.offsets, r.average
     return w, b
 

@@ -143,15 +143,13 @@ class SpikingLearner:
 def learner_for_config(config: TrainConfig, device: torch.device) -> SpikingLearner:
     """The loop's learner factory: seeded MLP (same initial weights as the ANN run), its
     spiking twin and the ANN's per-layer SGD/Adam optimiser; T and encoding from ``config.extra``."""
-    from sdt_neuro.models import build_model
     from sdt_neuro.training.bp import _make_optimizer
 
     if config.arch != "mlp":
         raise ConfigError(f"the snnTorch backend trains arch='mlp' only, got arch={config.arch!r}")
     extra = config.extra
     torch.manual_seed(config.seed)
-    model = build_model(config.arch, config.sizes, config.input_dropout, config.hidden_dropout,
-                        init_gain=config.init_gain).to(device)
+    model = config.build_model().to(device)
     network = from_mlp(model, extra.get("slope", DEFAULT_SLOPE)).to(device)
     return SpikingLearner(network, config.wta_rule, int(extra.get("steps", DEFAULT_TRAIN_STEPS)),
                           _make_optimizer(model, config), extra.get("encoding", "current"), device,

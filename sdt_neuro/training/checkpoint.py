@@ -76,7 +76,6 @@ def load_state_strict(module: torch.nn.Module, state: dict[str, Any], what: str)
 
 def load_trained_model(path: str | os.PathLike) -> tuple[Any, torch.nn.Module, dict[str, Any]]:
     """``(TrainConfig, model in eval mode on CPU, raw checkpoint)`` from a checkpoint file or run dir."""
-    from sdt_neuro.models import build_model
     from sdt_neuro.training.config import TrainConfig
 
     data = load_checkpoint(path)
@@ -84,7 +83,6 @@ def load_trained_model(path: str | os.PathLike) -> tuple[Any, torch.nn.Module, d
         config = TrainConfig.from_dict(data["config"])
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"checkpoint {path} holds an invalid configuration: {exc}") from exc
-    model = build_model(config.arch, config.sizes, config.input_dropout, config.hidden_dropout, config.prune,
-                        config.init_gain)
+    model = config.build_model()
     load_state_strict(model, data["model"], "model weights")
     return config, model.eval(), data

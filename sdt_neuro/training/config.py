@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from torch import nn
+
 from sdt_neuro.errors import ConfigError
+from sdt_neuro.models import build_model
 from sdt_neuro.rule import WTARule
 
 ALGORITHMS = ("bp", "ep")
@@ -136,6 +139,11 @@ class TrainConfig:
     @property
     def wta_rule(self) -> WTARule:
         return WTARule.from_dict(self.rule)
+
+    def build_model(self) -> nn.Module:
+        """The untrained network these fields describe (seed torch first for repeatable weights)."""
+        return build_model(self.arch, self.sizes, self.input_dropout, self.hidden_dropout, self.prune,
+                           self.init_gain)
 
     def lr_for_layer(self, i: int) -> float:
         return self.lrs[min(i, len(self.lrs) - 1)]

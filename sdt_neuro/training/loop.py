@@ -18,7 +18,6 @@ from tqdm.auto import tqdm
 from sdt_neuro.data import Dataset, iterate_batches, load_dataset, stratified_indices
 from sdt_neuro.errors import CheckpointError, ConfigError
 from sdt_neuro.evaluate import direct_association, linear_probe, neuron_usage
-from sdt_neuro.models import build_model
 from sdt_neuro.rule import WTARule
 from sdt_neuro.training.bp import BPLearner
 from sdt_neuro.training.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
@@ -79,8 +78,7 @@ def resolve_device(name: str) -> torch.device:
 def make_learner(config: TrainConfig, device: torch.device) -> Learner:
     """Model plus learner for ``config.algorithm`` (seeded: same config, same initial weights)."""
     torch.manual_seed(config.seed)
-    model = build_model(config.arch, config.sizes, config.input_dropout, config.hidden_dropout,
-                        config.prune, config.init_gain).to(device)
+    model = config.build_model().to(device)
     if config.algorithm == "bp":
         return BPLearner(model, config, device)
     if config.algorithm == "ep":
@@ -192,7 +190,7 @@ def train(
         record.update(
             epoch=epoch + 1,
             train_loss=float(torch.stack(losses).mean()),
-            lr_factor=_lr_factor(config, (epoch + 1) / horizon),
+            lr_factor=lr_factor(config, (epoch + 1) / horizon),
             train_seconds=train_seconds,
             epoch_seconds=time.perf_counter() - t0,
         )
@@ -257,14 +255,15 @@ def _evaluate_epoch(learner: Learner, config: TrainConfig, train_split: Any, tes
     }
 
 
-def _lr_factor(config: TrainConfig, progress: float) -> float:
+def lr_factor(config: TrainConfig, progress: float) -> float:
+    """The schedule's rate multiplier after ``progress`` (in epochs / horizon) of training."""
     if config.schedule == "constant":
         return 1.0
     return 1.0 - (1.0 - config.final_lr_factor) * min(progress, 1.0)
 
 
 def _set_lr(optimizer: torch.optim.Optimizer, config: TrainConfig, progress: float) -> None:
-    factor = _lr_factor(config, progress)
+    factor = lr_factor(config, progress)
     for i, group in enumerate(optimizer.param_groups):
         group["lr"] = config.lr_for_layer(i) * factor
 

@@ -255,7 +255,6 @@ class LavaLearner:
     backend = "lava"
 
     def __init__(self, config: Any, device: torch.device, epoch_samples: int) -> None:
-        from sdt_neuro.models import build_model
         from sdt_neuro.training.homeostasis import HomeostasisState
 
         check_config(config)
@@ -265,8 +264,7 @@ class LavaLearner:
         self.steps = int(config.extra.get("steps", DEFAULT_STEPS))
         check_learning_options(self.rule, self.steps, epoch_samples)
         torch.manual_seed(config.seed)  # same initial weights as the reference learner
-        self.model = build_model(config.arch, config.sizes, config.input_dropout, config.hidden_dropout,
-                                 config.prune, config.init_gain)
+        self.model = config.build_model()
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lrs[0])  # carries the loop's rate
         self.state = HomeostasisState(self.rule)
         self.epoch_samples = int(epoch_samples)
