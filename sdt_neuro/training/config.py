@@ -37,6 +37,8 @@ class TrainConfig:
     ``semi_*`` fields make the run semi-supervised (see ``training/semi.py``): ``semi_labels``
     labelled samples drawn with ``semi_split_seed``, ``semi_pretrain_epochs`` supervised epochs,
     then unlabelled and labelled epochs alternate; ``semi_supervised_only`` is the ablation.
+    ``semi_unlabelled_lr_factor`` scales the rates in unlabelled epochs (each holds hundreds of
+    times more steps than a labelled one; full-rate self-training drifts away from the labels).
     """
 
     rule: dict[str, Any]
@@ -74,6 +76,7 @@ class TrainConfig:
     semi_split_seed: int = 0
     semi_pretrain_epochs: int = 0
     semi_supervised_only: bool = False
+    semi_unlabelled_lr_factor: float = 1.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -119,6 +122,9 @@ class TrainConfig:
             raise ConfigError(f"semi_labels={self.semi_labels} must be >= n_classes={rule.n_classes}")
         if self.semi_pretrain_epochs < 0:
             raise ConfigError(f"semi_pretrain_epochs={self.semi_pretrain_epochs} must be >= 0")
+        if not 0 < self.semi_unlabelled_lr_factor <= 1:
+            raise ConfigError(
+                f"semi_unlabelled_lr_factor={self.semi_unlabelled_lr_factor} must be in (0, 1]")
         for name in ("max_train_samples", "max_test_samples"):
             value = getattr(self, name)
             if value is not None and value < 10:

@@ -176,11 +176,12 @@ def train(
         size = len(train_split) if pool is None else len(pool)
         pool_idx = None if pool is None else torch.from_numpy(pool)
         n_batches = -(-size // config.batch_size)
+        lr_scale = config.semi_unlabelled_lr_factor if labelled is not None and not with_labels else 1.0
         batches = tqdm(iterate_batches(size, config.batch_size, shuffle),
                        total=n_batches, desc=f"epoch {epoch + 1}", leave=False, disable=not show,
                        mininterval=0.5)
         for b, idx in enumerate(batches):
-            _set_lr(learner.optimizer, config, (epoch + b / n_batches) / horizon)
+            _set_lr(learner.optimizer, config, (epoch + b / n_batches) / horizon, lr_scale)
             if pool_idx is not None:
                 idx = pool_idx[idx]
             x = model_inputs(config, train_x[idx])
@@ -262,8 +263,9 @@ def lr_factor(config: TrainConfig, progress: float) -> float:
     return 1.0 - (1.0 - config.final_lr_factor) * min(progress, 1.0)
 
 
-def _set_lr(optimizer: torch.optim.Optimizer, config: TrainConfig, progress: float) -> None:
-    factor = lr_factor(config, progress)
+def _set_lr(optimizer: torch.optim.Optimizer, config: TrainConfig, progress: float,
+            scale: float = 1.0) -> None:
+    factor = lr_factor(config, progress) * scale
     for i, group in enumerate(optimizer.param_groups):
         group["lr"] = config.lr_for_layer(i) * factor
 

@@ -20,16 +20,17 @@ def semi_config(**kw):
 
 
 class Spy:
-    """Delegates to a real learner and records (batch size, labelled) of every step."""
+    """Delegates to a real learner and records (batch size, labelled) and the rates of every step."""
 
     def __init__(self, inner):
-        self.inner, self.calls = inner, []
+        self.inner, self.calls, self.rates = inner, [], []
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
     def train_step(self, x, labels=None):
         self.calls.append((x.shape[0], labels is not None))
+        self.rates.append([g["lr"] for g in self.inner.optimizer.param_groups])
         return self.inner.train_step(x, labels)
 
 
@@ -78,6 +79,22 @@ def test_semi_supervised_run_uses_labels_only_in_labelled_epochs(tmp_path, algor
     assert all(0 <= m["test_accuracy"] <= 1 for m in res.metrics)
     if algorithm == "bp":  # EP's learning quality here is not settled (see the report)
         assert res.metrics[-1]["test_accuracy"] > 0.8  # four blob classes, 20 labels
+
+
+def test_unlabelled_epochs_run_at_the_scaled_rate():
+    cfg = semi_config(schedule="constant", lrs=(0.4, 0.2), semi_unlabelled_lr_factor=0.25, epochs=3)
+    spies = []
+
+    def factory(config, device):
+        spies.append(Spy(make_learner(config, device)))
+        return spies[-1]
+
+    train(cfg, dataset=synthetic_dataset(), progress=False, plots=False, learner_factory=factory)
+    seen = list(zip(spies[0].calls, spies[0].rates))
+    rates = {lab: {tuple(r) for (_, with_labels), r in seen if with_labels == lab} for lab in (True, False)}
+    assert rates[True] == {(0.4, 0.2)} and rates[False] == {(0.1, 0.05)}
+    with pytest.raises(ConfigError, match="semi_unlabelled_lr_factor"):
+        semi_config(semi_unlabelled_lr_factor=0.0)
 
 
 def test_output_accuracy_reads_class_blocks():
