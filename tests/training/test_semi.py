@@ -34,6 +34,18 @@ class Spy:
         return self.inner.train_step(x, labels)
 
 
+def train_spied(cfg, data, **kw):
+    """Train ``cfg`` on ``data`` with the learner wrapped in a :class:`Spy`; ``(result, spy)``."""
+    spies = []
+
+    def factory(config, device):
+        spies.append(Spy(make_learner(config, device)))
+        return spies[-1]
+
+    res = train(cfg, dataset=data, progress=False, plots=False, learner_factory=factory, **kw)
+    return res, spies[0]
+
+
 def test_labelled_subset_is_seeded_and_stratified():
     labels = torch.arange(200) % 4
     cfg = semi_config()
@@ -60,14 +72,8 @@ def test_semi_supervised_run_uses_labels_only_in_labelled_epochs(tmp_path, algor
     data = synthetic_dataset()
     ep = {"algorithm": "ep", "lrs": (0.05, 0.05), "ep_free_steps": 20, "ep_nudge_steps": 8}
     cfg = semi_config(**(ep if algorithm == "ep" else {}))
-    spies = []
-
-    def factory(config, device):
-        spies.append(Spy(make_learner(config, device)))
-        return spies[-1]
-
-    res = train(cfg, out_dir=tmp_path, dataset=data, progress=False, plots=False, learner_factory=factory)
-    calls = spies[0].calls
+    res, spy = train_spied(cfg, data, out_dir=tmp_path)
+    calls = spy.calls
     labelled_steps = [n for n, lab in calls if lab]
     unlabelled_steps = [n for n, lab in calls if not lab]
     # epochs: pre-training (labelled), unlabelled, labelled, unlabelled
@@ -83,18 +89,10 @@ def test_semi_supervised_run_uses_labels_only_in_labelled_epochs(tmp_path, algor
 
 def test_unlabelled_epochs_run_at_the_scaled_rate():
     cfg = semi_config(schedule="constant", lrs=(0.4, 0.2), semi_unlabelled_lr_factor=0.25, epochs=3)
-    spies = []
-
-    def factory(config, device):
-        spies.append(Spy(make_learner(config, device)))
-        return spies[-1]
-
-    train(cfg, dataset=synthetic_dataset(), progress=False, plots=False, learner_factory=factory)
-    seen = list(zip(spies[0].calls, spies[0].rates))
+    _, spy = train_spied(cfg, synthetic_dataset())
+    seen = list(zip(spy.calls, spy.rates))
     rates = {lab: {tuple(r) for (_, with_labels), r in seen if with_labels == lab} for lab in (True, False)}
     assert rates[True] == {(0.4, 0.2)} and rates[False] == {(0.1, 0.05)}
-    with pytest.raises(ConfigError, match="semi_unlabelled_lr_factor"):
-        semi_config(semi_unlabelled_lr_factor=0.0)
 
 
 def test_output_accuracy_reads_class_blocks():
@@ -120,3 +118,5 @@ def test_semi_config_validation():
         semi_config(semi_labels=3)
     with pytest.raises(ConfigError, match="semi_pretrain_epochs"):
         semi_config(semi_pretrain_epochs=-1)
+    with pytest.raises(ConfigError, match="semi_unlabelled_lr_factor"):
+        semi_config(semi_unlabelled_lr_factor=0.0)
