@@ -85,6 +85,28 @@ def test_free_phase_fixed_point_satisfies_the_state_equation():
     torch.testing.assert_close(one.activity(x), one.model(x).detach(), atol=1e-6, rtol=0)
 
 
+def test_one_relaxation_step_follows_the_state_equation():
+    """Three layers (a middle layer gets input from below and feedback from above), dropout
+    masks and a nudge: one step of ``relax`` is the written equation, layer by layer."""
+    model = MLP((784, 40, 30, 20), 0.0, 0.0)
+    w1, b1, w2, b2, w3, b3 = (p.detach() for p in model.parameters())
+    x = torch.rand(6, 784)
+    states = [torch.rand(6, n) for n in (40, 30, 20)]
+    masks = [(torch.rand(6, n) > 0.3).float() for n in (40, 30, 20)]
+    d, beta, dt = (torch.rand(6, 20) > 0.5).float(), 0.4, 0.2
+    r1, r2, r3 = (s * m for s, m in zip(states, masks))
+    want = [
+        states[0] + dt * (-states[0] + x @ w1.t() + b1 + r2 @ w2),
+        states[1] + dt * (-states[1] + r1 @ w2.t() + b2 + r3 @ w3),
+        states[2] + dt * (-states[2] + r2 @ w3.t() + b3 + beta * (d - states[2])),
+    ]
+    want = [w.clamp(0, 1) for w in want]
+    want[2] = want[2] * masks[2]
+    got = relax(model.layers, x @ w1.t() + b1, [s.clone() for s in states], 1, dt, masks, beta, d)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, atol=1e-5, rtol=0)
+
+
 def test_zero_nudge_leaves_the_equilibrium_and_the_weights_unchanged():
     lrn = learner((784, 60, 30), ep_free_steps=400)
     x = torch.rand(8, 784)
