@@ -132,6 +132,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     result.pop("predictions", None)
     line = (f"{result['backend']}: {result['samples']} samples  DA avg {result['da_average']:.4f}  "
             f"DA max {result['da_max']:.4f}")
+    if "output_accuracy" in result:
+        line += f"  output accuracy {result['output_accuracy']:.4f}"
     if "agreement_with_ann" in result:
         line += f"  agreement with ANN {result['agreement_with_ann']:.4f}"
     if "linear_probe" in result:

@@ -27,6 +27,7 @@ from sdt_neuro.evaluate import (
 from sdt_neuro.training.checkpoint import load_trained_model
 from sdt_neuro.training.config import TrainConfig
 from sdt_neuro.training.ep import free_phase_activity
+from sdt_neuro.training.semi import output_accuracy
 
 EVAL_CHUNK = 2000
 
@@ -109,6 +110,7 @@ def evaluate_checkpoint(
     Neurons are assigned on the labelled fraction of the training set with the ANN's outputs
     (the same weights), so every backend is read out by one assignment; the backend's own test
     activity is then scored, and non-ANN backends are compared with the ANN's predictions.
+    A semi-supervised checkpoint also gets ``output_accuracy``, its output read as a classifier.
     """
     runner = _backend_runner(backend)
     config, model, _ = load_trained_model(checkpoint)
@@ -137,6 +139,8 @@ def evaluate_checkpoint(
                             rule.n_classes, rule.k, reference)
     result.update(backend=backend, seconds=seconds, label_fraction=label_fraction,
                   checkpoint=str(checkpoint), preset=config.preset, options=dict(options or {}))
+    if config.semi_labels is not None:  # trained with labels: its output is a classifier
+        result["output_accuracy"] = output_accuracy(test_act, test.y.numpy(), rule.n_classes)
     if backend != "ann":
         result["ann_da_average"] = float((reference == test.y.numpy()).mean()) if reference is not None else None
     if probe:

@@ -15,6 +15,7 @@ def test_ann_evaluation_of_a_checkpoint(tmp_path):
     assert out["backend"] == "ann" and out["samples"] == 100
     assert out["da_average"] == pytest.approx(res.metrics[-1]["test_da_average"])
     assert 0 <= out["linear_probe"] <= 1 and len(out["confusion_matrix"]) == 4
+    assert "output_accuracy" not in out  # unsupervised: only DA reads its output
     assert evaluate_checkpoint(tmp_path, dataset=data, samples=10)["samples"] == 10
     with pytest.raises(ConfigError, match="samples"):
         evaluate_checkpoint(tmp_path, dataset=data, samples=1000)

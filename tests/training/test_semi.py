@@ -4,6 +4,7 @@ import torch
 
 from sdt_neuro.errors import ConfigError
 from sdt_neuro.presets import SEMI_LABELS, preset_config
+from sdt_neuro.scoring import evaluate_checkpoint
 from sdt_neuro.training import TrainConfig, train
 from sdt_neuro.training.checkpoint import load_checkpoint
 from sdt_neuro.training.loop import make_learner
@@ -83,6 +84,8 @@ def test_semi_supervised_run_uses_labels_only_in_labelled_epochs(tmp_path, algor
     np.testing.assert_array_equal(ckpt["labelled_indices"].numpy(), labelled_indices(cfg, data.train.y))
     assert ckpt["config"]["semi_labels"] == 20 and ckpt["config"]["semi_split_seed"] == 7
     assert all(0 <= m["test_accuracy"] <= 1 for m in res.metrics)
+    scored = evaluate_checkpoint(tmp_path, dataset=data)  # the checkpoint is read as a classifier
+    assert scored["output_accuracy"] == pytest.approx(res.metrics[-1]["test_accuracy"])
     if algorithm == "bp":  # EP's learning quality here is not settled (see the report)
         assert res.metrics[-1]["test_accuracy"] > 0.8  # four blob classes, 20 labels
 
