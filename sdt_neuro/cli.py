@@ -109,8 +109,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = train(config, out_dir=out, resume=args.resume, data_root=args.data_root,
                    progress=False if args.no_progress else None)
     for m in result.metrics:
+        accuracy = f"  output accuracy {m['test_accuracy']:.4f}" if "test_accuracy" in m else ""
         print(f"epoch {m['epoch']:4d}  loss {m['train_loss']:.5f}  DA avg {m['test_da_average']:.4f}  "
-              f"DA max {m['test_da_max']:.4f}  {m['epoch_seconds']:.1f} s")
+              f"DA max {m['test_da_max']:.4f}{accuracy}  {m['epoch_seconds']:.1f} s")
     if result.metrics and "test_linear_probe" in result.metrics[-1]:
         print(f"linear probe: {result.metrics[-1]['test_linear_probe']:.4f}")
     print(f"wrote {out / 'metrics.json'}, {out / 'checkpoint.pt'} and plots in {out}")

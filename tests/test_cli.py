@@ -42,3 +42,13 @@ def test_errors_are_reported_without_traceback(tmp_path, capsys):
     assert "init_gain=0.0" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "--preset", "nonsense"])
+
+
+def test_semi_supervised_runs_print_their_output_accuracy(tmp_path, capsys):
+    out = tmp_path / "semi"
+    assert main(["train", "--preset", "semi-bp-100", "--epochs", "2", "--train-samples", "1000",
+                 "--test-samples", "200", "--threads", "1", "--out", str(out), "--no-progress"]) == 0
+    last = json.loads((out / "metrics.json").read_text())[-1]
+    assert f"output accuracy {last['test_accuracy']:.4f}" in capsys.readouterr().out
+    assert main(["evaluate", str(out), "--samples", "200"]) == 0
+    assert f"output accuracy {last['test_accuracy']:.4f}" in capsys.readouterr().out
