@@ -67,16 +67,13 @@ def relax(
         for _ in range(steps):
             acts = _activities(states, masks)
             for i, total in enumerate(totals):
-                below = drive if i == 0 else layers[i].bias
-                if i < n - 1:  # input from below plus feedback from the layer above
-                    torch.addmm(below, acts[i + 1], layers[i + 1].weight, out=total)
-                    if i > 0:
-                        total.addmm_(acts[i - 1], layers[i].weight.t())
-                elif i > 0:
-                    torch.addmm(below, acts[i - 1], layers[i].weight.t(), out=total)
-                else:
+                if i == 0:  # input from below: the precomputed drive, or W_l rho(s_{l-1}) + b_l
                     total.copy_(drive)
-                if i == n - 1 and nudge is not None:
+                else:
+                    torch.addmm(layers[i].bias, acts[i - 1], layers[i].weight.t(), out=total)
+                if i < n - 1:  # feedback from the layer above
+                    total.addmm_(acts[i + 1], layers[i + 1].weight)
+                elif nudge is not None:
                     total.add_(nudge)
             for s, total, a in zip(states, totals, decay):
                 s.mul_(a).add_(total, alpha=dt).clamp_(0.0, 1.0)
