@@ -70,3 +70,28 @@ def test_label_target_drives_the_labelled_block():
         learner.train_step(x, labels)
     y = learner.activity(x)
     assert y[:, :10].mean() > 0.7 and y[:, 10:].mean() < 0.1
+
+
+def test_adam_steps_match_the_reference_adam():
+    """The learner's (fused) Adam follows torch's reference implementation step by step."""
+    torch.manual_seed(4)
+    cfg = config(optimizer="adam", lrs=(1e-2, 2e-2))
+    model = MLP((784, 40, 30))
+    initial = model.layers[1].weight.clone()
+    learner = BPLearner(model, cfg, torch.device("cpu"))
+    assert not learner.fast
+    ref = copy.deepcopy(model)
+    ref_state = HomeostasisState(cfg.wta_rule)
+    ref_opt = torch.optim.Adam([{"params": list(m.parameters()), "lr": lr}
+                                for m, lr in zip(ref.layers, (1e-2, 2e-2))], foreach=False)
+    x = torch.rand(8, 784)
+    for _ in range(5):
+        learner.train_step(x)
+        y = ref(x)
+        loss = torch.nn.functional.mse_loss(y, ref_state.self_defined_target(y, None))
+        ref_opt.zero_grad()
+        loss.backward()
+        ref_opt.step()
+    for a, b in zip(learner.model.parameters(), ref.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    assert not torch.equal(learner.model.layers[1].weight, initial)
