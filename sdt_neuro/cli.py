@@ -94,7 +94,10 @@ def _backend_module(name: str) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from sdt_neuro.memory import keep_freed_memory
     from sdt_neuro.training.loop import train
+
+    keep_freed_memory()
 
     config = preset_config(
         args.preset, epochs=args.epochs, schedule_epochs=args.schedule_epochs, batch_size=args.batch_size,
