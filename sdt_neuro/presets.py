@@ -61,18 +61,22 @@ PRESETS: dict[str, dict[str, Any]] = {
         "init_gain": 0.02, "optimizer": "sgd", "lrs": (0.1,), "batch_size": 1, "epochs": 1,
         "max_train_samples": 20000, "extra": {"steps": 8},
     },
-    # CNN 32f5-128f3-3000, k=1, gamma=1, Adam, batch 16 (published); lr and dropout are ours.
+    # CNN 32f5-128f3-3000, k=1, gamma=1, Adam, batch 16 (published); lr, dropout and the epoch
+    # count are ours. One epoch with the rate decayed to 5e-4x inside it: probe 0.9851 (MNIST) /
+    # 0.8735 (Fashion-MNIST). Ten epochs on the same linear schedule collapse: from the second
+    # epoch on most outputs stop winning (MNIST: 1,831 of 3,000 unassigned) and the probe ends at
+    # 0.221 / 0.295 (BENCHMARKS.md).
     "cnn-mnist": {
         "rule": {"n_outputs": 3000, "k": 1, "gamma": 1.0, "dropout": 0.0},
         "dataset": "mnist", "arch": "cnn", "sizes": (784, 3000), "prune": 0.5,
         "input_dropout": 0.0, "optimizer": "adam", "lrs": (1e-4,), "batch_size": 16,
-        "epochs": 10, "probe": True,
+        "epochs": 1, "probe": True,
     },
     "cnn-fmnist": {
         "rule": {"n_outputs": 3000, "k": 1, "gamma": 1.0, "dropout": 0.0},
         "dataset": "fashion-mnist", "arch": "cnn", "sizes": (784, 3000), "prune": 0.5,
         "input_dropout": 0.0, "optimizer": "adam", "lrs": (1e-4,), "batch_size": 16,
-        "epochs": 10, "probe": True,
+        "epochs": 1, "probe": True,
     },
 }
 
