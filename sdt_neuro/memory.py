@@ -10,7 +10,6 @@ gets by swapping in jemalloc / tcmalloc. The process's resident size then stays 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 
@@ -23,15 +22,13 @@ def keep_freed_memory() -> bool:
     """Ask glibc to keep freed memory (no-op elsewhere, or with ``SDT_KEEP_FREED_MEMORY=0``).
 
     Returns whether the policy is in force. The ``sdt-neuro train`` command calls it; a CNN step
-    on one thread took 157-169 ms with it against 218-224 ms without.
+    on one thread takes 101 ms with it against 122 ms without (``benchmarks/cnn_step.py``).
     """
     if os.environ.get(ENV_SWITCH, "1") == "0" or not sys.platform.startswith("linux"):
         return False
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        mallopt = ctypes.CDLL(None).mallopt  # the C library already loaded into the process
+    except AttributeError:  # not glibc (musl has no mallopt)
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 1 << 30))
