@@ -89,17 +89,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root")
     parser.add_argument("--threads", type=int)
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--rows", metavar="TEXT", help="only the presets whose name contains TEXT")
     args = parser.parse_args(argv)
+    selected = [row for row in TABLES[args.table] if not args.rows or args.rows in row.preset]
+    if not selected:
+        parser.error(f"no {args.table} row matches --rows {args.rows!r}")
     cache: dict[str, Dataset] = {}
     rows = []
-    for row in TABLES[args.table]:
+    for row in selected:
         name = preset_config(row.preset).dataset
         cache.setdefault(name, load_dataset(name, args.data_root))
         rows.append(run_row(row, args.budget, cache[name], args.data_root, args.threads))
         print(markdown(rows[-1:]).splitlines()[-1], flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"reproduce_{args.table}_{args.budget}"
+    stem = out / f"reproduce_{args.table}_{args.budget}{'_' + args.rows if args.rows else ''}"
     stem.with_suffix(".json").write_text(json.dumps(rows, indent=2))
     stem.with_suffix(".md").write_text(markdown(rows))
     print(f"wrote {stem}.json and {stem}.md")

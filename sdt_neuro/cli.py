@@ -36,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--dropout", type=float, help="output-dropout probability")
     tr.add_argument("--seed", type=int)
     tr.add_argument("--init-gain", type=float, help="Xavier-uniform gain of the initial weights (paper: 0.5)")
+    tr.add_argument("--clean-target", action=argparse.BooleanOptionalAction, default=None,
+                    help="build the self-defined target from a pass without dropout")
+    tr.add_argument("--straight-through", action=argparse.BooleanOptionalAction, default=None,
+                    help="BP: pass the output gradient through the hard-sigmoid outside [0, 1]")
     tr.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     tr.add_argument("--device", choices=("auto", "cpu", "cuda"))
     tr.add_argument("--label-fraction", type=float, help="labelled fraction used for DA")
@@ -101,8 +105,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = preset_config(
         args.preset, epochs=args.epochs, schedule_epochs=args.schedule_epochs, batch_size=args.batch_size,
-        lr=args.lr, k=args.k, init_gain=args.init_gain,
-        gamma=args.gamma, dropout=args.dropout, seed=args.seed, threads=args.threads,
+        lr=args.lr, k=args.k, init_gain=args.init_gain, clean_target=args.clean_target,
+        straight_through=args.straight_through, gamma=args.gamma, dropout=args.dropout, seed=args.seed,
+        threads=args.threads,
         device=args.device, label_fraction=args.label_fraction, probe=args.probe,
         max_train_samples=args.max_train_samples, max_test_samples=args.max_test_samples,
     )

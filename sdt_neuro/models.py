@@ -19,20 +19,41 @@ from sdt_neuro.errors import ConfigError, ShapeError
 INIT_GAIN = 0.5
 
 
-def hard_sigmoid(a: torch.Tensor) -> torch.Tensor:
-    """``clamp(a, 0, 1)``: the paper's output non-linearity."""
+def hard_sigmoid(a: torch.Tensor, straight_through: bool = False) -> torch.Tensor:
+    """``clamp(a, 0, 1)``: the paper's output non-linearity.
+
+    ``straight_through=True`` keeps the value but passes the gradient through unchanged outside
+    [0, 1] (straight-through estimator), so an output whose pre-activation sank below zero still
+    learns when the target asks it to fire; with the plain clamp such a unit gets no gradient
+    again (a "dead" output).
+    """
+    if straight_through and a.requires_grad:
+        return _StraightThroughClamp.apply(a)
     return torch.clamp(a, 0.0, 1.0)
+
+
+class _StraightThroughClamp(torch.autograd.Function):
+    """``clamp(a, 0, 1)`` forward, identity backward."""
+
+    @staticmethod
+    def forward(ctx: object, a: torch.Tensor) -> torch.Tensor:  # noqa: ARG004
+        return torch.clamp(a, 0.0, 1.0)
+
+    @staticmethod
+    def backward(ctx: object, grad: torch.Tensor) -> torch.Tensor:  # noqa: ARG004
+        return grad
 
 
 class MLP(nn.Module):
     """``sizes[0] -> ... -> sizes[-1]``: ReLU hidden layers, hard-sigmoid output.
 
     ``input_dropout`` is applied to the input, ``hidden_dropout`` after each hidden ReLU (both
-    the usual inverted dropout, active in ``train()`` mode only).
+    the usual inverted dropout, active in ``train()`` mode only). ``straight_through``: see
+    :func:`hard_sigmoid`.
     """
 
     def __init__(self, sizes: Sequence[int], input_dropout: float = 0.0, hidden_dropout: float = 0.0,
-                 init_gain: float = INIT_GAIN):
+                 init_gain: float = INIT_GAIN, straight_through: bool = False):
         super().__init__()
         if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
             raise ConfigError(f"sizes={list(sizes)} needs >= 2 positive layer widths")
@@ -43,6 +64,7 @@ class MLP(nn.Module):
         self.input_dropout = nn.Dropout(input_dropout)
         self.hidden_dropout = nn.Dropout(hidden_dropout)
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(self.sizes[:-1], self.sizes[1:]))
+        self.straight_through = straight_through
         init_weights(self, init_gain)
 
     @property
@@ -56,7 +78,7 @@ class MLP(nn.Module):
         h = self.input_dropout(x)
         for layer in self.layers[:-1]:
             h = self.hidden_dropout(torch.relu(layer(h)))
-        return hard_sigmoid(self.layers[-1](h))
+        return hard_sigmoid(self.layers[-1](h), self.straight_through)
 
     def pre_activations(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Pre-activation of every layer in eval semantics (no dropout); used by conversion."""
@@ -75,10 +97,11 @@ class CNN(nn.Module):
 
     ``prune`` removes that fraction of each conv layer's weights once, at random, with
     ``torch.nn.utils.prune.random_unstructured`` (the mask is kept in the state dict).
+    ``straight_through``: see :func:`hard_sigmoid`.
     """
 
     def __init__(self, n_outputs: int = 3000, in_channels: int = 1, image_size: int = 28, prune: float = 0.5,
-                 init_gain: float = INIT_GAIN):
+                 init_gain: float = INIT_GAIN, straight_through: bool = False):
         super().__init__()
         if not 0 <= prune < 1:
             raise ConfigError(f"prune={prune} must be in [0, 1)")
@@ -89,6 +112,7 @@ class CNN(nn.Module):
         side = _pooled(_pooled(image_size))
         self.head = nn.Linear(128 * side * side, n_outputs)
         self.in_channels, self.image_size, self.n_outputs = in_channels, image_size, n_outputs
+        self.straight_through = straight_through
         init_weights(self, init_gain)
         if prune > 0:
             from torch.nn.utils import prune as torch_prune
@@ -102,7 +126,7 @@ class CNN(nn.Module):
                 f"CNN expects [batch, {self.in_channels}, {self.image_size}, {self.image_size}], "
                 f"got {tuple(x.shape)}"
             )
-        return hard_sigmoid(self.head(self.features(x).flatten(1)))
+        return hard_sigmoid(self.head(self.features(x).flatten(1)), self.straight_through)
 
 
 def _pooled(side: int) -> int:
@@ -118,12 +142,12 @@ def init_weights(module: nn.Module, gain: float = INIT_GAIN) -> None:
 
 
 def build_model(arch: str, sizes: Sequence[int], input_dropout: float, hidden_dropout: float,
-                prune: float = 0.5, init_gain: float = INIT_GAIN) -> nn.Module:
+                prune: float = 0.5, init_gain: float = INIT_GAIN, straight_through: bool = False) -> nn.Module:
     """Model from config fields: ``arch`` is ``"mlp"`` (uses ``sizes``) or ``"cnn"``."""
     if not init_gain > 0:
         raise ConfigError(f"init_gain={init_gain} must be > 0")
     if arch == "mlp":
-        return MLP(sizes, input_dropout, hidden_dropout, init_gain)
+        return MLP(sizes, input_dropout, hidden_dropout, init_gain, straight_through)
     if arch == "cnn":
-        return CNN(n_outputs=int(sizes[-1]), prune=prune, init_gain=init_gain)
+        return CNN(n_outputs=int(sizes[-1]), prune=prune, init_gain=init_gain, straight_through=straight_through)
     raise ConfigError(f"arch={arch!r} is not one of ('mlp', 'cnn')")

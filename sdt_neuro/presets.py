@@ -97,7 +97,7 @@ _SEMI_BASE: dict[str, Any] = {
     "semi_unlabelled_lr_factor": 0.6,
 }
 _SEMI_ALGOS: dict[str, dict[str, Any]] = {
-    "bp": {"lrs": (0.5, 0.5)},
+    "bp": {"lrs": (0.5, 0.5), "clean_target": True},
     "ep": {"algorithm": "ep", "lrs": (0.1, 0.1), "ep_free_steps": 60, "ep_nudge_steps": 20,
            "semi_unlabelled_lr_factor": 0.1},
 }

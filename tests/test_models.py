@@ -51,3 +51,22 @@ def test_init_gain_scales_the_initial_weights(arch):
     for (name, a), (_, b) in zip(half.named_parameters(), small.named_parameters()):
         if name.endswith("weight"):
             torch.testing.assert_close(b, a * 0.04)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+def test_straight_through_keeps_the_clamp_but_passes_the_gradient(arch):
+    torch.manual_seed(0)
+    plain = build_model(arch, (784, 100), 0, 0, prune=0.0)
+    torch.manual_seed(0)
+    st = build_model(arch, (784, 100), 0, 0, prune=0.0, straight_through=True)
+    x = torch.rand(4, 1, 28, 28) * 3
+    y_plain, y_st = plain(x), st(x)
+    torch.testing.assert_close(y_st, y_plain)
+    outside = (y_plain.detach() == 0) | (y_plain.detach() == 1)
+    assert outside.any() and (~outside).any()
+    y_plain.sum().backward()
+    y_st.sum().backward()
+    bias_plain, bias_st = plain.layers[-1].bias if arch == "mlp" else plain.head.bias, \
+        st.layers[-1].bias if arch == "mlp" else st.head.bias
+    torch.testing.assert_close(bias_st.grad, torch.full_like(bias_st.grad, 4.0))
+    torch.testing.assert_close(bias_plain.grad, (~outside).float().sum(0))

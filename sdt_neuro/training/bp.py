@@ -42,6 +42,16 @@ class BPLearner:
             return self.state.label_target(labels, mask)
         return self.state.self_defined_target(y, mask, sequential=self.config.mode == "sequential")
 
+    def target_source(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None,
+                      labels: torch.Tensor | None) -> torch.Tensor:
+        """The output the self-defined target is built from: ``y`` (the training pass), or with
+        ``config.clean_target`` a pass without dropout, masked like ``y``."""
+        if labels is not None or not self.config.clean_target:
+            return y
+        clean = self.activity(x)
+        self.model.train()
+        return clean if mask is None else clean * mask
+
     def train_step(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """One batch; returns the loss (a 0-d tensor, not synchronised)."""
         if self.fast:
@@ -51,7 +61,8 @@ class BPLearner:
         mask = output_dropout_mask(y.shape, self.rule.dropout, y.device)
         if mask is not None:
             y = y * mask
-        loss = torch.nn.functional.mse_loss(y, self.target(y, mask, labels))
+        d = self.target(self.target_source(x, y.detach(), mask, labels), mask, labels)
+        loss = torch.nn.functional.mse_loss(y, d)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -75,10 +86,12 @@ class BPLearner:
         mask = output_dropout_mask(y.shape, self.rule.dropout, y.device)
         if mask is not None:
             y = y * mask
-        d = self.target(y, mask, labels)
+        d = self.target(self.target_source(x, y, mask, labels), mask, labels)
         err = y - d
         loss = err.pow(2).mean()
-        delta = err.mul_(2.0 / err.numel()) * ((a >= 0) & (a <= 1))
+        delta = err.mul_(2.0 / err.numel())
+        if not model.straight_through:
+            delta = delta * ((a >= 0) & (a <= 1))
         if mask is not None:
             delta = delta * mask
         groups = self.optimizer.param_groups

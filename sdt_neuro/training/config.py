@@ -30,6 +30,12 @@ class TrainConfig:
     runs the first epoch of the published schedule. ``init_gain`` is the Xavier-uniform gain of
     the initial weights (the paper's 0.5 unless a preset says otherwise).
 
+    Two departures from the paper, off by default: ``clean_target`` builds the self-defined target
+    from a second forward pass without dropout (the loss still uses the dropout pass, as in
+    noisy-student self-training; the paper builds both from one pass), and ``straight_through``
+    passes the output gradient through the hard-sigmoid outside [0, 1] (BP only), so an output
+    whose pre-activation sank below zero can still learn when it wins.
+
     ``ep_*`` fields set equilibrium propagation (``algorithm="ep"``): free steps T, nudged steps
     Kmax, step size dt, nudging strength beta, the estimate, and whether the sign of beta is drawn
     at random per batch (one-sided estimate).
@@ -49,6 +55,8 @@ class TrainConfig:
     hidden_dropout: float = 0.0
     prune: float = 0.5
     init_gain: float = 0.5
+    clean_target: bool = False
+    straight_through: bool = False
     algorithm: str = "bp"
     mode: str = "batch"
     optimizer: str = "sgd"
@@ -118,6 +126,8 @@ class TrainConfig:
             raise ConfigError(f"threads={self.threads} must be >= 1")
         if self.algorithm == "ep":
             self._check_ep()
+        if self.straight_through and self.algorithm != "bp":
+            raise ConfigError("straight_through=True needs algorithm='bp' (EP has no output gradient)")
         if self.semi_labels is not None and self.semi_labels < rule.n_classes:
             raise ConfigError(f"semi_labels={self.semi_labels} must be >= n_classes={rule.n_classes}")
         if self.semi_pretrain_epochs < 0:
@@ -149,7 +159,7 @@ class TrainConfig:
     def build_model(self) -> nn.Module:
         """The untrained network these fields describe (seed torch first for repeatable weights)."""
         return build_model(self.arch, self.sizes, self.input_dropout, self.hidden_dropout, self.prune,
-                           self.init_gain)
+                           self.init_gain, self.straight_through)
 
     def lr_for_layer(self, i: int) -> float:
         return self.lrs[min(i, len(self.lrs) - 1)]

@@ -157,7 +157,7 @@ class EPLearner:
     def train_step(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """One batch; returns ``mean((s_L^0 - d)^2)`` (a 0-d tensor)."""
         model: MLP = self.model  # type: ignore[assignment]
-        x = x.reshape(x.shape[0], -1)
+        x = x_raw = x.reshape(x.shape[0], -1)
         keep_in = _dropout_keep(x.shape, model.input_dropout.p, x.device)
         if keep_in is not None:
             x = x * keep_in
@@ -166,7 +166,11 @@ class EPLearner:
         masks.append(output_dropout_mask((x.shape[0], model.n_outputs), self.rule.dropout, x.device))
         drive, free = self.free_phase(x, masks)
         y = free[-1]
-        d = self.target(y, masks[-1], labels)
+        source = y
+        if labels is None and self.config.clean_target:
+            clean = self.activity(x_raw)
+            source = clean if masks[-1] is None else clean * masks[-1]
+        d = self.target(source, masks[-1], labels)
         loss = (y - d).pow(2).mean()
         beta = self.beta
         if self.symmetric:

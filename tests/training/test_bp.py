@@ -95,3 +95,53 @@ def test_adam_steps_match_the_reference_adam():
     for a, b in zip(learner.model.parameters(), ref.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     assert not torch.equal(learner.model.layers[1].weight, initial)
+
+
+def test_straight_through_fast_path_matches_autograd_and_revives_a_dead_output():
+    """A winner whose pre-activation is below zero learns only with the straight-through gradient."""
+    torch.manual_seed(5)
+    x = torch.rand(8, 784)
+    labels = torch.zeros(8, dtype=torch.long)
+    rule = {"n_outputs": 30, "k": 3, "n_classes": 3}
+    weights = {}
+    for st in (False, True):
+        model = MLP((784, 40, 30), straight_through=st)
+        torch.manual_seed(6)
+        model.load_state_dict(MLP((784, 40, 30)).state_dict())
+        with torch.no_grad():
+            model.layers[-1].bias[0] = -50.0  # output 0 (class 0's block) is dead
+        cfg = config(rule=rule, straight_through=st)
+        fast = BPLearner(model, cfg, torch.device("cpu"))
+        slow = BPLearner(copy.deepcopy(model), cfg, torch.device("cpu"))
+        slow.fast = False
+        for _ in range(3):
+            torch.testing.assert_close(fast.train_step(x, labels), slow.train_step(x, labels))
+        for a, b in zip(fast.model.parameters(), slow.model.parameters()):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+        weights[st] = fast.model.layers[-1].bias[0].item()
+    assert weights[False] == -50.0
+    assert weights[True] > -50.0
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_clean_target_is_built_from_a_pass_without_dropout(fast):
+    torch.manual_seed(7)
+    cfg = config(input_dropout=0.5, hidden_dropout=0.5, clean_target=True)
+    learner = BPLearner(MLP((784, 40, 30), input_dropout=0.5, hidden_dropout=0.5), cfg, torch.device("cpu"))
+    learner.fast = fast
+    x = torch.rand(8, 784)
+    clean = learner.activity(x)
+    seen = []
+    original = learner.state.self_defined_target
+    learner.state.self_defined_target = lambda y, mask, **kw: seen.append(y.clone()) or original(y, mask, **kw)
+    learner.train_step(x)
+    torch.testing.assert_close(seen[0], clean)
+    assert learner.model.training
+    noisy = BPLearner(learner.model, cfg.replace(clean_target=False), torch.device("cpu"))
+    noisy.fast = fast
+    noisy.state.self_defined_target = lambda y, mask, **kw: seen.append(y.clone()) or original(y, mask, **kw)
+    clean_now = learner.activity(x)
+    noisy.train_step(x)
+    assert not torch.allclose(seen[1], clean_now)
+    labels = torch.zeros(8, dtype=torch.long)
+    torch.testing.assert_close(learner.target_source(x, clean * 0, None, labels), clean * 0)

@@ -183,6 +183,23 @@ def test_config_validation():
             ep_config(**{field: value})
     with pytest.raises(ConfigError, match="ep_estimate"):
         ep_config(ep_estimate="two-sided")
+    with pytest.raises(ConfigError, match="straight_through"):
+        ep_config(straight_through=True)
+
+
+def test_clean_target_is_built_from_the_free_phase_without_dropout():
+    lrn = learner(sizes=(784, 40, 30), input_dropout=0.5, hidden_dropout=0.5, clean_target=True)
+    x = torch.rand(8, 784)
+    clean = lrn.activity(x)
+    seen = []
+    original = lrn.state.self_defined_target
+    lrn.state.self_defined_target = lambda y, mask, **kw: seen.append(y.clone()) or original(y, mask, **kw)
+    lrn.train_step(x)
+    lrn.config = lrn.config.replace(clean_target=False)
+    clean_now = lrn.activity(x)
+    lrn.train_step(x)
+    torch.testing.assert_close(seen[0], clean)
+    assert not torch.allclose(seen[1], clean_now)
 
 
 def test_presets_hold_the_published_settings():
