@@ -115,6 +115,8 @@ def test_semi_presets_and_ablations():
             assert preset_config(f"semi-{algo}-{n}-supervised").semi_supervised_only
             assert preset_config(f"semi-{algo}-{n}-gamma0").wta_rule.gamma == 0.0
         assert preset_config(f"semi-{algo}-100").clean_target == (algo == "bp")
+    assert preset_config("semi-bp-600").semi_unlabelled_lr_factor == 1.0
+    assert preset_config("semi-bp-100").semi_unlabelled_lr_factor == 0.6
 
 
 def test_semi_config_validation():
