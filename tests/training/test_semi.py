@@ -114,7 +114,7 @@ def test_semi_presets_and_ablations():
             assert 0 < c.wta_rule.gamma <= 0.1 and not c.semi_supervised_only
             assert preset_config(f"semi-{algo}-{n}-supervised").semi_supervised_only
             assert preset_config(f"semi-{algo}-{n}-gamma0").wta_rule.gamma == 0.0
-        assert preset_config(f"semi-{algo}-100").clean_target == (algo == "bp")
+        assert preset_config(f"semi-{algo}-100").clean_target
     assert preset_config("semi-bp-600").semi_unlabelled_lr_factor == 1.0
     assert preset_config("semi-bp-100").semi_unlabelled_lr_factor == 0.6
 
