@@ -113,6 +113,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     if args.backend != "ann":
+        ann_only = [f"--{name.replace('_', '-')}" for name in ("clean_target", "straight_through")
+                    if getattr(config, name)]
+        if ann_only:
+            raise ConfigError(f"{' and '.join(ann_only)} (set by the flag or by --preset {args.preset}) "
+                              f"belong to the ANN trainer; --backend {args.backend} does not support "
+                              f"them: add {' '.join('--no-' + flag[2:] for flag in ann_only)}")
         return _backend_module(args.backend).train_command(config, args)
     result = train(config, out_dir=out, resume=args.resume, data_root=args.data_root,
                    progress=False if args.no_progress else None)

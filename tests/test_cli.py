@@ -52,3 +52,12 @@ def test_semi_supervised_runs_print_their_output_accuracy(tmp_path, capsys):
     assert f"output accuracy {last['test_accuracy']:.4f}" in capsys.readouterr().out
     assert main(["evaluate", str(out), "--samples", "200"]) == 0
     assert f"output accuracy {last['test_accuracy']:.4f}" in capsys.readouterr().out
+
+
+def test_ann_only_training_options_are_refused_by_the_spiking_backends(tmp_path, capsys):
+    code = main(["train", "--backend", "snntorch", "--preset", "semi-bp-100", "--straight-through",
+                 "--out", str(tmp_path / "x"), "--no-progress"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--clean-target and --straight-through" in err and "--no-clean-target --no-straight-through" in err
+    assert not (tmp_path / "x").exists()
