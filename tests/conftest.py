@@ -43,3 +43,16 @@ def real_mnist() -> Dataset:
     if os.environ.get("SDT_DATA_ROOT"):
         return load_dataset("mnist")
     return load_bundled_sample(reason="SDT_DATA_ROOT not set in the test environment")
+
+
+def record_target_sources(learner) -> list:
+    """Wrap ``learner.state.self_defined_target`` so every output it builds a target from is kept."""
+    seen: list = []
+    original = learner.state.self_defined_target
+
+    def recording(y, mask, **kw):
+        seen.append(y.clone())
+        return original(y, mask, **kw)
+
+    learner.state.self_defined_target = recording
+    return seen

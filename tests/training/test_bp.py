@@ -8,6 +8,7 @@ from sdt_neuro.rule import WTARule
 from sdt_neuro.training.bp import BPLearner
 from sdt_neuro.training.config import TrainConfig
 from sdt_neuro.training.homeostasis import HomeostasisState, output_dropout_mask
+from tests.conftest import record_target_sources
 
 
 def config(**kw):
@@ -131,17 +132,14 @@ def test_clean_target_is_built_from_a_pass_without_dropout(fast):
     learner.fast = fast
     x = torch.rand(8, 784)
     clean = learner.activity(x)
-    seen = []
-    original = learner.state.self_defined_target
-    learner.state.self_defined_target = lambda y, mask, **kw: seen.append(y.clone()) or original(y, mask, **kw)
+    seen = record_target_sources(learner)
     learner.train_step(x)
     torch.testing.assert_close(seen[0], clean)
     assert learner.model.training
-    noisy = BPLearner(learner.model, cfg.replace(clean_target=False), torch.device("cpu"))
-    noisy.fast = fast
-    noisy.state.self_defined_target = lambda y, mask, **kw: seen.append(y.clone()) or original(y, mask, **kw)
+    learner.config = cfg.replace(clean_target=False)
     clean_now = learner.activity(x)
-    noisy.train_step(x)
+    learner.train_step(x)
     assert not torch.allclose(seen[1], clean_now)
+    learner.config = cfg  # labelled batches keep the training pass even with clean_target
     labels = torch.zeros(8, dtype=torch.long)
     torch.testing.assert_close(learner.target_source(x, clean * 0, None, labels), clean * 0)

@@ -11,7 +11,7 @@ from sdt_neuro.scoring import evaluate_checkpoint
 from sdt_neuro.training import TrainConfig, train
 from sdt_neuro.training.bp import BPLearner
 from sdt_neuro.training.ep import EPLearner, _single_layer_phase, relax
-from tests.conftest import real_mnist, synthetic_dataset
+from tests.conftest import real_mnist, record_target_sources, synthetic_dataset
 
 CPU = torch.device("cpu")
 
@@ -191,9 +191,7 @@ def test_clean_target_is_built_from_the_free_phase_without_dropout():
     lrn = learner(sizes=(784, 40, 30), input_dropout=0.5, hidden_dropout=0.5, clean_target=True)
     x = torch.rand(8, 784)
     clean = lrn.activity(x)
-    seen = []
-    original = lrn.state.self_defined_target
-    lrn.state.self_defined_target = lambda y, mask, **kw: seen.append(y.clone()) or original(y, mask, **kw)
+    seen = record_target_sources(lrn)
     lrn.train_step(x)
     lrn.config = lrn.config.replace(clean_target=False)
     clean_now = lrn.activity(x)
