@@ -32,9 +32,10 @@ class TrainConfig:
 
     Two departures from the paper, off by default: ``clean_target`` builds the self-defined target
     from a second forward pass without dropout (the loss still uses the dropout pass, as in
-    noisy-student self-training; the paper builds both from one pass), and ``straight_through``
-    passes the output gradient through the hard-sigmoid outside [0, 1] (BP only), so an output
-    whose pre-activation sank below zero can still learn when it wins.
+    noisy-student self-training; the paper builds both from one pass). It helps semi-supervised
+    runs and collapsed the unsupervised ``bp-fast``. ``straight_through`` passes the output
+    gradient through the hard-sigmoid outside [0, 1] (BP only), so an output whose
+    pre-activation sank below zero can still learn when it wins.
 
     ``ep_*`` fields set equilibrium propagation (``algorithm="ep"``): free steps T, nudged steps
     Kmax, step size dt, nudging strength beta, the estimate, and whether the sign of beta is drawn
