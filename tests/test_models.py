@@ -66,7 +66,6 @@ def test_straight_through_keeps_the_clamp_but_passes_the_gradient(arch):
     assert outside.any() and (~outside).any()
     y_plain.sum().backward()
     y_st.sum().backward()
-    bias_plain, bias_st = plain.layers[-1].bias if arch == "mlp" else plain.head.bias, \
-        st.layers[-1].bias if arch == "mlp" else st.head.bias
+    bias_plain, bias_st = ((m.layers[-1] if arch == "mlp" else m.head).bias for m in (plain, st))
     torch.testing.assert_close(bias_st.grad, torch.full_like(bias_st.grad, 4.0))
     torch.testing.assert_close(bias_plain.grad, (~outside).float().sum(0))

@@ -9,11 +9,13 @@ Two paths compute the same update:
   that both paths give the same weights from the same state and masks.
 
 The gradient of ``loss = mean((m * clamp(a, 0, 1) - d)^2)`` over ``B * N`` entries is
-``dL/da = 2 (y - d) m 1[0 <= a <= 1] / (B N)``; hidden layers back-propagate it through their
-ReLU and (inverted) dropout masks.
+``dL/da = 2 (y - d) m 1[0 <= a <= 1] / (B N)`` (without the indicator when the model's output is
+straight-through); hidden layers back-propagate it through their ReLU and (inverted) dropout masks.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -21,6 +23,9 @@ from torch import nn
 from sdt_neuro.models import MLP
 from sdt_neuro.training.config import TrainConfig
 from sdt_neuro.training.homeostasis import HomeostasisState, output_dropout_mask
+
+if TYPE_CHECKING:
+    from sdt_neuro.training.ep import EPLearner
 
 
 class BPLearner:
@@ -44,13 +49,10 @@ class BPLearner:
 
     def target_source(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None,
                       labels: torch.Tensor | None) -> torch.Tensor:
-        """The output the self-defined target is built from: ``y`` (the training pass), or with
-        ``config.clean_target`` a pass without dropout, masked like ``y``."""
-        if labels is not None or not self.config.clean_target:
-            return y
-        clean = self.activity(x)
+        """See :func:`target_source`; the model is back in training mode afterwards."""
+        source = target_source(self, x, y, mask, labels)
         self.model.train()
-        return clean if mask is None else clean * mask
+        return source
 
     def train_step(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """One batch; returns the loss (a 0-d tensor, not synchronised)."""
@@ -109,6 +111,17 @@ class BPLearner:
         """Output activity in eval mode (no dropout)."""
         self.model.eval()
         return self.model(x)
+
+
+def target_source(learner: BPLearner | EPLearner, x: torch.Tensor, y: torch.Tensor,
+                  mask: torch.Tensor | None, labels: torch.Tensor | None) -> torch.Tensor:
+    """The output a learner builds its target from: ``y`` (the training pass), or with
+    ``config.clean_target`` on an unlabelled batch ``learner.activity(x)`` (no dropout) masked
+    like ``y``. ``x`` is the input before input dropout."""
+    if labels is not None or not learner.config.clean_target:
+        return y
+    clean = learner.activity(x)
+    return clean if mask is None else clean * mask
 
 
 def _linear(layer: nn.Linear, h: torch.Tensor) -> torch.Tensor:

@@ -34,7 +34,7 @@ from torch import nn
 
 from sdt_neuro.errors import ConfigError
 from sdt_neuro.models import MLP
-from sdt_neuro.training.bp import _dropout_keep
+from sdt_neuro.training.bp import _dropout_keep, target_source
 from sdt_neuro.training.config import TrainConfig
 from sdt_neuro.training.homeostasis import HomeostasisState, output_dropout_mask
 
@@ -166,11 +166,7 @@ class EPLearner:
         masks.append(output_dropout_mask((x.shape[0], model.n_outputs), self.rule.dropout, x.device))
         drive, free = self.free_phase(x, masks)
         y = free[-1]
-        source = y
-        if labels is None and self.config.clean_target:
-            clean = self.activity(x_raw)
-            source = clean if masks[-1] is None else clean * masks[-1]
-        d = self.target(source, masks[-1], labels)
+        d = self.target(target_source(self, x_raw, y, masks[-1], labels), masks[-1], labels)
         loss = (y - d).pow(2).mean()
         beta = self.beta
         if self.symmetric:
