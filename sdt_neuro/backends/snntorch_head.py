@@ -116,9 +116,7 @@ class SpikingLearner:
 
     def target(self, y: torch.Tensor, mask: torch.Tensor | None, labels: torch.Tensor | None) -> torch.Tensor:
         """Self-defined target (label target when ``labels`` are given)."""
-        if labels is not None:
-            return self.state.label_target(labels, mask)
-        return self.state.self_defined_target(y, mask, sequential=self.sequential)
+        return self.state.target(y, mask, labels, sequential=self.sequential)
 
     def train_step(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """One batch; returns the loss (0-d tensor)."""

@@ -43,9 +43,7 @@ class BPLearner:
 
     def target(self, y: torch.Tensor, mask: torch.Tensor | None, labels: torch.Tensor | None) -> torch.Tensor:
         """Self-defined target (or the label target when ``labels`` are given)."""
-        if labels is not None:
-            return self.state.label_target(labels, mask)
-        return self.state.self_defined_target(y, mask, sequential=self.config.mode == "sequential")
+        return self.state.target(y, mask, labels, sequential=self.config.mode == "sequential")
 
     def target_source(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None,
                       labels: torch.Tensor | None) -> torch.Tensor:

@@ -46,6 +46,15 @@ class HomeostasisState:
         d = label_target_torch(labels, self.rule)
         return d * mask if mask is not None else d
 
+    def target(
+        self, y: torch.Tensor, mask: torch.Tensor | None, labels: torch.Tensor | None,
+        sequential: bool = False,
+    ) -> torch.Tensor:
+        """The label target when ``labels`` are given, else the self-defined target."""
+        if labels is not None:
+            return self.label_target(labels, mask)
+        return self.self_defined_target(y, mask, sequential=sequential)
+
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {"offsets": self.offsets.cpu(), "average": self.average.cpu()}
 
