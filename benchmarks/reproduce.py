@@ -4,7 +4,9 @@
         --data-root /work/shared/datasets --threads 2
 
 ``full`` runs each preset as published (hours to days on a CPU); ``quick`` cuts epochs and, for
-the semi-supervised table, the training set, and says so in every row. Figures are whatever the
+the semi-supervised table, the training set, and says so in every row. ``untrained`` rows score a
+preset's network before any training (the paper's control row: an untrained 784-2000 layer), the
+same under both budgets. Figures are whatever the
 runs measure: nothing here is filled in by hand except the published column (METHOD.md).
 Writes ``<out>/reproduce_<table>_<budget>.{json,md}``.
 """
@@ -18,19 +20,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sdt_neuro.data import Dataset, load_dataset
+import torch
+
+from sdt_neuro.data import Dataset, load_dataset, stratified_indices
+from sdt_neuro.evaluate import direct_association, linear_probe
 from sdt_neuro.presets import preset_config
+from sdt_neuro.scoring import ann_activity
 from sdt_neuro.training import train
+from sdt_neuro.training.config import TrainConfig
 
 
 @dataclass(frozen=True)
 class Row:
-    """One table row: a preset, the published figure, the metric it is compared on, quick overrides."""
+    """One table row: a preset, the published figure, the metric it is compared on, quick overrides
+    (applied under every budget when ``untrained``: the network is scored before any training)."""
 
     preset: str
     published: float
     metric: str = "test_da_average"
     quick: dict[str, Any] = field(default_factory=dict)
+    untrained: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.preset + (" (untrained)" if self.untrained else "")
 
 
 TABLES: dict[str, list[Row]] = {
@@ -41,6 +54,10 @@ TABLES: dict[str, list[Row]] = {
         # EP 784-2000-2000 costs ~1.3 s per batch of 32 and ~1 min per 2,000 images evaluated here
         Row("ep-2layer", 0.9660, quick={"epochs": 1, "max_train_samples": 3000, "label_fraction": 0.01,
                                         "max_test_samples": 2000}),
+        # The paper's control: the same 784-2000 layer untrained (DA all labels / 1% labels, LC)
+        Row("bp-1layer", 0.6061, untrained=True),
+        Row("bp-1layer", 0.6199, quick={"label_fraction": 0.01}, untrained=True),
+        Row("bp-1layer", 0.9707, "test_linear_probe", untrained=True),
     ],
     # EP's two-layer free phase costs ~20 s per 10,000 test images: its quick rows score 2,000
     "semi": [
@@ -60,15 +77,39 @@ TABLES: dict[str, list[Row]] = {
 
 def run_row(row: Row, budget: str, dataset: Dataset | None, data_root: str | None,
             threads: int | None, **overrides: Any) -> dict[str, Any]:
-    """Train ``row`` under ``budget``; the measured metric, published figure and wall time."""
-    changes = {**(row.quick if budget == "quick" else {}), **overrides}
+    """Train ``row`` under ``budget`` (or score it untrained); the measured metric, published figure
+    and wall time."""
+    changes = {**(row.quick if budget == "quick" or row.untrained else {}), **overrides}
     config = preset_config(row.preset, threads=threads, **changes)
     t0 = time.perf_counter()
-    result = train(config, dataset=dataset, data_root=data_root, progress=False, plots=False)
-    last = result.metrics[-1]
-    return {"preset": row.preset, "budget": budget, "overrides": changes, "metric": row.metric,
-            "measured": last.get(row.metric), "published": row.published, "epochs": last["epoch"],
-            "seconds": time.perf_counter() - t0}
+    if row.untrained:
+        data = dataset or load_dataset(config.dataset, data_root)
+        measured, epochs = score_untrained(config, row.metric, data), 0
+    else:
+        last = train(config, dataset=dataset, data_root=data_root, progress=False, plots=False).metrics[-1]
+        measured, epochs = last.get(row.metric), last["epoch"]
+    return {"preset": row.name, "budget": budget,
+            "overrides": changes, "metric": row.metric, "measured": measured, "published": row.published,
+            "epochs": epochs, "seconds": time.perf_counter() - t0}
+
+
+def score_untrained(config: TrainConfig, metric: str, data: Dataset) -> float:
+    """``metric`` (``test_da_average`` on ``config.label_fraction`` of the training labels, or
+    ``test_linear_probe``) of the network ``config`` describes, before any training."""
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    model = config.build_model()
+    test_act, test_y = ann_activity(config, model, data.test.x), data.test.y.numpy()
+    if metric == "test_linear_probe":
+        return linear_probe(ann_activity(config, model, data.train.x), data.train.y.numpy(), test_act, test_y,
+                            n_classes=data.n_classes, seed=config.seed)
+    if metric == "test_da_average":
+        labelled = data.train.subset(stratified_indices(data.train.y, fraction=config.label_fraction,
+                                                        seed=config.seed))
+        return direct_association(ann_activity(config, model, labelled.x), labelled.y.numpy(), test_act, test_y,
+                                  data.n_classes).average
+    raise ValueError(f"untrained rows score test_da_average or test_linear_probe, not {metric!r}")
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
@@ -89,9 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root")
     parser.add_argument("--threads", type=int)
     parser.add_argument("--out", default="benchmarks/results")
-    parser.add_argument("--rows", metavar="TEXT", help="only the presets whose name contains TEXT")
+    parser.add_argument("--rows", metavar="TEXT",
+                        help="only the rows whose name contains TEXT (e.g. 'semi-bp', 'untrained')")
     args = parser.parse_args(argv)
-    selected = [row for row in TABLES[args.table] if not args.rows or args.rows in row.preset]
+    selected = [row for row in TABLES[args.table] if not args.rows or args.rows in row.name]
     if not selected:
         parser.error(f"no {args.table} row matches --rows {args.rows!r}")
     cache: dict[str, Dataset] = {}

@@ -3,7 +3,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+from sdt_neuro.evaluate import direct_association
 from sdt_neuro.presets import PRESETS, preset_config
 from tests.conftest import synthetic_dataset
 
@@ -44,3 +46,43 @@ def test_rows_filter_runs_only_the_matching_presets(tmp_path, monkeypatch):
     assert (tmp_path / "reproduce_semi_quick_semi-bp-1.md").read_text().count("| semi-bp-") == 2
     with pytest.raises(SystemExit):
         reproduce.main(["--table", "semi", "--rows", "no-such-preset", "--out", str(tmp_path)])
+
+
+def test_untrained_rows_score_the_seeded_network_without_training(monkeypatch):
+    data = synthetic_dataset()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("an untrained row must not train")
+
+    monkeypatch.setattr(reproduce, "train", no_training)
+    config = preset_config("bp-1layer", threads=1).replace(
+        rule={"n_outputs": 50, "k": 2, "gamma": 0.4, "dropout": 0.2}, sizes=(784, 50))
+    torch.manual_seed(config.seed)
+    model = config.build_model().eval()
+
+    def act(split):
+        return model(split.flat()).detach().numpy()
+
+    expected = direct_association(act(data.train), data.train.y.numpy(), act(data.test), data.test.y.numpy(),
+                                  data.n_classes).average
+    torch.manual_seed(123)  # the row seeds the network itself
+    assert reproduce.score_untrained(config, "test_da_average", data) == expected
+
+    row = reproduce.Row("bp-1layer", 0.6199, quick={"label_fraction": 0.5}, untrained=True)
+    result = reproduce.run_row(row, "full", data, None, 1)  # overrides hold under every budget
+    assert result["epochs"] == 0 and result["overrides"] == {"label_fraction": 0.5}
+    assert result["preset"] == "bp-1layer (untrained)" and 0 <= result["measured"] <= 1
+    probe = reproduce.score_untrained(config, "test_linear_probe", data)
+    assert 0.9 <= probe <= 1  # the four synthetic blobs are linearly separable from random features
+    with pytest.raises(ValueError, match="test_accuracy"):
+        reproduce.score_untrained(config, "test_accuracy", data)
+
+
+def test_rows_filter_selects_the_untrained_rows_by_name(tmp_path, monkeypatch):
+    ran = []
+    monkeypatch.setattr(reproduce, "run_row", lambda row, *a: ran.append(row.name) or {
+        "preset": row.name, "metric": row.metric, "measured": 0.5, "published": row.published, "epochs": 0,
+        "seconds": 1.0, "overrides": {}})
+    monkeypatch.setattr(reproduce, "load_dataset", lambda name, root: synthetic_dataset())
+    assert reproduce.main(["--table", "mlp", "--rows", "untrained", "--out", str(tmp_path)]) == 0
+    assert ran == ["bp-1layer (untrained)"] * 3
