@@ -35,16 +35,17 @@ def load_metrics(path: str | Path) -> list[dict[str, Any]]:
 
 def summarise_run(records: list[dict[str, Any]], metric: str, last: int) -> dict[str, Any]:
     """Final, last-``last`` mean and best value of ``metric`` over one run's epochs."""
-    values = [float(r[metric]) for r in records if metric in r]
-    if not values:
+    scored = [r for r in records if metric in r]
+    if not scored:
         raise ValueError(f"no epoch record holds {metric!r}")
+    values = [float(r[metric]) for r in scored]
     best = max(range(len(values)), key=values.__getitem__)
     return {
         "epochs": len(values),
         "final": values[-1],
         f"last{last}_mean": statistics.fmean(values[-last:]),
         "best": values[best],
-        "best_epoch": int(records[best].get("epoch", best + 1)),
+        "best_epoch": int(scored[best].get("epoch", records.index(scored[best]) + 1)),
         "epoch_seconds_total": sum(float(r.get("epoch_seconds", 0.0)) for r in records),
     }
 

@@ -49,3 +49,12 @@ def test_missing_or_empty_runs_are_clear_errors(tmp_path, capsys):
     (tmp_path / "empty" / "metrics.json").write_text("[]")
     assert seed_summary.main([str(tmp_path / "empty")]) == 2
     assert "non-empty list" in capsys.readouterr().err
+
+
+def test_best_epoch_counts_only_records_that_hold_the_metric():
+    records = [{"epoch": 1}, {"epoch": 2, "test_da_average": 0.4}, {"epoch": 3, "test_da_average": 0.9},
+               {"epoch": 4, "test_da_average": 0.8}]
+    run = seed_summary.summarise_run(records, "test_da_average", last=10)
+    assert run["best_epoch"] == 3 and run["epochs"] == 3 and run["last10_mean"] == pytest.approx(0.7)
+    with pytest.raises(ValueError, match="test_linear_probe"):
+        seed_summary.summarise_run(records, "test_linear_probe", last=10)
