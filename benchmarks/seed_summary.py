@@ -2,7 +2,8 @@
 
 Example (the bp-1layer seed table in BENCHMARKS.md):
     python benchmarks/seed_summary.py benchmarks/results/bp-1layer-200ep.metrics.json \
-        runs/bp-1layer-s1 runs/bp-1layer-s2 --target 0.958 --json benchmarks/results/bp-1layer-seeds.json
+        benchmarks/results/bp-1layer-200ep-seed{1,2,3,4}.metrics.json --target 0.958 \
+        --json benchmarks/results/bp-1layer-seeds.json
 
 Each argument is a ``metrics.json`` written by ``sdt-neuro train --out DIR`` or the run directory
 holding it. Per run: the last epoch's value, the mean of the last ``--last`` epochs, the best value
@@ -35,17 +36,17 @@ def load_metrics(path: str | Path) -> list[dict[str, Any]]:
 
 def summarise_run(records: list[dict[str, Any]], metric: str, last: int) -> dict[str, Any]:
     """Final, last-``last`` mean and best value of ``metric`` over one run's epochs."""
-    scored = [r for r in records if metric in r]
+    scored = [(int(r.get("epoch", i)), float(r[metric])) for i, r in enumerate(records, 1) if metric in r]
     if not scored:
         raise ValueError(f"no epoch record holds {metric!r}")
-    values = [float(r[metric]) for r in scored]
-    best = max(range(len(values)), key=values.__getitem__)
+    values = [v for _, v in scored]
+    best_epoch, best = max(scored, key=lambda ev: ev[1])
     return {
         "epochs": len(values),
         "final": values[-1],
         f"last{last}_mean": statistics.fmean(values[-last:]),
-        "best": values[best],
-        "best_epoch": int(scored[best].get("epoch", records.index(scored[best]) + 1)),
+        "best": best,
+        "best_epoch": best_epoch,
         "epoch_seconds_total": sum(float(r.get("epoch_seconds", 0.0)) for r in records),
     }
 

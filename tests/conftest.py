@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
 
 from sdt_neuro.data import Dataset, Split, load_bundled_sample, load_dataset
+
+
+def load_benchmark_script(name: str) -> ModuleType:
+    """Import ``benchmarks/<name>.py`` (not a package) as the module ``name``."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 def synthetic_dataset(n_train: int = 200, n_test: int = 100, n_classes: int = 4, seed: int = 0) -> Dataset:

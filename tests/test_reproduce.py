@@ -1,18 +1,11 @@
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
 from sdt_neuro.evaluate import direct_association
 from sdt_neuro.presets import PRESETS, preset_config
-from tests.conftest import synthetic_dataset
+from tests.conftest import load_benchmark_script, synthetic_dataset
 
-SPEC = importlib.util.spec_from_file_location("reproduce", Path(__file__).parents[1] / "benchmarks" / "reproduce.py")
-reproduce = importlib.util.module_from_spec(SPEC)
-sys.modules["reproduce"] = reproduce  # dataclasses look their module up
-SPEC.loader.exec_module(reproduce)
+reproduce = load_benchmark_script("reproduce")
 
 
 @pytest.mark.parametrize("table", sorted(reproduce.TABLES))

@@ -1,15 +1,11 @@
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-SPEC = importlib.util.spec_from_file_location(
-    "seed_summary", Path(__file__).parents[1] / "benchmarks" / "seed_summary.py")
-seed_summary = importlib.util.module_from_spec(SPEC)
-sys.modules["seed_summary"] = seed_summary
-SPEC.loader.exec_module(seed_summary)
+from tests.conftest import load_benchmark_script
+
+seed_summary = load_benchmark_script("seed_summary")
 
 
 def write_run(directory: Path, values: list[float]) -> Path:
