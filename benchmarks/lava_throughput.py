@@ -66,7 +66,7 @@ def main() -> None:
     test = data.test.subset(np.arange(args.samples))
     labelled = data.train.subset(stratified_indices(data.train.y, fraction=1.0, seed=0))
     label_act = ann_activity(config, model, labelled.x)
-    net = spiking_network(model, labelled.x[:1000], config.rule)
+    net = spiking_network(config, model, data_root=args.data_root)
     x = test.x.reshape(len(test), -1).numpy().astype(np.float64)
     y = test.y.numpy()
 

@@ -111,7 +111,7 @@ def main() -> None:
 
     from sdt_neuro.backends.lava.commands import spiking_network
 
-    net = spiking_network(model, labelled.x[:1000], config.rule)
+    net = spiking_network(config, model, data_root=args.data_root)
     x = test.x.reshape(n, -1).numpy().astype(np.float64)
     for fixed in ([False, True] if args.fixed_point else [False]):
         rates, seconds = run_lava(net, x, args.steps, args.batch, fixed, args.seed)

@@ -72,16 +72,20 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="score a checkpoint with the shared evaluation")
     ev.add_argument("checkpoint", help="checkpoint file or run directory")
     ev.add_argument("--backend", default="ann", choices=BACKENDS)
-    ev.add_argument("--label-fraction", type=float, default=1.0)
+    ev.add_argument("--label-fraction", type=float, default=None,
+                    help="assign neurons on this stratified fraction of the run's training images "
+                         "(default: the labels the run itself used)")
     ev.add_argument("--samples", type=int, help="first N test images (default all)")
     ev.add_argument("--probe", action="store_true", help="also train a linear probe")
-    ev.add_argument("--steps", type=int, default=32, help="time steps T (spiking backends)")
+    ev.add_argument("--steps", type=int, default=None,
+                    help="time steps T (spiking backends; default: the training T, else 32)")
     ev.add_argument("--encoding", choices=("current", "bernoulli"), default="current",
                     help="input encoding (spiking backends)")
     ev.add_argument("--fixed-point", action="store_true", help="Lava fixed-point simulation")
     ev.add_argument("--batch", type=int, default=None, help="samples side by side (Lava)")
     ev.add_argument("--data-root")
-    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--seed", type=int, default=None,
+                    help="seed of the labelled subset with --label-fraction (default: the run's)")
     ev.add_argument("--json", dest="json_path", help="write the result to this JSON file")
     return parser
 
@@ -136,7 +140,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from sdt_neuro.scoring import evaluate_checkpoint
 
     options: dict[str, Any] = {"steps": args.steps, "encoding": args.encoding,
-                               "fixed_point": args.fixed_point, "seed": args.seed, "data_root": args.data_root}
+                               "fixed_point": args.fixed_point, "seed": args.seed or 0, "data_root": args.data_root}
     if args.batch is not None:
         options["batch"] = args.batch
     result = evaluate_checkpoint(

@@ -24,6 +24,7 @@ from sdt_neuro.errors import ConfigError, ShapeError
 from sdt_neuro.models import MLP
 
 ENCODINGS = ("current", "bernoulli")
+CALIBRATION_IMAGES = 1000
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,49 @@ def convert_mlp(model: MLP, calibration: torch.Tensor | None = None, percentile:
                           {"percentile": percentile, "source": "sdt-neuro MLP"})
 
 
+def checkpoint_network(config: Any, model: MLP, calibration: torch.Tensor | None = None,
+                       percentile: float = 99.9, data_root: Any = None) -> SpikingNetwork:
+    """The one spiking network of a trained checkpoint: snnTorch, Lava and NIR export all run it.
+
+    * one layer, or a network trained in snnTorch (``config.extra["backend"] == "snntorch"``,
+      whose hidden rates are already in [0, 1]): the weights as trained;
+    * an ANN with hidden layers: :func:`convert_mlp` scaled on ``calibration`` images, by default
+      the first :data:`CALIBRATION_IMAGES` *training* images of ``config.dataset`` (never test
+      images, so the network does not depend on what is evaluated or how much of it);
+    * a multi-layer EP network is refused: its reference is the relaxed free phase with feedback,
+      which a feed-forward spiking network does not compute.
+
+    ``meta`` records what the conversion was made from (``scaling``, ``percentile``,
+    ``calibration``: data set, split, count and source).
+    """
+    if not isinstance(model, MLP):
+        raise ConfigError(f"conversion supports arch='mlp' checkpoints, got arch={getattr(config, 'arch', '?')!r}")
+    rule = dict(config.rule)
+    if len(model.layers) > 1 and config.algorithm == "ep":
+        raise ConfigError(
+            f"a {len(model.layers)}-layer EP network has feedback between its layers (its output is the "
+            "relaxed free phase); a feed-forward spiking conversion would be a different network. "
+            "Convert 1-layer EP or BP networks.")
+    if len(model.layers) == 1 or config.extra.get("backend") == "snntorch":
+        layers = tuple(SpikingLayer(lay.weight.detach().cpu().double().numpy(),
+                                    lay.bias.detach().cpu().double().numpy()) for lay in model.layers)
+        scaling = "none (one layer)" if len(model.layers) == 1 else "none (trained in snnTorch)"
+        return SpikingNetwork(layers, rule, (1.0,) * (len(layers) + 1),
+                              {"source": "sdt-neuro MLP", "scaling": scaling})
+    if calibration is None:
+        from sdt_neuro.data import load_dataset
+
+        data = load_dataset(config.dataset, data_root)
+        calibration = data.train.x[:CALIBRATION_IMAGES]
+        origin = {"dataset": data.name, "split": "train", "first": int(calibration.shape[0]),
+                  "source": data.source}
+    else:
+        origin = {"split": "given by the caller", "count": int(calibration.shape[0])}
+    net = convert_mlp(model, calibration, percentile, rule)
+    return SpikingNetwork(net.layers, net.rule, net.scales,
+                          {**net.meta, "scaling": "percentile", "calibration": origin})
+
+
 def encode_input(x: np.ndarray, steps: int, encoding: str, rng: np.random.Generator | None = None) -> np.ndarray:
     """Input per step as [T, batch, features]: the pixel value itself ("current") or
     Bernoulli spikes with that probability ("bernoulli")."""
@@ -91,12 +135,18 @@ def encode_input(x: np.ndarray, steps: int, encoding: str, rng: np.random.Genera
     return (rng.random((steps, *x.shape)) < x).astype(np.float64)
 
 
-def simulate(net: SpikingNetwork, inputs: np.ndarray) -> np.ndarray:
+RESETS = ("subtract", "zero")
+
+
+def simulate(net: SpikingNetwork, inputs: np.ndarray, reset: str = "subtract") -> np.ndarray:
     """NumPy oracle of the spiking network: spike counts [batch, N_out] for inputs [T, batch, in].
 
     Layers update in the same step (no synaptic delay), each from the spikes the layer below
-    emitted in that step.
+    emitted in that step. ``reset="subtract"``: spike at ``v >= theta``, then ``v -= theta``;
+    ``"zero"`` (Lava's LIF): spike at ``v > theta``, then ``v = 0``.
     """
+    if reset not in RESETS:
+        raise ConfigError(f"reset={reset!r} is not one of {RESETS}")
     if inputs.ndim != 3 or inputs.shape[2] != net.sizes[0]:
         raise ShapeError(f"inputs must be [T, batch, {net.sizes[0]}], got {inputs.shape}")
     batch = inputs.shape[1]
@@ -105,7 +155,11 @@ def simulate(net: SpikingNetwork, inputs: np.ndarray) -> np.ndarray:
     for s in inputs:
         for i, layer in enumerate(net.layers):
             v[i] += s @ layer.weight.T + layer.bias
-            s = (v[i] >= layer.threshold).astype(np.float64)
-            v[i] -= s * layer.threshold
+            if reset == "subtract":
+                s = (v[i] >= layer.threshold).astype(np.float64)
+                v[i] -= s * layer.threshold
+            else:
+                s = (v[i] > layer.threshold).astype(np.float64)
+                v[i] *= 1.0 - s
         counts += s
     return counts

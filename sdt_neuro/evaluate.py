@@ -7,15 +7,26 @@ Direct association (DA): on a labelled set, each neuron's mean response per clas
 its best class (a neuron that never responds stays unassigned, -1). A sample is predicted as the
 class whose assigned neurons have the highest mean response ("average") or as the class of the
 single most active assigned neuron ("max").
+
+Two rules make every backend's figure mean the same thing (spike counts over few steps tie often):
+
+* **silent samples are wrong**: a sample with no positive activity on any assigned neuron is
+  predicted ``-1`` (:data:`SILENT`), which matches no label, and counted in ``DAResult.silent``;
+* **ties are broken at random**: among the classes (DA-average) or neurons (DA-max) that share the
+  highest score, one is drawn uniformly with a generator seeded by ``seed`` (default 0), so the
+  same activity always gives the same predictions and no class is favoured by its index.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from sdt_neuro.errors import ShapeError
+
+SILENT = -1  # the prediction for a sample with no activity on any assigned neuron
 
 
 def _as_2d(name: str, a: np.ndarray) -> np.ndarray:
@@ -49,26 +60,59 @@ def assign_neurons(activity: np.ndarray, labels: np.ndarray, n_classes: int) -> 
     return assigned
 
 
-def predict_average(activity: np.ndarray, assignment: np.ndarray, n_classes: int) -> np.ndarray:
-    """Class whose assigned neurons have the highest mean activity (classes with none: never)."""
-    act = _as_2d("activity", activity)
+def argmax_random_ties(scores: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Row-wise argmax; a row whose maximum is shared picks one of the tied columns uniformly at
+    random (seeded). ``-inf`` columns are never picked unless the whole row is ``-inf``."""
+    scores = np.asarray(scores)
+    pred = scores.argmax(axis=1)
+    if scores.size == 0:
+        return pred
+    tied = scores == scores.max(axis=1, keepdims=True)
+    rows = np.flatnonzero(tied.sum(axis=1) > 1)
+    if rows.size:
+        keys = np.random.default_rng(seed).random((rows.size, scores.shape[1]))
+        keys[~tied[rows]] = -1.0
+        pred[rows] = keys.argmax(axis=1)
+    return pred
+
+
+def _silent(act: np.ndarray, assignment: np.ndarray) -> np.ndarray:
+    """Samples with no positive activity on any assigned neuron."""
+    assigned = assignment >= 0
+    if not assigned.any():
+        return np.ones(act.shape[0], dtype=bool)
+    return ~(act[:, assigned] > 0).any(axis=1)
+
+
+def _check_assignment(act: np.ndarray, assignment: np.ndarray) -> None:
     if assignment.shape != (act.shape[1],):
         raise ShapeError(f"assignment has shape {assignment.shape}, activity has {act.shape[1]} neurons")
+
+
+def predict_average(activity: np.ndarray, assignment: np.ndarray, n_classes: int, seed: int = 0) -> np.ndarray:
+    """Class whose assigned neurons have the highest mean activity (classes with none: never);
+    ties at random, silent samples :data:`SILENT`."""
+    act = _as_2d("activity", activity)
+    _check_assignment(act, assignment)
     scores = np.full((act.shape[0], n_classes), -np.inf, dtype=act.dtype)
     for c in range(n_classes):
         members = assignment == c
         if members.any():
             scores[:, c] = act[:, members].mean(axis=1)
-    return scores.argmax(axis=1)
+    pred = argmax_random_ties(scores, seed)
+    pred[_silent(act, assignment)] = SILENT
+    return pred
 
 
-def predict_max(activity: np.ndarray, assignment: np.ndarray) -> np.ndarray:
-    """Class of the most active assigned neuron (unassigned neurons are ignored)."""
+def predict_max(activity: np.ndarray, assignment: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Class of the most active assigned neuron (unassigned neurons are ignored); ties between
+    neurons at random, silent samples :data:`SILENT`."""
     act = _as_2d("activity", activity)
-    if assignment.shape != (act.shape[1],):
-        raise ShapeError(f"assignment has shape {assignment.shape}, activity has {act.shape[1]} neurons")
+    _check_assignment(act, assignment)
     masked = np.where(assignment[None, :] >= 0, act, -np.inf)
-    return np.where(assignment >= 0, assignment, 0)[masked.argmax(axis=1)]
+    pred = np.where(assignment >= 0, assignment, 0)[argmax_random_ties(masked, seed)]
+    pred[_silent(act, assignment)] = SILENT
+    return pred
 
 
 @dataclass(frozen=True)
@@ -80,6 +124,7 @@ class DAResult:
     pred_average: np.ndarray
     pred_max: np.ndarray
     assignment: np.ndarray
+    silent: int = 0
 
 
 def direct_association(
@@ -88,19 +133,22 @@ def direct_association(
     test_activity: np.ndarray,
     test_labels: np.ndarray,
     n_classes: int = 10,
+    seed: int = 0,
 ) -> DAResult:
-    """Assign neurons on the labelled set, then score both DA predictions on the test set."""
+    """Assign neurons on the labelled set, then score both DA predictions on the test set
+    (silent samples count as wrong, ties are broken at random with ``seed``)."""
     assignment = assign_neurons(label_activity, label_labels, n_classes)
     test_act = _as_2d("test_activity", test_activity)
     test_labels = _as_labels(test_labels, test_act.shape[0])
-    pa = predict_average(test_act, assignment, n_classes)
-    pm = predict_max(test_act, assignment)
+    pa = predict_average(test_act, assignment, n_classes, seed)
+    pm = predict_max(test_act, assignment, seed)
     return DAResult(
         average=float((pa == test_labels).mean()),
         max=float((pm == test_labels).mean()),
         pred_average=pa,
         pred_max=pm,
         assignment=assignment,
+        silent=int(_silent(test_act, assignment).sum()),
     )
 
 
@@ -113,11 +161,13 @@ def agreement(pred_a: np.ndarray, pred_b: np.ndarray) -> float:
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 10) -> np.ndarray:
-    """``[true, predicted]`` counts."""
+    """``[true, predicted]`` counts; :data:`SILENT` predictions are left out (rows then sum to
+    fewer than the class's samples)."""
     labels = np.asarray(labels, dtype=np.int64)
     predictions = _as_labels(predictions, labels.shape[0])
+    spoken = predictions != SILENT
     cm = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(cm, (labels, predictions), 1)
+    np.add.at(cm, (labels[spoken], predictions[spoken]), 1)
     return cm
 
 
@@ -138,19 +188,25 @@ class NeuronUsage:
 
 
 def neuron_usage(activity: np.ndarray, assignment: np.ndarray | None = None, k: int = 1) -> NeuronUsage:
-    """Win-frequency spread of the top-k neurons per sample, and unassigned neuron count.
+    """Win-frequency spread of the k winners per sample, and unassigned neuron count.
 
-    ``win_entropy_ratio`` is the entropy of the win distribution over its maximum, log(N): 1
-    means every neuron wins equally often.
+    Winners are chosen as the rule chooses them (:func:`sdt_neuro.targets.kwta_target`: ties go
+    to the lower index); a silent sample (no positive activity) has no winners. Frequencies are
+    per sample. ``win_entropy_ratio`` is the entropy of the win distribution over its maximum,
+    log(N): 1 means every neuron wins equally often.
     """
+    from sdt_neuro.targets import kwta_target
+
     act = _as_2d("activity", activity)
     n = act.shape[1]
     if not 1 <= k < n:
         raise ShapeError(f"k={k} must satisfy 1 <= k < {n}")
-    import torch
-
-    winners = torch.topk(torch.from_numpy(np.ascontiguousarray(act)), k, dim=1).indices.numpy()
-    wins = np.bincount(winners.ravel(), minlength=n).astype(np.float64)
+    active = (act > 0).any(axis=1)
+    wins = np.zeros(n, dtype=np.float64)
+    for i in range(0, act.shape[0], 4096):
+        rows = act[i : i + 4096][active[i : i + 4096]]
+        if rows.size:
+            wins += kwta_target(rows, np.zeros(n, dtype=rows.dtype), k).sum(axis=0)
     freq = wins / max(act.shape[0], 1)
     p = wins / max(wins.sum(), 1)
     nz = p[p > 0]
@@ -183,12 +239,12 @@ def linear_probe(
     """Test accuracy of dropout(0.2) + linear(N -> classes) trained with cross-entropy (Adam)
     on frozen features.
 
-    ``standardize`` z-scores every feature with the training features' mean and standard deviation
-    (constant features are only centred): a CNN's outputs can be 1e-3 in scale, which a probe at
-    a fixed rate would not learn from in a few epochs.
+    The probe draws from its own seeded generator: the global torch RNG is left as it was, so a
+    training run that probes resumes exactly. ``standardize`` z-scores every feature with the
+    training features' mean and standard deviation (constant features are only centred): a CNN's
+    outputs can be 1e-3 in scale, which a probe at a fixed rate would not learn from in a few epochs.
     """
     import torch
-    from torch import nn
 
     xtr = torch.as_tensor(_as_2d("train_features", train_features), dtype=torch.float32)
     ytr = torch.as_tensor(_as_labels(train_labels, xtr.shape[0]))
@@ -198,6 +254,15 @@ def linear_probe(
         mean, std = xtr.mean(0), xtr.std(0)
         std = torch.where(std > 1e-12, std, torch.ones_like(std))
         xtr, xte = (xtr - mean) / std, (xte - mean) / std
+    with torch.random.fork_rng(devices=[]):  # seeded here, and the caller's generator left as it was
+        return _train_probe(xtr, ytr, xte, yte, n_classes, epochs, batch_size, lr, dropout, seed)
+
+
+def _train_probe(xtr: Any, ytr: Any, xte: Any, yte: Any, n_classes: int, epochs: int, batch_size: int,
+                 lr: float, dropout: float, seed: int) -> float:
+    import torch
+    from torch import nn
+
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     probe = nn.Sequential(nn.Dropout(dropout), nn.Linear(xtr.shape[1], n_classes))

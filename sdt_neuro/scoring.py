@@ -84,6 +84,7 @@ def score_activity(
         "da_average": da.average,
         "da_max": da.max,
         "neuron_usage": usage.to_dict(),
+        "silent_samples": da.silent,
         "confusion_matrix": confusion_matrix(test_labels, da.pred_average, n_classes).tolist(),
         "predictions": da.pred_average,
     }
@@ -94,24 +95,34 @@ def score_activity(
     return result
 
 
+PROBE_PROTOCOL = ("dropout(0.2) + linear, trained on the ANN outputs of the labelled training images (the "
+                  "set that assigns the neurons), standardised with their statistics, tested on this "
+                  "backend's test activity")
+
+
 def evaluate_checkpoint(
     checkpoint: str | os.PathLike,
     backend: str = "ann",
-    label_fraction: float = 1.0,
+    label_fraction: float | None = None,
     samples: int | None = None,
     probe: bool = False,
     data_root: str | os.PathLike | None = None,
     dataset: Dataset | None = None,
-    seed: int = 0,
+    seed: int | None = None,
     options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``checkpoint`` on ``backend`` over the first ``samples`` test images.
 
-    Neurons are assigned on the labelled fraction of the training set with the ANN's outputs
-    (the same weights), so every backend is read out by one assignment; the backend's own test
-    activity is then scored, and non-ANN backends are compared with the ANN's predictions.
+    Neurons are assigned with the ANN's outputs (the same weights) on the labelled training
+    images the run itself used (its semi-supervised subset, or its ``label_fraction`` of its own
+    training split, drawn with its seed); ``label_fraction`` (with ``seed``, default the run's)
+    chooses another stratified fraction of that split instead. The result's ``labels`` says which.
+    Every backend is read out by that one assignment; non-ANN backends are also compared with the
+    ANN's predictions. The linear probe follows one protocol on every backend (``PROBE_PROTOCOL``).
     A semi-supervised checkpoint also gets ``output_accuracy``, its output read as a classifier.
     """
+    from sdt_neuro.training.run_data import label_indices, label_provenance, training_split
+
     runner = _backend_runner(backend)
     config, model, _ = load_trained_model(checkpoint)
     rule = config.wta_rule
@@ -120,7 +131,18 @@ def evaluate_checkpoint(
     if not 1 <= n <= len(data.test):
         raise ConfigError(f"samples={samples} must be in [1, {len(data.test)}]")
     test = data.test.subset(np.arange(n))
-    labelled = data.train.subset(stratified_indices(data.train.y, fraction=label_fraction, seed=seed))
+    train = training_split(config, data)
+    if label_fraction is None:
+        label_idx = label_indices(config, train)
+        labels_used = label_provenance(config, len(label_idx))
+    else:
+        seed = config.seed if seed is None else seed
+        label_idx = stratified_indices(train.y, fraction=label_fraction, seed=seed)
+        labels_used = label_provenance(config, len(label_idx), label_fraction, seed)
+        if config.semi_labels is not None and len(label_idx) > config.semi_labels:
+            labels_used["warning"] = (f"the run was trained with {config.semi_labels} labels; this evaluation "
+                                      f"assigns neurons with {len(label_idx)}")
+    labelled = train.subset(label_idx)
     label_act = ann_activity(config, model, labelled.x)
     t0 = time.perf_counter()
     ann_test = ann_activity(config, model, test.x)
@@ -137,15 +159,14 @@ def evaluate_checkpoint(
     seconds = time.perf_counter() - t0
     result = score_activity(label_act, labelled.y.numpy(), test_act, test.y.numpy(),
                             rule.n_classes, rule.k, reference)
-    result.update(backend=backend, seconds=seconds, label_fraction=label_fraction,
+    result.update(backend=backend, seconds=seconds, label_fraction=labels_used["fraction"], labels=labels_used,
                   checkpoint=str(checkpoint), preset=config.preset, options=dict(options or {}))
     if config.semi_labels is not None:  # trained with labels: its output is a classifier
         result["output_accuracy"] = output_accuracy(test_act, test.y.numpy(), rule.n_classes)
     if backend != "ann":
         result["ann_da_average"] = float((reference == test.y.numpy()).mean()) if reference is not None else None
     if probe:
-        result["linear_probe"] = linear_probe(
-            ann_activity(config, model, data.train.x) if backend == "ann" else label_act,
-            data.train.y.numpy() if backend == "ann" else labelled.y.numpy(),
-            test_act, test.y.numpy(), n_classes=rule.n_classes, seed=seed)
+        result["linear_probe"] = linear_probe(label_act, labelled.y.numpy(), test_act, test.y.numpy(),
+                                              n_classes=rule.n_classes, seed=labels_used["seed"])
+        result["linear_probe_protocol"] = PROBE_PROTOCOL
     return result

@@ -11,7 +11,7 @@ def test_train_and_evaluate_end_to_end(tmp_path, capsys):
                  "--test-samples", "200", "--threads", "1", "--out", str(out), "--no-progress"])
     assert code == 0
     records = json.loads((out / "metrics.json").read_text())
-    assert records[0]["epoch"] == 1 and 0 <= records[0]["test_da_average"] <= 1
+    assert records[0]["epoch"] == 1 and records[0]["test_da_average"] > 0.5  # chance is 0.1
     assert (out / "checkpoint.pt").exists() and (out / "accuracy.png").exists()
     code = main(["evaluate", str(out), "--samples", "200", "--json", str(tmp_path / "e.json")])
     assert code == 0

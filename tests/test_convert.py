@@ -22,17 +22,33 @@ def test_output_layer_rates_match_hard_sigmoid_within_one_over_t():
 
 
 def test_hidden_layers_are_scaled_by_percentile():
-    torch.manual_seed(1)
-    model = MLP((784, 40, 10)).eval()
-    calib = torch.rand(100, 784)
-    net = convert_mlp(model, calib, percentile=99.0)
-    lam = net.scales[1]
-    a = torch.relu(model.pre_activations(calib)[0]).detach().flatten().numpy()
-    assert lam == pytest.approx(np.percentile(a[a > 0], 99.0))
-    np.testing.assert_allclose(net.layers[0].weight, model.layers[0].weight.detach().numpy() / lam, rtol=1e-6)
-    np.testing.assert_allclose(net.layers[1].weight, model.layers[1].weight.detach().numpy() * lam, rtol=1e-6)
+    """Known answer: hidden activations 1..7 (two zeros left out); their median is 4, their max 7."""
+    model = MLP((4, 3, 2)).eval()
+    with torch.no_grad():
+        model.layers[0].weight.copy_(torch.eye(3, 4))
+        model.layers[0].bias.zero_()
+        model.layers[1].weight.copy_(torch.tensor([[1.0, 2.0, 3.0], [-1.0, 0.5, 0.0]]))
+        model.layers[1].bias.copy_(torch.tensor([0.25, -0.5]))
+    calib = torch.tensor([[1.0, 2.0, 3.0, 9.0], [4.0, 5.0, 6.0, 9.0], [-1.0, -1.0, 7.0, 9.0]])
+    for percentile, lam in ((50.0, 4.0), (100.0, 7.0)):
+        net = convert_mlp(model, calib, percentile=percentile)
+        assert net.scales == (1.0, lam, 1.0)
+        np.testing.assert_allclose(net.layers[0].weight, np.eye(3, 4) / lam)
+        np.testing.assert_allclose(net.layers[1].weight, [[lam, 2 * lam, 3 * lam], [-lam, 0.5 * lam, 0.0]])
+        np.testing.assert_allclose(net.layers[1].bias, [0.25, -0.5])  # the output keeps its scale
     with pytest.raises(ConfigError, match="calibration"):
         convert_mlp(model)
+
+
+def test_zero_reset_oracle_spikes_above_the_threshold_and_restarts_from_zero():
+    from sdt_neuro.convert import SpikingLayer, SpikingNetwork
+
+    net = SpikingNetwork((SpikingLayer(np.array([[1.0]]), np.array([0.0])),), {})
+    inputs = np.full((6, 1, 1), 0.5)  # v: 0.5, 1.0, 1.5 ...
+    assert simulate(net, inputs)[0, 0] == 3  # subtract: spikes at v >= 1 (steps 2, 4, 6)
+    assert simulate(net, inputs, reset="zero")[0, 0] == 2  # zero: v > 1 needs 3 steps (steps 3, 6)
+    with pytest.raises(ConfigError, match="reset"):
+        simulate(net, inputs, reset="keep")
 
 
 def test_bernoulli_encoding_rate_and_errors():

@@ -4,6 +4,7 @@ import pytest
 from sdt_neuro.errors import ShapeError
 from sdt_neuro.evaluate import (
     agreement,
+    argmax_random_ties,
     assign_neurons,
     confusion_matrix,
     direct_association,
@@ -81,3 +82,50 @@ def test_linear_probe_standardizes_tiny_features():
     args = (x[:400], y[:400], x[400:], y[400:])
     assert linear_probe(*args, n_classes=3, epochs=20, lr=0.05) > 0.95
     assert linear_probe(*args, n_classes=3, epochs=20, lr=0.05, standardize=False) < 0.6
+
+
+def test_a_silent_sample_is_wrong_not_class_zero():
+    act, labels = hand_built()
+    test = np.array([[0.0] * 6, [0.0, 0.0, 0.0, 0.0, 0.0, 0.7]])  # no activity / only an unassigned neuron
+    res = direct_association(act, labels, test, np.array([0, 0]), n_classes=3)
+    np.testing.assert_array_equal(res.pred_average, [-1, -1])
+    np.testing.assert_array_equal(res.pred_max, [-1, -1])
+    assert res.average == 0.0 and res.max == 0.0 and res.silent == 2
+    cm = confusion_matrix(np.array([0, 0]), res.pred_average, 3)
+    assert cm.sum() == 0  # silent predictions are not counted as any class
+
+
+def test_ties_are_broken_at_random_not_towards_the_lowest_index():
+    act, labels = hand_built()
+    tied = np.tile([[0.5, 0.5, 0.5, 0.5, 0.0, 0.0]], (400, 1))  # classes 0 and 1 tie (average and max)
+    res = direct_association(act, labels, tied, np.zeros(400, int), n_classes=3)
+    for pred in (res.pred_average, res.pred_max):
+        assert set(pred.tolist()) == {0, 1}
+        assert 0.4 < (pred == 0).mean() < 0.6
+    again = direct_association(act, labels, tied, np.zeros(400, int), n_classes=3)
+    np.testing.assert_array_equal(again.pred_average, res.pred_average)  # seeded: repeatable
+    other = direct_association(act, labels, tied, np.zeros(400, int), n_classes=3, seed=1)
+    assert (other.pred_average != res.pred_average).any()
+
+
+def test_a_class_without_neurons_is_never_predicted():
+    act = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    assignment = assign_neurons(act, np.array([0, 1, 2]), 3)
+    np.testing.assert_array_equal(assignment, [0, 1])  # class 2 owns no neuron
+    res = direct_association(act, np.array([0, 1, 2]), np.array([[0.2, 0.9], [0.3, 0.3]]), np.array([1, 2]), 3)
+    assert 2 not in res.pred_average.tolist() and 2 not in res.pred_max.tolist()
+    assert res.pred_average[0] == 1
+
+
+def test_argmax_random_ties_only_randomises_tied_rows():
+    scores = np.array([[0.1, 0.9, 0.2], [0.5, 0.5, -np.inf]] * 50)
+    pred = argmax_random_ties(scores)
+    assert (pred[0::2] == 1).all()
+    assert set(pred[1::2].tolist()) == {0, 1}
+
+
+def test_usage_counts_winners_like_the_rule_and_silent_rows_win_nothing():
+    act = np.array([[0.5, 0.5, 0.5, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    u = neuron_usage(act, k=2)
+    # the rule's ties go to the lower index: neurons 0 and 1 win the first row; silent rows credit nobody
+    assert u.win_fraction_max == pytest.approx(1 / 3) and u.never_win == 2

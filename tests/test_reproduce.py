@@ -19,7 +19,7 @@ def test_a_row_runs_and_renders_measured_next_to_published():
     row = reproduce.Row("bp-1layer", 0.9578, quick={"epochs": 1})
     # one epoch on 200 synthetic images: only the plumbing is under test here
     result = reproduce.run_row(row, "quick", synthetic_dataset(), None, 1)
-    assert result["epochs"] == 1 and result["published"] == 0.9578 and 0 <= result["measured"] <= 1
+    assert result["epochs"] == 1 and result["published"] == 0.9578 and result["measured"] > 0.9  # four blobs
     text = reproduce.markdown([result])
     assert "| bp-1layer | test_da_average |" in text and "0.9578" in text and f"{result['measured']:.4f}" in text
 
@@ -64,9 +64,9 @@ def test_untrained_rows_score_the_seeded_network_without_training(monkeypatch):
     row = reproduce.Row("bp-1layer", 0.6199, quick={"label_fraction": 0.5}, untrained=True)
     result = reproduce.run_row(row, "full", data, None, 1)  # overrides hold under every budget
     assert result["epochs"] == 0 and result["overrides"] == {"label_fraction": 0.5}
-    assert result["preset"] == "bp-1layer (untrained)" and 0 <= result["measured"] <= 1
+    assert result["preset"] == "bp-1layer (untrained)" and result["measured"] > 0.5  # chance is 0.25
     probe = reproduce.score_untrained(config, "test_linear_probe", data)
-    assert 0.9 <= probe <= 1  # the four synthetic blobs are linearly separable from random features
+    assert probe >= 0.9  # the four synthetic blobs are linearly separable from random features
     with pytest.raises(ValueError, match="test_accuracy"):
         reproduce.score_untrained(config, "test_accuracy", data)
 

@@ -14,10 +14,53 @@ def test_ann_evaluation_of_a_checkpoint(tmp_path):
     out = evaluate_checkpoint(tmp_path / "checkpoint.pt", dataset=data, probe=True)
     assert out["backend"] == "ann" and out["samples"] == 100
     assert out["da_average"] == pytest.approx(res.metrics[-1]["test_da_average"])
-    assert 0 <= out["linear_probe"] <= 1 and len(out["confusion_matrix"]) == 4
+    assert len(out["confusion_matrix"]) == 4 and out["silent_samples"] == 0
+    assert "ANN outputs of the labelled training images" in out["linear_probe_protocol"]
     assert "output_accuracy" not in out  # unsupervised: only DA reads its output
     assert evaluate_checkpoint(tmp_path, dataset=data, samples=10)["samples"] == 10
     with pytest.raises(ConfigError, match="samples"):
         evaluate_checkpoint(tmp_path, dataset=data, samples=1000)
     with pytest.raises(ConfigError, match="backend"):
         evaluate_checkpoint(tmp_path, dataset=data, backend="loihi")
+
+
+def test_evaluate_uses_the_labels_the_run_used(tmp_path):
+    """A semi-supervised run is scored with its labelled subset, a subset run with its own
+    training images: the figures equal the training loop's, and the JSON says where labels came from."""
+    data = synthetic_dataset()
+    semi = TrainConfig(rule={"n_outputs": 4, "k": 1, "gamma": 0.05, "n_classes": 4, "label_mapping": "one_per_class"},
+                       sizes=(784, 12, 4), lrs=(0.5,), epochs=3, semi_labels=8, semi_pretrain_epochs=1, threads=1)
+    res = train(semi, out_dir=tmp_path / "semi", dataset=data, progress=False, plots=False)
+    out = evaluate_checkpoint(tmp_path / "semi", dataset=data)
+    assert out["labels"]["count"] == 8 and out["labels"]["source"].startswith("as in training")
+    assert out["da_average"] == pytest.approx(res.metrics[-1]["test_da_average"])
+    more = evaluate_checkpoint(tmp_path / "semi", dataset=data, label_fraction=1.0)
+    assert more["labels"]["count"] == 200 and "8 labels" in more["labels"]["warning"]
+
+    subset = TrainConfig(rule={"n_outputs": 20, "k": 2, "gamma": 0.3, "n_classes": 4}, sizes=(784, 20),
+                         lrs=(2.0,), epochs=1, max_train_samples=40, label_fraction=0.5, seed=3, threads=1)
+    res = train(subset, out_dir=tmp_path / "subset", dataset=data, progress=False, plots=False)
+    out = evaluate_checkpoint(tmp_path / "subset", dataset=data)
+    assert out["labels"]["count"] == 20 and out["labels"]["seed"] == 3
+    assert out["da_average"] == pytest.approx(res.metrics[-1]["test_da_average"])
+
+
+def test_the_probe_follows_one_protocol(tmp_path):
+    """Trained on the ANN outputs of the labelled set, tested on the backend's activity: for the
+    ANN, exactly ``linear_probe`` on those arrays."""
+    from sdt_neuro.evaluate import linear_probe
+    from sdt_neuro.scoring import ann_activity
+    from sdt_neuro.training.checkpoint import load_trained_model
+
+    data = synthetic_dataset()
+    cfg = TrainConfig(rule={"n_outputs": 20, "k": 2, "gamma": 0.3, "n_classes": 4}, sizes=(784, 20),
+                      lrs=(2.0,), epochs=1, label_fraction=0.25, threads=1)
+    train(cfg, out_dir=tmp_path, dataset=data, progress=False, plots=False)
+    out = evaluate_checkpoint(tmp_path, dataset=data, probe=True)
+    config, model, _ = load_trained_model(tmp_path)
+    from sdt_neuro.data import stratified_indices
+
+    labelled = data.train.subset(stratified_indices(data.train.y, fraction=0.25, seed=0))
+    expected = linear_probe(ann_activity(config, model, labelled.x), labelled.y.numpy(),
+                            ann_activity(config, model, data.test.x), data.test.y.numpy(), n_classes=4, seed=0)
+    assert out["linear_probe"] == expected and out["labels"]["count"] == 50

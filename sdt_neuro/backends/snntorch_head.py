@@ -40,7 +40,7 @@ from sdt_neuro.backends.snntorch_sim import (
     spike_counts,
     spike_train,
 )
-from sdt_neuro.convert import SpikingLayer, SpikingNetwork, convert_mlp
+from sdt_neuro.convert import SpikingLayer, SpikingNetwork, checkpoint_network
 from sdt_neuro.errors import CheckpointError, ConfigError, ShapeError
 from sdt_neuro.models import MLP, init_weights
 from sdt_neuro.rule import WTARule
@@ -54,7 +54,6 @@ __all__ = [
 ]
 
 DEFAULT_TRAIN_STEPS = 16
-CALIBRATION_IMAGES = 1000
 FILE_FORMAT = "sdt-neuro-snntorch"
 
 
@@ -180,25 +179,10 @@ class ConvertedNetwork:
 
 
 def spec_for_model(config: TrainConfig, model: MLP, calibration: torch.Tensor | None = None,
-                   percentile: float = 99.9) -> SpikingNetwork:
-    """NumPy description of a checkpoint's network: weights as trained for a network trained in
-    snnTorch (its hidden rates are already in [0, 1]), percentile-scaled for an ANN."""
-    rule = config.rule
-    if config.extra.get("backend") == "snntorch" or len(model.layers) == 1:
-        layers = tuple(SpikingLayer(lay.weight.detach().cpu().double().numpy(),
-                                    lay.bias.detach().cpu().double().numpy()) for lay in model.layers)
-        return SpikingNetwork(layers, dict(rule), (1.0,) * (len(layers) + 1),
-                              {"source": "sdt-neuro MLP", "scaling": "none"})
-    return convert_mlp(model, calibration, percentile, rule)
-
-
-def calibration_images(config: TrainConfig, data_root: str | os.PathLike | None,
-                       count: int = CALIBRATION_IMAGES) -> torch.Tensor:
-    """The first ``count`` training images (unlabelled) for the hidden layers' percentile scaling."""
-    from sdt_neuro.data import load_dataset
-
-    train = load_dataset(config.dataset, data_root).train
-    return train.x[:count].reshape(min(count, len(train)), -1)
+                   percentile: float = 99.9, data_root: str | os.PathLike | None = None) -> SpikingNetwork:
+    """NumPy description of a checkpoint's network: :func:`sdt_neuro.convert.checkpoint_network`
+    (the same network Lava and NIR export use)."""
+    return checkpoint_network(config, model, calibration, percentile, data_root)
 
 
 def convert_checkpoint(path: str | os.PathLike, steps: int = 32, encoding: str = "current",
@@ -208,7 +192,8 @@ def convert_checkpoint(path: str | os.PathLike, steps: int = 32, encoding: str =
     """Rate-coded snnTorch network from a checkpoint (file or run directory) or a NIR file.
 
     Hidden ReLU layers of an ANN are scaled by the ``percentile`` of their activations on
-    ``calibration`` images (default: the first 1000 training images from ``data_root``).
+    ``calibration`` images (default: the first 1000 training images, from ``data_root`` or the
+    usual data-root route); see :func:`sdt_neuro.convert.checkpoint_network`.
     """
     from sdt_neuro.training.checkpoint import load_trained_model
 
@@ -219,12 +204,7 @@ def convert_checkpoint(path: str | os.PathLike, steps: int = 32, encoding: str =
         spec, _ = nir_io.read_nir(path)
     else:
         config, model, _ = load_trained_model(path)
-        if not isinstance(model, MLP):
-            raise ConfigError(f"conversion supports arch='mlp' checkpoints, {path} holds arch={config.arch!r}")
-        needs_calibration = len(model.layers) > 1 and config.extra.get("backend") != "snntorch"
-        if needs_calibration and calibration is None:
-            calibration = calibration_images(config, data_root)
-        spec = spec_for_model(config, model, calibration, percentile)
+        spec = checkpoint_network(config, model, calibration, percentile, data_root)
     return ConvertedNetwork(from_spec(spec, device=device), spec, steps, encoding)
 
 
@@ -274,13 +254,12 @@ def evaluation_activity(config: TrainConfig, model: nn.Module, x: torch.Tensor,
     """
     if not isinstance(model, MLP):
         raise ConfigError(f"the snnTorch backend evaluates arch='mlp' checkpoints, got arch={config.arch!r}")
-    steps = int(options.get("steps") or config.extra.get("steps", 32))
+    steps = options.get("steps")
+    steps = config.extra.get("steps", 32) if steps is None else steps
     encoding = options.get("encoding") or "current"
     check_steps_encoding(steps, encoding)
-    calibration = None
-    if len(model.layers) > 1 and config.extra.get("backend") != "snntorch":
-        calibration = calibration_images(config, options.get("data_root"))
-    spec = spec_for_model(config, model, calibration, float(options.get("percentile", 99.9)))
+    spec = checkpoint_network(config, model, percentile=float(options.get("percentile", 99.9)),
+                              data_root=options.get("data_root"))
     device = options.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
     network = from_spec(spec, device=device)
     progress = options.get("progress", sys.stderr.isatty())

@@ -141,7 +141,10 @@ def spike_counts(network: nn.Module, x: torch.Tensor, steps: int, encoding: str 
 
     With "current" input the leading stateless modules of an ``nn.Sequential`` (the first
     ``Linear``, dropout, ...) see the same input at every step, so they run once
-    (``reuse_static_prefix``); the counts are the same, the work is T times smaller.
+    (``reuse_static_prefix``), and the work is T times smaller. In eval mode the counts are the
+    same either way. In training mode a dropout in that prefix then draws **one mask per sample
+    window** (as the ANN draws one per sample); with ``reuse_static_prefix=False`` it draws a new
+    mask at every step, which gives other counts.
     """
     check_steps_encoding(steps, encoding)
     reset_states(network)

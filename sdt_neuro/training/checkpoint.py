@@ -22,7 +22,7 @@ REQUIRED = ("format", "version", "config", "rule", "epoch", "model")
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
-    """Write ``payload`` (plus format tags) to ``path`` atomically (temp file, then rename)."""
+    """Write ``payload`` (plus format tags) to ``path`` atomically: temp file, fsync, rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"format": FORMAT, "version": VERSION, **payload}
@@ -30,12 +30,46 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             torch.save(data, fh)
+            fh.flush()
+            os.fsync(fh.fileno())  # on disk before the rename makes it the checkpoint
         os.replace(tmp, path)
+        fsync_directory(path.parent)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+def fsync_directory(folder: Path) -> None:
+    """Make a rename inside ``folder`` durable (no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def rng_states(shuffle: torch.Generator) -> dict[str, Any]:
+    """Every generator a run draws from: torch's CPU generator, every CUDA device's (when CUDA is
+    available), and the loop's shuffling generator."""
+    states: dict[str, Any] = {"torch": torch.get_rng_state(), "shuffle": shuffle.get_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = list(torch.cuda.get_rng_state_all())
+    return states
+
+
+def restore_rng_states(states: dict[str, Any], shuffle: torch.Generator) -> None:
+    """Put back what :func:`rng_states` saved (CUDA states only where CUDA is available)."""
+    torch.set_rng_state(states["torch"])
+    shuffle.set_state(states["shuffle"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

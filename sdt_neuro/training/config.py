@@ -13,6 +13,7 @@ from sdt_neuro.rule import WTARule
 
 ALGORITHMS = ("bp", "ep")
 EP_ESTIMATES = ("one-sided", "symmetric")
+EP_DROPOUTS = ("inverted", "mask")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("linear", "constant")
 DEVICES = ("auto", "cpu", "cuda")
@@ -39,7 +40,10 @@ class TrainConfig:
 
     ``ep_*`` fields set equilibrium propagation (``algorithm="ep"``): free steps T, nudged steps
     Kmax, step size dt, nudging strength beta, the estimate, and whether the sign of beta is drawn
-    at random per batch (one-sided estimate).
+    at random per batch (one-sided estimate). ``ep_dropout`` is ``"inverted"`` (ours: input and
+    hidden dropout scaled by 1/(1-p), as in BP) or ``"mask"`` (published: a plain 0/1 mask on the
+    input and every state, no rescaling); ``ep_target_smoothing`` s makes the unsupervised target
+    ``(1 - s) d + s k / N`` before the output mask (published: 0.3; labels are never smoothed).
 
     ``semi_*`` fields make the run semi-supervised (see ``training/semi.py``): ``semi_labels``
     labelled samples drawn with ``semi_split_seed``, ``semi_pretrain_epochs`` supervised epochs,
@@ -81,6 +85,8 @@ class TrainConfig:
     ep_beta: float = 0.2
     ep_estimate: str = "one-sided"
     ep_random_sign: bool = True
+    ep_dropout: str = "inverted"
+    ep_target_smoothing: float = 0.0
     semi_labels: int | None = None
     semi_split_seed: int = 0
     semi_pretrain_epochs: int = 0
@@ -100,6 +106,7 @@ class TrainConfig:
             ("mode", self.mode, MODES),
             ("arch", self.arch, ("mlp", "cnn")),
             ("ep_estimate", self.ep_estimate, EP_ESTIMATES),
+            ("ep_dropout", self.ep_dropout, EP_DROPOUTS),
         ):
             if value not in allowed:
                 raise ConfigError(f"{name}={value!r} is not one of {allowed}")
@@ -152,6 +159,8 @@ class TrainConfig:
             raise ConfigError(f"ep_dt={self.ep_dt} must be in (0, 1]")
         if not 0 < self.ep_beta < 1:
             raise ConfigError(f"ep_beta={self.ep_beta} must be in (0, 1)")
+        if not 0 <= self.ep_target_smoothing < 1:
+            raise ConfigError(f"ep_target_smoothing={self.ep_target_smoothing} must be in [0, 1)")
 
     @property
     def wta_rule(self) -> WTARule:

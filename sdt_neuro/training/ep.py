@@ -16,9 +16,10 @@ free-phase output (or the label target). The contrastive update, for both weight
 is added to the weights with the per-layer (scheduled) rate of the optimiser's param groups. The
 sign of ``beta`` is drawn at random per batch (one-sided estimate, as published).
 
-Dropout masks are drawn once per batch and held fixed through both phases: inverted dropout on the
-input (so the first layer's drive ``W_1 x + b_1`` is computed once per batch) and on hidden
-activities, and a 0/1 mask on the output state (the masked output neurons stay at 0, and the target
+Dropout masks are drawn once per batch and held fixed through both phases: on the input (so the
+first layer's drive ``W_1 x + b_1`` is computed once per batch) and on hidden activities either
+inverted dropout (``ep_dropout="inverted"``, ours) or a plain 0/1 mask (``"mask"``, published), and
+a 0/1 mask on the output state (the masked output neurons stay at 0, and the target
 is masked the same way, as in BP). Inference (``activity``) is the free phase without dropout.
 
 With one layer the output sees a constant drive ``u`` and each neuron follows a clamped linear
@@ -156,15 +157,18 @@ class EPLearner:
         """One batch; returns ``mean((s_L^0 - d)^2)`` (a 0-d tensor)."""
         model: MLP = self.model  # type: ignore[assignment]
         x = x_raw = x.reshape(x.shape[0], -1)
-        keep_in = _dropout_keep(x.shape, model.input_dropout.p, x.device)
+        keep = output_dropout_mask if self.config.ep_dropout == "mask" else _dropout_keep
+        keep_in = keep(x.shape, model.input_dropout.p, x.device)
         if keep_in is not None:
             x = x * keep_in
-        masks: Masks = [_dropout_keep((x.shape[0], layer.out_features), model.hidden_dropout.p, x.device)
+        masks: Masks = [keep((x.shape[0], layer.out_features), model.hidden_dropout.p, x.device)
                         for layer in self.layers[:-1]]
         masks.append(output_dropout_mask((x.shape[0], model.n_outputs), self.rule.dropout, x.device))
         drive, free = self.free_phase(x, masks)
         y = free[-1]
         d = self.target(target_source(self, x_raw, y, masks[-1], labels), masks[-1], labels)
+        if labels is None and self.config.ep_target_smoothing > 0:
+            d = smooth_target(d, masks[-1], self.config.ep_target_smoothing, self.rule.k)
         loss = (y - d).pow(2).mean()
         beta = self.beta
         if self.symmetric:
@@ -199,6 +203,14 @@ class EPLearner:
     def activity(self, x: torch.Tensor) -> torch.Tensor:
         """Output of the free phase without dropout (EP inference)."""
         return self.free_phase(x.reshape(x.shape[0], -1))[1][-1]
+
+
+def smooth_target(d: torch.Tensor, mask: torch.Tensor | None, s: float, k: int) -> torch.Tensor:
+    """``m * ((1 - s) d + s k / N)`` for a masked k-hot ``d`` (published EP label smoothing)."""
+    uniform = torch.full_like(d, s * k / d.shape[1])
+    if mask is not None:
+        uniform.mul_(mask)
+    return d.mul(1.0 - s).add_(uniform)
 
 
 def free_phase(layers: nn.ModuleList, x: torch.Tensor, steps: int, dt: float,

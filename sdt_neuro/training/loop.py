@@ -15,15 +15,23 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from sdt_neuro.data import Dataset, iterate_batches, load_dataset, stratified_indices
+from sdt_neuro.data import Dataset, iterate_batches, load_dataset
 from sdt_neuro.errors import CheckpointError, ConfigError
 from sdt_neuro.evaluate import direct_association, linear_probe, neuron_usage
 from sdt_neuro.rule import WTARule
 from sdt_neuro.training.bp import BPLearner
-from sdt_neuro.training.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
+from sdt_neuro.training.checkpoint import (
+    fsync_directory,
+    load_checkpoint,
+    load_state_strict,
+    restore_rng_states,
+    rng_states,
+    save_checkpoint,
+)
 from sdt_neuro.training.config import TrainConfig
 from sdt_neuro.training.ep import EPLearner
 from sdt_neuro.training.homeostasis import HomeostasisState
+from sdt_neuro.training.run_data import evaluation_split, label_indices, training_split
 from sdt_neuro.training.semi import epoch_pool, labelled_indices, output_accuracy
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -137,17 +145,9 @@ def train(
                 f"epochs, threads and device may change. Saved: {saved.to_dict()}"
             )
     data = dataset or load_dataset(config.dataset, data_root)
-    train_split = data.train
-    if config.max_train_samples and config.max_train_samples < len(train_split):
-        train_split = train_split.subset(
-            stratified_indices(train_split.y, count=config.max_train_samples, seed=config.seed))
-    test_split = data.test
-    if config.max_test_samples and config.max_test_samples < len(test_split):
-        test_split = test_split.subset(np.arange(config.max_test_samples))
-    label_idx = stratified_indices(train_split.y, fraction=config.label_fraction, seed=config.seed)
+    train_split, test_split = training_split(config, data), evaluation_split(config, data)
+    label_idx = label_indices(config, train_split)  # DA assigns neurons with the labels the run was given
     labelled = labelled_indices(config, train_split.y)  # semi-supervised runs only
-    if labelled is not None:
-        label_idx = labelled  # DA assigns neurons with the labels the run was given
     train_x, train_y = train_split.x.to(device), train_split.y.to(device)
 
     learner = (learner_factory or make_learner)(config, device)
@@ -158,8 +158,7 @@ def train(
         load_state_strict(learner.model, ckpt["model"], "model weights")
         learner.optimizer.load_state_dict(ckpt["optimizer"])
         learner.state.load_state_dict(ckpt["homeostasis"])
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        shuffle.set_state(ckpt["rng"]["shuffle"])
+        restore_rng_states(ckpt["rng"], shuffle)
         metrics = list(ckpt["metrics"])
         start_epoch = int(ckpt["epoch"])
 
@@ -282,7 +281,7 @@ def _payload(learner: Learner, config: TrainConfig, epoch: int, metrics: list, s
         "model": learner.model.state_dict(),
         "optimizer": learner.optimizer.state_dict(),
         "homeostasis": learner.state.state_dict(),
-        "rng": {"torch": torch.get_rng_state(), "shuffle": shuffle.get_state()},
+        "rng": rng_states(shuffle),
         "metrics": metrics,
     }
 
@@ -290,5 +289,9 @@ def _payload(learner: Learner, config: TrainConfig, epoch: int, metrics: list, s
 def _write_json(path: Path, obj: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
+    with open(tmp, "w") as fh:
+        fh.write(json.dumps(obj, indent=2))
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
+    fsync_directory(path.parent)

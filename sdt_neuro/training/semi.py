@@ -37,7 +37,12 @@ def epoch_pool(config: TrainConfig, epoch: int, n: int, labelled: np.ndarray | N
 
 def output_accuracy(activity: np.ndarray, labels: np.ndarray, n_classes: int) -> float:
     """Accuracy when each class owns its block of output neurons (``label_mapping``): the class
-    whose block holds the most active neuron is the prediction."""
+    whose block holds the most active neuron is the prediction (ties at random, a silent output
+    is wrong, as in :mod:`sdt_neuro.evaluate`)."""
+    from sdt_neuro.evaluate import SILENT, argmax_random_ties
+
     block = activity.shape[1] // n_classes
-    pred = np.minimum(activity[:, : block * n_classes].argmax(axis=1) // block, n_classes - 1)
+    scores = activity[:, : block * n_classes].reshape(activity.shape[0], n_classes, block).max(axis=2)
+    pred = argmax_random_ties(scores)
+    pred[~(scores > 0).any(axis=1)] = SILENT
     return float((pred == labels).mean())

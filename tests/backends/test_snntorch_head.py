@@ -62,6 +62,21 @@ def test_reused_static_prefix_gives_the_same_counts_as_stepping_everything():
     np.testing.assert_array_equal(fast.numpy(), simulate(spec, encode_input(x.numpy(), 20, "current")))
 
 
+def test_training_mode_dropout_in_the_reused_prefix_holds_one_mask_per_window():
+    spec = random_spec(seed=2)
+    x = torch.from_numpy(np.random.default_rng(6).random((25, 20)))
+    network = torch.nn.Sequential(torch.nn.Dropout(0.5), *sh.from_spec(spec, dtype=torch.float64)).train()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        held = sh.spike_counts(network, x, 20, "current")
+        torch.manual_seed(0)
+        dropped = torch.nn.Dropout(0.5).train()(x)  # the same single draw, made by hand
+        per_step = sh.spike_counts(network, x, 20, "current", reuse_static_prefix=False)
+    expected = simulate(spec, encode_input(dropped.numpy(), 20, "current"))
+    np.testing.assert_array_equal(held.numpy(), expected)
+    assert (per_step != held).any()  # a new mask each step is another network
+
+
 @pytest.mark.parametrize("steps", [4, 16, 64])
 def test_direct_current_rates_approach_the_hard_sigmoid_within_one_over_t(steps):
     torch.manual_seed(0)

@@ -39,6 +39,40 @@ def test_fast_path_matches_autograd(sizes):
     assert not torch.equal(fast.model.layers[-1].weight, initial)
 
 
+def test_fast_path_matches_autograd_with_every_dropout_on(monkeypatch):
+    """Input, hidden and output dropout on: the fast path's update equals autograd's on the same
+    masks and target (recorded from the fast path, replayed by hand)."""
+    from sdt_neuro.training import bp
+
+    torch.manual_seed(0)
+    cfg = config(input_dropout=0.3, hidden_dropout=0.2,
+                 rule={"n_outputs": 30, "k": 3, "gamma": 0.3, "dropout": 0.2})
+    model = MLP(cfg.sizes, 0.3, 0.2)
+    ref = copy.deepcopy(model)
+    masks, targets = [], []
+    keep, out_mask = bp._dropout_keep, bp.output_dropout_mask
+    monkeypatch.setattr(bp, "_dropout_keep", lambda *a: masks.append(keep(*a)) or masks[-1])
+    monkeypatch.setattr(bp, "output_dropout_mask", lambda *a: masks.append(out_mask(*a)) or masks[-1])
+    learner = BPLearner(model, cfg, torch.device("cpu"))
+    assert learner.fast
+    target = learner.target
+    learner.target = lambda *a: targets.append(target(*a)) or targets[-1]
+    x = torch.rand(8, 784)
+    loss = learner.train_step(x)
+    keep_in, keep_hidden, m_out = masks
+    assert keep_in.unique().tolist() == pytest.approx([0.0, 1.0 / 0.7]) and (m_out == 0).any()
+    y = ref.layers[1](torch.relu(ref.layers[0](x * keep_in)) * keep_hidden).clamp(0, 1) * m_out
+    ref_loss = torch.nn.functional.mse_loss(y, targets[0])
+    ref_loss.backward()
+    torch.testing.assert_close(loss, ref_loss.detach())
+    with torch.no_grad():
+        for layer, lr in zip(ref.layers, cfg.lrs):
+            for p in layer.parameters():
+                p -= lr * p.grad
+    for a, b in zip(model.parameters(), ref.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_dropout_masks_both_output_and_target():
     torch.manual_seed(1)
     rule = WTARule(n_outputs=50, k=5, gamma=0.1, dropout=0.5)

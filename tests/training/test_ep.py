@@ -238,3 +238,48 @@ def test_cli_trains_an_ep_preset(tmp_path):
     assert main(["train", "--preset", "ep-1layer", "--epochs", "1", "--train-samples", "200", "--test-samples",
                  "50", "--threads", "1", "--out", str(out), "--no-progress"]) == 0
     assert (out / "checkpoint.pt").exists() and (out / "metrics.json").exists()
+
+
+def test_smooth_target_mixes_uniform_before_the_mask():
+    from sdt_neuro.training.ep import smooth_target
+
+    d = torch.tensor([[1.0, 0.0, 1.0, 0.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0]])
+    out = smooth_target(d, mask, 0.3, k=2)
+    # 0.7 * d + 0.3 * 2/4, then the masked neuron is 0
+    assert torch.allclose(out, torch.tensor([[0.85, 0.15, 0.85, 0.0]]))
+
+
+def test_mask_dropout_scales_the_input_drive_by_keep_not_by_one_over_keep():
+    x = torch.ones(64, 784)
+    inverted = learner(input_dropout=0.5, ep_dropout="inverted")
+    plain = learner(input_dropout=0.5, ep_dropout="mask")
+    seen = {}
+    for name, lrn in (("inverted", inverted), ("mask", plain)):
+        original = lrn.free_phase
+
+        def spy(xd, masks=None, _orig=original, _name=name):
+            seen[_name] = xd.clone()
+            return _orig(xd, masks)
+
+        lrn.free_phase = spy
+        torch.manual_seed(3)
+        lrn.train_step(x)
+    assert set(seen["inverted"].unique().tolist()) == {0.0, 2.0}
+    assert set(seen["mask"].unique().tolist()) == {0.0, 1.0}
+
+
+def test_target_smoothing_changes_the_unsupervised_update_only():
+    x = torch.rand(8, 784)
+    labels = torch.arange(8) % 3
+    plain, smooth = learner(), learner(ep_target_smoothing=0.3)
+    assert not torch.allclose(weight_change(plain, x), weight_change(smooth, x))
+    plain, smooth = learner(), learner(ep_target_smoothing=0.3)
+    assert torch.allclose(weight_change(plain, x, labels), weight_change(smooth, x, labels))
+
+
+def test_ep_dropout_and_smoothing_are_validated():
+    with pytest.raises(ConfigError, match="ep_dropout"):
+        ep_config(ep_dropout="scaled")
+    with pytest.raises(ConfigError, match="ep_target_smoothing"):
+        ep_config(ep_target_smoothing=1.0)

@@ -12,26 +12,27 @@ import numpy as np
 
 from sdt_neuro.errors import ConfigError
 
-CALIBRATION_SAMPLES = 1000
 DEFAULT_BATCH = 128
 
 
-def spiking_network(model: Any, calibration: Any = None, rule: dict[str, Any] | None = None) -> Any:
-    """Convert a trained MLP with :func:`sdt_neuro.convert.convert_mlp` (calibration only for hidden layers)."""
-    from sdt_neuro.convert import convert_mlp
+def spiking_network(config: Any, model: Any, calibration: Any = None, percentile: float = 99.9,
+                    data_root: Any = None) -> Any:
+    """The checkpoint's spiking network: :func:`sdt_neuro.convert.checkpoint_network`, the same
+    conversion snnTorch and NIR export use (hidden layers scaled on training images)."""
+    from sdt_neuro.convert import checkpoint_network
 
-    needs = len(getattr(model, "layers", [])) > 1
-    return convert_mlp(model, calibration if needs else None, rule=rule)
+    _check_arch(config)
+    return checkpoint_network(config, model, calibration, percentile, data_root)
 
 
-def compile_checkpoint(checkpoint: str | os.PathLike, calibration: Any = None, **options: Any) -> Any:
+def compile_checkpoint(checkpoint: str | os.PathLike, calibration: Any = None, data_root: Any = None,
+                       percentile: float = 99.9, **options: Any) -> Any:
     """A :class:`~sdt_neuro.backends.lava.runner.LavaNetwork` for a checkpoint (not started yet)."""
     from sdt_neuro.backends.lava.runner import LavaNetwork
     from sdt_neuro.training.checkpoint import load_trained_model
 
     config, model, _ = load_trained_model(checkpoint)
-    _check_arch(config)
-    return LavaNetwork(spiking_network(model, calibration, config.rule), **options)
+    return LavaNetwork(spiking_network(config, model, calibration, percentile, data_root), **options)
 
 
 def _check_arch(config: Any) -> None:
@@ -44,28 +45,27 @@ def network_options(options: dict[str, Any], n: int) -> dict[str, Any]:
     batch = int(options.get("batch") or DEFAULT_BATCH)
     if batch < 1:
         raise ConfigError(f"batch={batch} must be >= 1")
-    return {"steps": int(options.get("steps", 32)), "batch": min(batch, max(n, 1)),
+    return {"steps": int(32 if options.get("steps") is None else options["steps"]), "batch": min(batch, max(n, 1)),
             "encoding": options.get("encoding", "current"), "fixed_point": bool(options.get("fixed_point", False)),
             "neuron": options.get("neuron", "if"), "seed": int(options.get("seed", 0))}
 
 
 def evaluation_activity(config: Any, model: Any, x: Any, options: dict[str, Any]) -> np.ndarray:
-    """Output spike rates (counts / T) ``[n, N_out]`` float32 of ``x`` ``[n, 1, 28, 28]`` run in Lava.
+    """Output spike rates (counts / T) ``[n, N_out]`` float32 of ``x`` ``[n, 1, 28, 28]`` run in Lava
+    (T: ``options["steps"]``, else the run's training T, else 32).
 
-    Hidden layers (if any) are scaled on training images from ``options["data_root"]`` when given,
-    else on the first images of ``x``.
+    The network is :func:`spiking_network` (hidden layers scaled on training images, found
+    through ``options["data_root"]`` or the usual data-root route; ``options["percentile"]``), so
+    it is the one snnTorch runs, whatever ``x`` is.
     """
     from sdt_neuro.backends.lava.runner import LavaNetwork
 
     _check_arch(config)
     flat = np.asarray(x.reshape(x.shape[0], -1), dtype=np.float64)
-    opts = network_options(options, len(flat))
-    calibration = x[:CALIBRATION_SAMPLES]
-    if len(model.layers) > 1 and options.get("data_root"):
-        from sdt_neuro.data import load_dataset
-
-        calibration = load_dataset(config.dataset, options["data_root"]).train.x[:CALIBRATION_SAMPLES]
-    net = spiking_network(model, calibration, config.rule)
+    steps = options.get("steps")
+    opts = network_options({**options, "steps": config.extra.get("steps", 32) if steps is None else steps}, len(flat))
+    net = spiking_network(config, model, percentile=float(options.get("percentile", 99.9)),
+                          data_root=options.get("data_root"))
     with LavaNetwork(net, **opts) as lava_net, _progress(len(flat), options) as bar:
         counts = lava_net.counts(flat, progress=bar)
     return (counts / opts["steps"]).astype(np.float32)
@@ -86,13 +86,7 @@ def convert_command(args: argparse.Namespace) -> int:
     from sdt_neuro.training.checkpoint import load_trained_model
 
     config, model, _ = load_trained_model(args.checkpoint)
-    _check_arch(config)
-    calibration = None
-    if len(model.layers) > 1:
-        from sdt_neuro.data import load_dataset
-
-        calibration = load_dataset(config.dataset, args.data_root).train.x[:CALIBRATION_SAMPLES]
-    net = spiking_network(model, calibration, config.rule)
+    net = spiking_network(config, model, data_root=args.data_root)
     quantized = quantize_network(net, args.encoding) if args.fixed_point else None
     with LavaNetwork(net, steps=args.steps, batch=1, encoding=args.encoding, fixed_point=args.fixed_point,
                      quantized=quantized) as lava_net:

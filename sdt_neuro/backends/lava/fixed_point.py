@@ -127,11 +127,14 @@ def quantize_layer(weight: np.ndarray, bias: np.ndarray, threshold: float = 1.0,
 
 def _quantize_at(w: np.ndarray, bias: np.ndarray, threshold: float, input_bits: int, vth: int,
                  ratio: float) -> FixedPointLayer:
+    """The layer at threshold ``vth`` weight units; ``ratio = max |w| / threshold``, so the largest
+    weight is ``max |w| * S = ratio * vth`` weight units (``S = vth / threshold``)."""
     scale = vth / threshold
-    exp = math.ceil(math.log2(ratio * scale / (WEIGHT_MANT_MAX - 1))) if ratio > 0 else 0
+    peak = ratio * vth
+    exp = math.ceil(math.log2(peak / (WEIGHT_MANT_MAX - 1))) if peak > 0 else 0
     exp = int(min(max(exp, WEIGHT_EXP_RANGE[0]), WEIGHT_EXP_RANGE[1]))
-    if ratio * scale > (WEIGHT_MANT_MAX - 1) * 2.0**exp:
-        raise ConfigError(f"weights too large: max |W| * S = {ratio * scale:.4g} exceeds the 8-bit mantissa "
+    if peak > (WEIGHT_MANT_MAX - 1) * 2.0**exp:
+        raise ConfigError(f"weights too large: max |W| * S = {peak:.4g} exceeds the 8-bit mantissa "
                           f"at weight_exp={exp} (allowed exponents {WEIGHT_EXP_RANGE})")
     mixed = bool((w > 0).any() and (w < 0).any())
     mant = _even_or_integer(w * scale / 2.0**exp, mixed)

@@ -282,7 +282,8 @@ class PyBatchIFFixed(_WindowReset, AbstractPyLifModelFixed):
 class SpikeCounter(AbstractProcess):
     """Spike-count readout: sums ``[n, B]`` spikes over each window and sends the counts to the
     host once per window (``record="counts"``), or forwards every step's spikes
-    (``record="spikes"``, for rasters). Window ``w`` closes at step ``(w + 1) T + delay``."""
+    (``record="spikes"``, for rasters). Window ``w`` holds steps ``w T + delay + 1 .. (w + 1) T + delay``;
+    the ``delay`` pipeline-fill steps before the first window are not counted."""
 
     def __init__(self, *, n: int, batch: int, steps: int, delay: int, record: str = "counts",
                  buffer_size: int = BUFFER_SIZE, name: str | None = None) -> None:
@@ -317,8 +318,10 @@ class PySpikeCounter(PyLoihiProcessModel):
         if self.per_step:
             self.out.send(spikes)
             return
-        self.counts += spikes.astype(np.int32)
         t = self.time_step - self.delay
-        if t >= self.steps and t % self.steps == 0:
+        if t < 1:  # pipeline fill: the first window of the output layer starts at step delay + 1
+            return
+        self.counts += spikes.astype(np.int32)
+        if t % self.steps == 0:
             self.out.send(self.counts)
             self.counts.fill(0)

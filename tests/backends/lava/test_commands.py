@@ -46,8 +46,12 @@ def test_rates_equal_oracle_and_score_like_the_ann(tmp_path: Path) -> None:
 def test_hidden_layers_and_cnn_checkpoints(tmp_path: Path) -> None:
     ckpt = _checkpoint(tmp_path, sizes=(784, 12, 20))
     config, model, _ = load_trained_model(ckpt)
-    rates = evaluation_activity(config, model, synthetic_dataset().test.x[:6], {"steps": 8, "batch": 6})
-    assert rates.shape == (6, 20) and 0 <= rates.min() and rates.max() <= 1
+    x = synthetic_dataset().test.x[:6]
+    rates = evaluation_activity(config, model, x, {"steps": 8, "batch": 6})
+    from sdt_neuro.backends.lava.commands import spiking_network
+
+    counts = simulate(spiking_network(config, model), encode_input(x.reshape(6, -1).numpy(), 8, "current"))
+    np.testing.assert_array_equal(rates, (counts / 8).astype(np.float32))
     with pytest.raises(ConfigError, match="arch='cnn'"):
         evaluation_activity(SimpleNamespace(arch="cnn", rule={}), model, None, {})
 
@@ -73,3 +77,63 @@ def test_cli_evaluate_with_the_lava_backend(tmp_path: Path, capsys: pytest.Captu
     assert printed.startswith("lava: 30 samples") and "agreement with ANN" in printed
     assert main(["evaluate", str(ckpt), "--backend", "lava", "--steps", "0", "--samples", "5"]) == 2
     assert "steps=0" in capsys.readouterr().err
+
+
+def test_one_conversion_serves_lava_and_snntorch_whatever_is_evaluated(tmp_path: Path) -> None:
+    """Hidden layers are scaled on training images, never on the images evaluated: Lava's network
+    does not change with the number of samples and equals snnTorch's, count for count."""
+    pytest.importorskip("snntorch")
+    from sdt_neuro.backends import snntorch_head
+    from sdt_neuro.backends.lava.commands import spiking_network
+
+    ckpt = _checkpoint(tmp_path, sizes=(784, 12, 20))
+    config, model, _ = load_trained_model(ckpt)
+    x = synthetic_dataset().test.x[:40]
+    many = evaluation_activity(config, model, x, {"steps": 32, "batch": 16})
+    few = evaluation_activity(config, model, x[:5], {"steps": 32, "batch": 5})
+    np.testing.assert_array_equal(few, many[:5])
+    np.testing.assert_array_equal(many, snntorch_head.evaluation_activity(config, model, x, {"steps": 32}))
+    net = spiking_network(config, model)
+    assert net.meta["calibration"]["split"] == "train" and net.meta["calibration"]["first"] == 1000
+    assert net.meta["scaling"] == "percentile"
+
+
+def test_the_data_root_route_does_not_change_the_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from sdt_neuro.backends.lava.commands import spiking_network
+
+    root = os.environ.get("SDT_DATA_ROOT")
+    if not root or not (Path(root) / "MNIST" / "raw").is_dir():
+        pytest.skip("needs full MNIST under SDT_DATA_ROOT")
+    config, model, _ = load_trained_model(_checkpoint(tmp_path, sizes=(784, 12, 20)))
+    from_env = spiking_network(config, model)
+    monkeypatch.delenv("SDT_DATA_ROOT")
+    from_flag = spiking_network(config, model, data_root=root)
+    assert from_env.scales == from_flag.scales
+
+
+def test_percentile_option_reaches_the_lava_conversion(tmp_path: Path) -> None:
+    config, model, _ = load_trained_model(_checkpoint(tmp_path, sizes=(784, 12, 20)))
+    x = synthetic_dataset().test.x[:8]
+    low = evaluation_activity(config, model, x, {"steps": 16, "percentile": 50.0})
+    high = evaluation_activity(config, model, x, {"steps": 16, "percentile": 100.0})
+    assert (low != high).any()
+
+
+def test_multi_layer_ep_checkpoints_are_refused(tmp_path: Path) -> None:
+    from sdt_neuro.convert import checkpoint_network
+
+    cfg = TrainConfig(rule={"n_outputs": 20, "k": 2, "gamma": 0.3, "n_classes": 4}, sizes=(784, 12, 20),
+                      algorithm="ep", lrs=(0.01,), epochs=1)
+    with pytest.raises(ConfigError, match="feedback"):
+        checkpoint_network(cfg, cfg.build_model())
+
+
+def test_steps_default_to_the_training_t(tmp_path: Path) -> None:
+    config, model, _ = load_trained_model(_checkpoint(tmp_path))
+    config = config.replace(extra={"steps": 4})
+    x = synthetic_dataset().test.x[:6]
+    rates = evaluation_activity(config, model, x, {"steps": None, "batch": 6})
+    counts = simulate(convert_mlp(model), encode_input(x.reshape(6, -1).numpy(), 4, "current"))
+    np.testing.assert_array_equal(rates, (counts / 4).astype(np.float32))

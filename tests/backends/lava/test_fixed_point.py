@@ -103,3 +103,26 @@ def test_missing_lava_raises_missing_backend_error() -> None:
             "try:\n    backend.evaluation_activity\nexcept MissingBackendError as exc:\n    print(exc)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "pip install 'sdt-neuro[lava]'" in out.stdout, out.stderr
+
+
+@pytest.mark.parametrize("theta", [0.5, 1.0, 2.0, 3.0])
+def test_threshold_other_than_one_keeps_weights_exact_to_half_a_step(theta: float) -> None:
+    """Weights scale by S = vth / theta; the exponent must come from max|W| S, not max|W| S / theta."""
+    rng = np.random.default_rng(3)
+    w, b = rng.normal(0, 0.05, (30, 20)), rng.normal(0, 0.02, 30)
+    q = quantize_layer(w, b, threshold=theta)
+    assert q.scale == pytest.approx(q.vth / theta)
+    step = 2 * 2.0**q.weight_exp / q.scale
+    assert np.abs(q.float_weight() - w).max() <= step / 2 + 1e-12  # nothing saturates
+    assert 127 < np.abs(q.weight_mant).max() <= 254  # and the largest weight fills the mantissa
+
+
+def test_fixed_counts_follow_float_counts_at_threshold_two() -> None:
+    net = random_network(seed=6)
+    doubled = type(net)(tuple(type(lay)(2 * lay.weight, 2 * lay.bias, 2.0) for lay in net.layers), {})
+    x = random_inputs(16)
+    spikes = encode_input(x, 32, "current")
+    float_counts = simulate(doubled, spikes)
+    fixed = simulate_fixed(quantize_network(doubled), graded_payload(spikes))
+    assert float_counts.sum() > 0
+    assert np.abs(fixed - float_counts).mean() < 0.3

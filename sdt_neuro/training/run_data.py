@@ -1,0 +1,49 @@
+"""The data a run saw, rebuilt from its configuration: training split, test split, and the
+labelled samples its direct association used. The training loop and ``evaluate`` both call these,
+so a checkpoint is scored with the labels it was trained and assessed with, not more."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sdt_neuro.data import Dataset, Split, stratified_indices
+from sdt_neuro.training.config import TrainConfig
+from sdt_neuro.training.semi import labelled_indices
+
+
+def training_split(config: TrainConfig, data: Dataset) -> Split:
+    """The run's training images: all of them, or the stratified ``max_train_samples`` subset
+    drawn with the run's seed."""
+    train = data.train
+    if config.max_train_samples and config.max_train_samples < len(train):
+        train = train.subset(stratified_indices(train.y, count=config.max_train_samples, seed=config.seed))
+    return train
+
+
+def evaluation_split(config: TrainConfig, data: Dataset) -> Split:
+    """The run's test images: all, or the first ``max_test_samples``."""
+    test = data.test
+    if config.max_test_samples and config.max_test_samples < len(test):
+        test = test.subset(np.arange(config.max_test_samples))
+    return test
+
+
+def label_indices(config: TrainConfig, train: Split) -> np.ndarray:
+    """Indices into ``train`` whose labels assign the neurons: a semi-supervised run's labelled
+    subset, else the stratified ``label_fraction`` drawn with the run's seed."""
+    labelled = labelled_indices(config, train.y)
+    if labelled is not None:
+        return labelled
+    return stratified_indices(train.y, fraction=config.label_fraction, seed=config.seed)
+
+
+def label_provenance(config: TrainConfig, count: int, fraction: float | None = None,
+                     seed: int | None = None) -> dict[str, Any]:
+    """How the labelled set of an evaluation was chosen, for its JSON record."""
+    if fraction is None:
+        how = "semi-supervised labelled subset" if config.semi_labels is not None else "label_fraction"
+        return {"source": f"as in training ({how})", "count": count, "fraction": config.label_fraction,
+                "seed": config.semi_split_seed if config.semi_labels is not None else config.seed}
+    return {"source": "label_fraction argument", "count": count, "fraction": fraction, "seed": seed}
