@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from sdt_neuro.data import load_dataset, stratified_indices
+from sdt_neuro.evaluate import collapse_message
 from sdt_neuro.plots import plot_confusion_matrix, plot_receptive_fields, plot_spike_raster
 from sdt_neuro.presets import preset_config
 from sdt_neuro.scoring import ann_activity, score_activity
@@ -125,6 +126,8 @@ def main() -> None:
     for name, row in rows.items():
         agree = row.get("agreement_with_ann", 1.0)
         print(f"{name:18s} {row['da_average']:7.4f} {row['da_max']:7.4f} {agree:10.4f} {n / row['seconds']:10.1f}")
+        if row.get("collapsed"):
+            print(f"  warning: {collapse_message(row['collapse_reasons'], name)}")
     if "snnTorch" in rows:
         agree = rows["Lava floating_pt"]["agreement_with_snntorch"]
         print(f"Lava floating_pt vs snnTorch prediction agreement (same encoding): {agree:.4f}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if "linear_probe" in result:
         line += f"  linear probe {result['linear_probe']:.4f}"
     print(line + f"  ({result['seconds']:.1f} s)")
+    if result.get("collapsed"):
+        from sdt_neuro.evaluate import collapse_message
+
+        print(f"sdt-neuro: warning: {collapse_message(result['collapse_reasons'], args.checkpoint)}", file=sys.stderr)
     if args.json_path:
         Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_path).write_text(json.dumps(result, indent=2))
@@ -177,8 +182,15 @@ def cmd_convert(args: argparse.Namespace) -> int:
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "convert": cmd_convert}
 
 
+def _format_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                    line: str | None = None) -> str:
+    """Warnings read as the tool's own lines, not as Python source locations."""
+    return f"sdt-neuro: warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.formatwarning = _format_warning
     try:
         return COMMANDS[args.command](args)
     except SdtError as exc:

@@ -92,15 +92,21 @@ def load_dataset(
         raise ConfigError(f"dataset={name!r} is not one of {DATASETS}")
     root, download = resolve_data_root(data_root)
     explicit = bool(data_root or os.environ.get(ENV_DATA_ROOT))
+    folder = "MNIST" if name == "mnist" else "FashionMNIST"
     try:
         train = _torchvision_split(name, root, True, download)
         test = _torchvision_split(name, root, False, download)
         return Dataset(name, train, test, source=str(root))
+    except CorruptData as exc:
+        raise DataError(
+            f"the {name} files in {root / folder / 'raw'} are corrupt: {exc}. Replace them with intact "
+            f"IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+            f"t10k-labels-idx1-ubyte)."
+        ) from exc
     except (RuntimeError, OSError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if name == "mnist" and allow_sample and not explicit:
             return load_bundled_sample(reason=reason)
-        folder = "MNIST" if name == "mnist" else "FashionMNIST"
         raise DataError(
             f"could not load {name} from {root} ({reason}). Supply the data: put the IDX files "
             f"in {root / folder / 'raw'} (train-images-idx3-ubyte, ...), or pass --data-root DIR / "
@@ -109,14 +115,41 @@ def load_dataset(
         ) from exc
 
 
+class CorruptData(Exception):
+    """Files exist but do not hold a valid split (internal; surfaces as :class:`DataError`)."""
+
+
 def _torchvision_split(name: str, root: Path, train: bool, download: bool) -> Split:
     from torchvision import datasets
 
     cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
+    split = "training" if train else "test"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ds = cls(str(root), train=train, download=download)
-    return _to_split(ds.data.numpy(), ds.targets.numpy())
+        try:
+            ds = cls(str(root), train=train, download=download)
+        except RuntimeError as exc:
+            if "not found" in str(exc).lower():
+                raise  # missing: the caller may fall back or say how to supply the data
+            raise CorruptData(f"the {split} split cannot be read ({str(exc).splitlines()[0]})") from exc
+        except (ValueError, AssertionError, IndexError, EOFError) as exc:  # wrong magic, size or type
+            raise CorruptData(f"the {split} split cannot be read ({type(exc).__name__}: {exc})") from exc
+    images, labels = ds.data.numpy(), ds.targets.numpy()
+    _check_split(images, labels, split)
+    return _to_split(images, labels)
+
+
+def _check_split(images: np.ndarray, labels: np.ndarray, split: str, n_classes: int = 10) -> None:
+    """:class:`CorruptData` unless images are [n, 28, 28] uint8 with n labels in [0, n_classes)."""
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
+        raise CorruptData(f"{split} images have shape {images.shape} and type {images.dtype}, expected "
+                          "[n, 28, 28] uint8")
+    if labels.shape != (images.shape[0],):
+        raise CorruptData(f"{split} split has {images.shape[0]} images but {labels.size} labels")
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        bad = int(((labels < 0) | (labels >= n_classes)).sum())
+        raise CorruptData(f"{split} labels hold {bad} value(s) outside [0, {n_classes}) "
+                          f"(range {labels.min()}..{labels.max()})")
 
 
 def _to_split(images: np.ndarray, labels: np.ndarray) -> Split:

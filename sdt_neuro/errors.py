@@ -15,6 +15,16 @@ class ShapeError(SdtError, ValueError):
     """An array or tensor has the wrong shape for the operation."""
 
 
+class NonFiniteError(SdtError, ValueError):
+    """An array holds NaN or infinite values where finite numbers are needed; the message says
+    which array and how many entries."""
+
+
+class TrainingDiverged(SdtError, RuntimeError):
+    """Training produced non-finite numbers; the message names the epoch and batch, and what to
+    lower. The last checkpoint on disk is the last good one."""
+
+
 class DataError(SdtError, FileNotFoundError):
     """A data set cannot be found or read."""
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from sdt_neuro.errors import ShapeError
+from sdt_neuro.finite import require_finite
 
 SILENT = -1  # the prediction for a sample with no activity on any assigned neuron
 
@@ -35,6 +36,7 @@ def _as_2d(name: str, a: np.ndarray) -> np.ndarray:
         a = a.astype(np.float32)
     if a.ndim != 2:
         raise ShapeError(f"{name} must be 2-D [samples, neurons], got shape {a.shape}")
+    require_finite(a, name)
     return a
 
 
@@ -47,7 +49,7 @@ def _as_labels(labels: np.ndarray, n: int) -> np.ndarray:
 
 def assign_neurons(activity: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
     """Class of each neuron (argmax of its per-class mean response), -1 if never active."""
-    act = _as_2d("activity", activity)
+    act = _as_2d("labelled activity", activity)
     labels = _as_labels(labels, act.shape[0])
     import torch
 
@@ -105,12 +107,19 @@ def predict_average(activity: np.ndarray, assignment: np.ndarray, n_classes: int
 
 
 def predict_max(activity: np.ndarray, assignment: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Class of the most active assigned neuron (unassigned neurons are ignored); ties between
-    neurons at random, silent samples :data:`SILENT`."""
+    """Class of the most active assigned neuron (unassigned neurons are ignored); when neurons of
+    several classes share the maximum, one of those classes at random; silent samples
+    :data:`SILENT`. (Ties are drawn among classes, not neuron positions, so the prediction does
+    not depend on the order of the neurons.)"""
     act = _as_2d("activity", activity)
     _check_assignment(act, assignment)
-    masked = np.where(assignment[None, :] >= 0, act, -np.inf)
-    pred = np.where(assignment >= 0, assignment, 0)[argmax_random_ties(masked, seed)]
+    n_classes = int(assignment.max()) + 1 if (assignment >= 0).any() else 1
+    scores = np.full((act.shape[0], n_classes), -np.inf, dtype=act.dtype)
+    for c in range(n_classes):
+        members = assignment == c
+        if members.any():
+            scores[:, c] = act[:, members].max(axis=1)
+    pred = argmax_random_ties(scores, seed)
     pred[_silent(act, assignment)] = SILENT
     return pred
 
@@ -221,6 +230,37 @@ def neuron_usage(activity: np.ndarray, assignment: np.ndarray | None = None, k: 
         win_cv=float(freq.std() / mean) if mean > 0 else float("nan"),
         win_entropy_ratio=entropy,
     )
+
+
+class CollapseWarning(UserWarning):
+    """A run or an evaluation whose outputs collapsed: most never win, or DA sits near chance."""
+
+
+COLLAPSE_CAUSES = ("usual causes: a learning rate so high that the outputs saturate or so low that nothing "
+                   "moves (--lr), gamma too small for homeostasis to spread the wins (--gamma; 0 switches it "
+                   "off), or k too large for the layer (--k)")
+
+
+def collapse_reasons(unassigned: int, n_neurons: int, win_entropy_ratio: float, da_average: float,
+                     n_classes: int) -> list[str]:
+    """Why the figures say the outputs collapsed (empty: they did not).
+
+    Collapsed means: more than half of the outputs are unassigned (never respond), the winners'
+    entropy is below half its maximum (a few outputs win everything), or DA-average is below
+    1.5 times chance (``1 / n_classes``).
+    """
+    reasons = []
+    if unassigned > n_neurons / 2:
+        reasons.append(f"unassigned_neurons={unassigned} of {n_neurons}: most outputs never respond")
+    if win_entropy_ratio < 0.5:
+        reasons.append(f"win_entropy_ratio={win_entropy_ratio:.3f} < 0.5: a few outputs win nearly every sample")
+    if da_average < 1.5 / n_classes:
+        reasons.append(f"DA-average {da_average:.4f} is near chance ({1 / n_classes:.3f})")
+    return reasons
+
+
+def collapse_message(reasons: list[str], where: str) -> str:
+    return f"{where}: the outputs collapsed ({'; '.join(reasons)}); {COLLAPSE_CAUSES}."
 
 
 def linear_probe(

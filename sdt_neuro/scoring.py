@@ -19,6 +19,7 @@ import torch
 from sdt_neuro.data import Dataset, load_dataset, stratified_indices
 from sdt_neuro.errors import ConfigError
 from sdt_neuro.evaluate import (
+    collapse_reasons,
     confusion_matrix,
     direct_association,
     linear_probe,
@@ -88,6 +89,10 @@ def score_activity(
         "confusion_matrix": confusion_matrix(test_labels, da.pred_average, n_classes).tolist(),
         "predictions": da.pred_average,
     }
+    reasons = collapse_reasons(usage.unassigned, usage.n_neurons, usage.win_entropy_ratio, da.average, n_classes)
+    result["collapsed"] = bool(reasons)
+    if reasons:
+        result["collapse_reasons"] = reasons
     if reference_predictions is not None:
         from sdt_neuro.evaluate import agreement
 

@@ -3,7 +3,12 @@
 The NumPy functions are the oracle (Lava process models use them); the ``*_torch`` twins are
 tested to give identical results. State (offsets ``H``, win average ``A``) is passed in and
 returned, never kept here. Ties in the top-k are broken towards the lower neuron index, so both
-forms pick the same winners even when many outputs sit at the hard-sigmoid's 0 or 1.
+forms pick the same winners even when many outputs sit at the hard-sigmoid's 0 or 1. Non-finite
+outputs or offsets are refused (:class:`~sdt_neuro.errors.NonFiniteError`).
+
+With a dropout mask ``m`` (BP, EP) the learners take the winners of the masked output ``m * y``
+and mask the target again, so a row has at most k ones, all on kept neurons, and exactly k when
+at least k kept neurons beat every dropped one (``m * y - H`` of a dropped neuron is ``-H``).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import numpy as np
 import torch
 
 from sdt_neuro.errors import ShapeError
+from sdt_neuro.finite import require_finite
 from sdt_neuro.rule import WTARule
 
 
@@ -27,6 +33,13 @@ def _check_2d(y_shape: tuple[int, ...], offsets_shape: tuple[int, ...], k: int) 
         raise ShapeError(f"k={k} must satisfy 1 <= k < {y_shape[1]} (the number of neurons)")
 
 
+def _check_finite(y: object, offsets: object) -> None:
+    """NaN never wins a comparison, so a NaN output would silently leave a row with fewer than
+    k winners: refuse it."""
+    require_finite(y, "the output layer's activity y given to the k-WTA target")
+    require_finite(offsets, "the homeostasis offsets H")
+
+
 def kwta_target(y: np.ndarray, offsets: np.ndarray, k: int) -> np.ndarray:
     """k-hot target: 1 for the k largest entries of ``y - offsets`` per row, else 0.
 
@@ -35,6 +48,7 @@ def kwta_target(y: np.ndarray, offsets: np.ndarray, k: int) -> np.ndarray:
     y = np.asarray(y)
     offsets = np.asarray(offsets, dtype=y.dtype)
     _check_2d(y.shape, offsets.shape, k)
+    _check_finite(y, offsets)
     v = y - offsets
     kth = -np.partition(-v, k - 1, axis=1)[:, k - 1 : k]
     above = v > kth
@@ -47,6 +61,7 @@ def kwta_target(y: np.ndarray, offsets: np.ndarray, k: int) -> np.ndarray:
 def kwta_target_torch(y: torch.Tensor, offsets: torch.Tensor, k: int) -> torch.Tensor:
     """Torch twin of :func:`kwta_target` (no gradient flows through it)."""
     _check_2d(tuple(y.shape), tuple(offsets.shape), k)
+    _check_finite(y, offsets)
     with torch.no_grad():
         v = y - offsets.to(y.dtype)
         kth = torch.topk(v, k, dim=1, sorted=True).values[:, k - 1 : k]

@@ -61,3 +61,24 @@ def test_ann_only_training_options_are_refused_by_the_spiking_backends(tmp_path,
     err = capsys.readouterr().err
     assert "--clean-target and --straight-through" in err and "--no-clean-target --no-straight-through" in err
     assert not (tmp_path / "x").exists()
+
+
+def test_a_diverging_rate_warns_of_collapse_and_flags_the_record(tmp_path, capsys):
+    from sdt_neuro.evaluate import CollapseWarning
+
+    out = tmp_path / "run"
+    with pytest.warns(CollapseWarning, match="epoch 1: the outputs collapsed.*--lr"):
+        code = main(["train", "--preset", "bp-fast", "--lr", "1e9", "--epochs", "1", "--train-samples", "3000",
+                     "--test-samples", "1000", "--threads", "1", "--out", str(out), "--no-progress"])
+    assert code == 0
+    record = json.loads((out / "metrics.json").read_text())[0]
+    assert record["collapsed"] is True
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--samples", "500"]) == 0
+    assert "sdt-neuro: warning:" in capsys.readouterr().err
+
+
+def test_cli_warnings_read_as_tool_lines():
+    from sdt_neuro.cli import _format_warning
+
+    assert _format_warning(UserWarning("x collapsed"), UserWarning, "f.py", 3) == "sdt-neuro: warning: x collapsed\n"

@@ -66,3 +66,43 @@ def test_batches_cover_every_index_once():
     assert sorted(seen.tolist()) == list(range(103))
     with pytest.raises(ConfigError, match="batch_size"):
         next(iterate_batches(10, 0))
+
+
+def _copy_mnist(tmp_path: Path) -> Path:
+    import os
+    import shutil
+
+    source = Path(os.environ.get("SDT_DATA_ROOT", "")) / "MNIST" / "raw"
+    if not (source / "train-images-idx3-ubyte").is_file():
+        pytest.skip("needs the MNIST IDX files under SDT_DATA_ROOT")
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in source.iterdir():
+        if f.name.endswith("-ubyte"):
+            shutil.copyfile(f, raw / f.name)
+    return raw
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("truncate", "cannot be read"),
+    ("swap", "cannot be read"),            # an image file where the labels should be
+    ("short-labels", "60000 images but 10000 labels"),
+    ("label-12", "outside \\[0, 10\\)"),
+])
+def test_corrupt_idx_files_give_a_clear_data_error(tmp_path, damage, message):
+    raw = _copy_mnist(tmp_path)
+    labels = raw / "train-labels-idx1-ubyte"
+    if damage == "truncate":
+        images = raw / "train-images-idx3-ubyte"
+        images.write_bytes(images.read_bytes()[: 1_000_000])
+    elif damage == "swap":
+        labels.write_bytes((raw / "t10k-images-idx3-ubyte").read_bytes())
+    elif damage == "short-labels":
+        labels.write_bytes((raw / "t10k-labels-idx1-ubyte").read_bytes())
+    else:
+        data = bytearray(labels.read_bytes())
+        data[8] = 12
+        labels.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=message) as info:
+        load_dataset("mnist", tmp_path)
+    assert "corrupt" in str(info.value) and "MNIST/raw" in str(info.value)

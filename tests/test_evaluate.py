@@ -129,3 +129,24 @@ def test_usage_counts_winners_like_the_rule_and_silent_rows_win_nothing():
     u = neuron_usage(act, k=2)
     # the rule's ties go to the lower index: neurons 0 and 1 win the first row; silent rows credit nobody
     assert u.win_fraction_max == pytest.approx(1 / 3) and u.never_win == 2
+
+
+def test_non_finite_activity_is_refused_not_scored():
+    from sdt_neuro.errors import NonFiniteError
+
+    act, labels = hand_built()
+    with pytest.raises(NonFiniteError, match="test_activity.*6 NaN"):
+        direct_association(act, labels, np.full((1, 6), np.nan), np.array([0]), n_classes=3)
+    with pytest.raises(NonFiniteError, match="labelled activity"):
+        direct_association(np.full_like(act, np.nan), labels, act, labels, n_classes=3)
+    with pytest.raises(NonFiniteError, match="train_features"):
+        linear_probe(np.full((4, 2), np.inf), np.zeros(4), np.zeros((2, 2)), np.zeros(2), n_classes=2)
+
+
+def test_collapse_reasons_name_the_figure():
+    from sdt_neuro.evaluate import collapse_reasons
+
+    assert collapse_reasons(10, 2000, 0.95, 0.9, 10) == []
+    assert "unassigned_neurons=1831 of 3000" in collapse_reasons(1831, 3000, 0.9, 0.9, 10)[0]
+    assert "win_entropy_ratio=0.200" in collapse_reasons(0, 2000, 0.2, 0.9, 10)[0]
+    assert "near chance" in collapse_reasons(0, 2000, 0.9, 0.1135, 10)[0]

@@ -94,3 +94,17 @@ def test_shape_errors():
         kwta_target(np.zeros((2, 5)), np.zeros(4), 1)
     with pytest.raises(ShapeError, match="k=5"):
         kwta_target_torch(torch.zeros(2, 5), torch.zeros(5), 5)
+
+
+def test_non_finite_outputs_or_offsets_are_refused_naming_them():
+    from sdt_neuro.errors import NonFiniteError
+    from sdt_neuro.training.homeostasis import HomeostasisState
+
+    y = np.random.default_rng(0).random((4, 20)).astype(np.float32)
+    y[1, 3] = np.nan
+    with pytest.raises(NonFiniteError, match="activity y.*1 NaN and 0 inf of 80"):
+        kwta_target(y, np.zeros(20, np.float32), 2)
+    with pytest.raises(NonFiniteError, match="activity y"):
+        HomeostasisState(WTARule(n_outputs=20, k=2)).self_defined_target(torch.from_numpy(y), None)
+    with pytest.raises(NonFiniteError, match="offsets H.*1 inf"):
+        kwta_target_torch(torch.rand(4, 20), torch.tensor([np.inf] + [0.0] * 19), 2)

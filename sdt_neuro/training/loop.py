@@ -16,7 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from sdt_neuro.data import Dataset, iterate_batches, load_dataset
-from sdt_neuro.errors import CheckpointError, ConfigError
+from sdt_neuro.errors import CheckpointError, ConfigError, NonFiniteError
 from sdt_neuro.evaluate import direct_association, linear_probe, neuron_usage
 from sdt_neuro.rule import WTARule
 from sdt_neuro.training.bp import BPLearner
@@ -30,6 +30,7 @@ from sdt_neuro.training.checkpoint import (
 )
 from sdt_neuro.training.config import TrainConfig
 from sdt_neuro.training.ep import EPLearner
+from sdt_neuro.training.guards import check_loss, check_weights, flag_collapse, step_error
 from sdt_neuro.training.homeostasis import HomeostasisState
 from sdt_neuro.training.run_data import evaluation_split, label_indices, training_split
 from sdt_neuro.training.semi import epoch_pool, labelled_indices, output_accuracy
@@ -120,10 +121,12 @@ def train(
 ) -> TrainResult:
     """Train ``config`` from scratch, or continue the checkpoint in ``out_dir`` when ``resume``.
 
-    Each epoch: train, evaluate DA on the test set (neurons assigned on a stratified
-    ``label_fraction`` of the training set), append a metrics record, write
-    ``metrics.json`` and ``checkpoint.pt`` atomically. At the end: plots and, if asked, the
-    linear probe. ``learner_factory(config, device)`` replaces :func:`make_learner` (spiking
+    Each epoch: train (a non-finite loss, output or weight stops the run with
+    :class:`~sdt_neuro.errors.TrainingDiverged` before anything is written), evaluate DA on the
+    test set (neurons assigned on the run's labelled training images), append a metrics record
+    (``collapsed: true`` and a :class:`~sdt_neuro.evaluate.CollapseWarning` when the outputs
+    collapsed), write ``metrics.json`` and ``checkpoint.pt`` atomically. At the end: plots and,
+    if asked, the linear probe. ``learner_factory(config, device)`` replaces :func:`make_learner` (spiking
     backends plug in here and share everything else).
     """
     out = Path(out_dir) if out_dir is not None else None
@@ -184,7 +187,13 @@ def train(
             if pool_idx is not None:
                 idx = pool_idx[idx]
             x = model_inputs(config, train_x[idx])
-            losses.append(learner.train_step(x, train_y[idx]) if with_labels else learner.train_step(x))
+            try:
+                loss = learner.train_step(x, train_y[idx]) if with_labels else learner.train_step(x)
+            except NonFiniteError as exc:
+                raise step_error(exc, config, epoch, b) from exc
+            check_loss(loss, config, epoch, b)
+            losses.append(loss)
+        check_weights(learner.model, config, epoch)
         train_seconds = time.perf_counter() - t0
         record = _evaluate_epoch(learner, config, train_split, test_split, label_idx)
         record.update(
@@ -194,6 +203,7 @@ def train(
             train_seconds=train_seconds,
             epoch_seconds=time.perf_counter() - t0,
         )
+        flag_collapse(record, config)
         metrics.append(record)
         epochs_bar.set_postfix(da=f"{record['test_da_average']:.4f}", loss=f"{record['train_loss']:.4f}")
         if out is not None:

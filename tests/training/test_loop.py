@@ -163,3 +163,70 @@ def test_checkpoint_and_metrics_are_fsynced_before_the_rename(tmp_path, monkeypa
     order.clear()
     loop._write_json(tmp_path / "m.json", [1])
     assert order[:2] == ["fsync", "replace"]
+
+
+def test_a_run_that_turns_nan_stops_and_leaves_the_last_good_checkpoint(tmp_path):
+    from sdt_neuro.errors import TrainingDiverged
+    from sdt_neuro.training.loop import make_learner
+
+    data = synthetic_dataset()
+    train(small_config(epochs=1, schedule_epochs=2), out_dir=tmp_path, dataset=data, progress=False, plots=False)
+    checkpoint, metrics = (tmp_path / "checkpoint.pt").read_bytes(), (tmp_path / "metrics.json").read_bytes()
+
+    def poisoned(config, device):
+        learner = make_learner(config, device)
+        step = learner.train_step
+
+        def train_step(x, labels=None):
+            if learner.steps_taken == 3:
+                with torch.no_grad():
+                    learner.model.layers[0].weight[0, 0] = float("nan")
+            learner.steps_taken += 1
+            return step(x, labels)
+
+        learner.steps_taken = 0
+        learner.train_step = train_step
+        return learner
+
+    with pytest.raises(TrainingDiverged, match=r"epoch 2, batch 4: .*activity y.*NaN.*Lower the learning rate"):
+        train(small_config(epochs=2, schedule_epochs=2), out_dir=tmp_path, resume=True, dataset=data,
+              progress=False, plots=False, learner_factory=poisoned)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == checkpoint
+    assert (tmp_path / "metrics.json").read_bytes() == metrics
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 1
+
+
+def test_weights_gone_non_finite_without_a_nan_loss_still_stop_the_run(tmp_path):
+    from sdt_neuro.errors import TrainingDiverged
+    from sdt_neuro.training.loop import make_learner
+
+    def poisoned(config, device):
+        learner = make_learner(config, device)
+        with torch.no_grad():
+            learner.model.layers[0].bias[0] = float("inf")  # a unit that never reaches the loss finitely
+        learner.model.layers[0].bias.requires_grad_(False)
+        return learner
+
+    with pytest.raises(TrainingDiverged, match="non-finite|inf"):
+        train(small_config(epochs=1), out_dir=tmp_path, dataset=synthetic_dataset(), progress=False, plots=False,
+              learner_factory=poisoned)
+    assert not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_a_collapsed_epoch_is_flagged_and_warned_about(tmp_path):
+    from sdt_neuro.evaluate import CollapseWarning
+
+    with pytest.warns(CollapseWarning, match="collapsed.*win_entropy_ratio.*--lr"):
+        res = train(small_config(epochs=1, lrs=(1e9,)), out_dir=tmp_path, dataset=synthetic_dataset(),
+                    progress=False, plots=False)
+    record = json.loads((tmp_path / "metrics.json").read_text())[0]
+    assert record["collapsed"] is True and res.metrics[0]["collapse_reasons"]
+    import warnings
+
+    from sdt_neuro.training.guards import flag_collapse
+
+    healthy = {"epoch": 1, "unassigned_neurons": 3, "win_entropy_ratio": 0.9, "test_da_average": 0.95}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning for a healthy epoch
+        flag_collapse(healthy, small_config())
+    assert healthy["collapsed"] is False and "collapse_reasons" not in healthy
