@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="train on a stratified subset of this many images")
     tr.add_argument("--test-samples", type=int, dest="max_test_samples",
                     help="evaluate on the first N test images")
+    tr.add_argument("--val-samples", type=int,
+                    help="carve a stratified validation set of N training images; epochs are scored on it "
+                         "and the test set once, after the last epoch")
     tr.add_argument("--probe", action="store_true", default=None, help="linear probe at the end")
     tr.add_argument("--data-root", help="folder with MNIST/raw or FashionMNIST/raw (or SDT_DATA_ROOT)")
     tr.add_argument("--out", default="runs/latest", help="output directory (default runs/latest)")
@@ -76,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--label-fraction", type=float, default=None,
                     help="assign neurons on this stratified fraction of the run's training images "
                          "(default: the labels the run itself used)")
-    ev.add_argument("--samples", type=int, help="first N test images (default all)")
+    ev.add_argument("--samples", type=int, help="first N images of the split (default all)")
+    ev.add_argument("--split", choices=("test", "validation"), default="test",
+                    help="score the test set, or the validation set the run carved from its training images")
     ev.add_argument("--probe", action="store_true", help="also train a linear probe")
     ev.add_argument("--steps", type=int, default=None,
                     help="time steps T (spiking backends; default: the training T, else 32)")
@@ -115,6 +120,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         threads=args.threads,
         device=args.device, label_fraction=args.label_fraction, probe=args.probe,
         max_train_samples=args.max_train_samples, max_test_samples=args.max_test_samples,
+        val_samples=args.val_samples,
     )
     out = Path(args.out)
     if args.backend != "ann":
@@ -127,10 +133,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _backend_module(args.backend).train_command(config, args)
     result = train(config, out_dir=out, resume=args.resume, data_root=args.data_root,
                    progress=False if args.no_progress else None)
+    from sdt_neuro.training.records import epoch_line
+
     for m in result.metrics:
-        accuracy = f"  output accuracy {m['test_accuracy']:.4f}" if "test_accuracy" in m else ""
-        print(f"epoch {m['epoch']:4d}  loss {m['train_loss']:.5f}  DA avg {m['test_da_average']:.4f}  "
-              f"DA max {m['test_da_max']:.4f}{accuracy}  {m['epoch_seconds']:.1f} s")
+        print(epoch_line(m))
     if result.metrics and "test_linear_probe" in result.metrics[-1]:
         print(f"linear probe: {result.metrics[-1]['test_linear_probe']:.4f}")
     print(f"wrote {out / 'metrics.json'}, {out / 'checkpoint.pt'} and plots in {out}")
@@ -146,11 +152,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         options["batch"] = args.batch
     result = evaluate_checkpoint(
         args.checkpoint, backend=args.backend, label_fraction=args.label_fraction,
-        samples=args.samples, probe=args.probe, data_root=args.data_root, seed=args.seed,
+        samples=args.samples, probe=args.probe, data_root=args.data_root, seed=args.seed, split=args.split,
         options=options if args.backend != "ann" else None,
     )
     result.pop("predictions", None)
-    line = (f"{result['backend']}: {result['samples']} samples  DA avg {result['da_average']:.4f}  "
+    line = (f"{result['backend']}: {result['samples']} {result['split']} samples  DA avg {result['da_average']:.4f}  "
             f"DA max {result['da_max']:.4f}")
     if "output_accuracy" in result:
         line += f"  output accuracy {result['output_accuracy']:.4f}"

@@ -107,19 +107,27 @@ def predict_average(activity: np.ndarray, assignment: np.ndarray, n_classes: int
 
 
 def predict_max(activity: np.ndarray, assignment: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Class of the most active assigned neuron (unassigned neurons are ignored); when neurons of
-    several classes share the maximum, one of those classes at random; silent samples
-    :data:`SILENT`. (Ties are drawn among classes, not neuron positions, so the prediction does
-    not depend on the order of the neurons.)"""
+    """Class of the most active assigned neuron (unassigned neurons are ignored); when several
+    neurons share the maximum, one of them uniformly at random (so a class holding more of them
+    is likelier), drawn per class count so the prediction does not depend on the order of the
+    neurons; silent samples :data:`SILENT`."""
     act = _as_2d("activity", activity)
     _check_assignment(act, assignment)
-    n_classes = int(assignment.max()) + 1 if (assignment >= 0).any() else 1
-    scores = np.full((act.shape[0], n_classes), -np.inf, dtype=act.dtype)
+    assigned = assignment >= 0
+    if not assigned.any():
+        return np.full(act.shape[0], SILENT, dtype=np.int64)
+    n_classes = int(assignment.max()) + 1
+    best = act[:, assigned].max(axis=1, keepdims=True)
+    at_best = (act == best) & assigned[None, :]
+    counts = np.zeros((act.shape[0], n_classes), dtype=np.int64)
     for c in range(n_classes):
-        members = assignment == c
-        if members.any():
-            scores[:, c] = act[:, members].max(axis=1)
-    pred = argmax_random_ties(scores, seed)
+        counts[:, c] = at_best[:, assignment == c].sum(axis=1)
+    pred = counts.argmax(axis=1)
+    rows = np.flatnonzero(at_best.sum(axis=1) > 1)
+    if rows.size:
+        cum = np.cumsum(counts[rows], axis=1)
+        draw = np.random.default_rng(seed).random(rows.size) * cum[:, -1]
+        pred[rows] = (cum <= draw[:, None]).sum(axis=1)
     pred[_silent(act, assignment)] = SILENT
     return pred
 

@@ -37,14 +37,20 @@ def plot_receptive_fields(weights: np.ndarray, path: str | os.PathLike, grid: in
 
 
 def plot_accuracy_curve(metrics: Sequence[dict[str, Any]], path: str | os.PathLike) -> None:
-    """Test DA (average and max) against epoch."""
+    """DA (average and max) against epoch, on the split each epoch was scored on (validation when
+    the run has one, else test); a run with a validation split adds its final test point."""
+    from sdt_neuro.training.records import headline
+
     plt = _pyplot()
     epochs = [m["epoch"] for m in metrics]
+    split = headline(metrics[0])["split"]
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(epochs, [m["test_da_average"] for m in metrics], "o-", label="DA average")
-    ax.plot(epochs, [m["test_da_max"] for m in metrics], "s--", label="DA max")
+    ax.plot(epochs, [headline(m)["da_average"] for m in metrics], "o-", label=f"{split} DA average")
+    ax.plot(epochs, [headline(m)["da_max"] for m in metrics], "s--", label=f"{split} DA max")
+    if split == "validation" and "test_da_average" in metrics[-1]:
+        ax.plot([epochs[-1]], [metrics[-1]["test_da_average"]], "k*", markersize=10, label="test DA average")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("test accuracy")
+    ax.set_ylabel("accuracy")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -36,6 +36,7 @@ EVAL_CHUNK = 2000
 # Backends add themselves lazily through ``_backend_runner``; the core knows only "ann".
 BackendRunner = Callable[[TrainConfig, torch.nn.Module, torch.Tensor, dict[str, Any]], np.ndarray]
 BACKENDS = ("ann", "snntorch", "lava")
+SPLITS = ("test", "validation")
 
 
 def ann_activity(config: TrainConfig, model: torch.nn.Module, x: torch.Tensor,
@@ -115,8 +116,10 @@ def evaluate_checkpoint(
     dataset: Dataset | None = None,
     seed: int | None = None,
     options: dict[str, Any] | None = None,
+    split: str = "test",
 ) -> dict[str, Any]:
-    """Evaluate ``checkpoint`` on ``backend`` over the first ``samples`` test images.
+    """Evaluate ``checkpoint`` on ``backend`` over the first ``samples`` test images (or, with
+    ``split="validation"``, of the validation images the run carved from its training set).
 
     Neurons are assigned with the ANN's outputs (the same weights) on the labelled training
     images the run itself used (its semi-supervised subset, or its ``label_fraction`` of its own
@@ -126,16 +129,21 @@ def evaluate_checkpoint(
     ANN's predictions. The linear probe follows one protocol on every backend (``PROBE_PROTOCOL``).
     A semi-supervised checkpoint also gets ``output_accuracy``, its output read as a classifier.
     """
-    from sdt_neuro.training.run_data import label_indices, label_provenance, training_split
+    from sdt_neuro.training.run_data import label_indices, label_provenance, training_split, validation_split
 
     runner = _backend_runner(backend)
     config, model, _ = load_trained_model(checkpoint)
     rule = config.wta_rule
     data = dataset or load_dataset(config.dataset, data_root)
-    n = len(data.test) if samples is None else int(samples)
-    if not 1 <= n <= len(data.test):
-        raise ConfigError(f"samples={samples} must be in [1, {len(data.test)}]")
-    test = data.test.subset(np.arange(n))
+    if split not in SPLITS:
+        raise ConfigError(f"split={split!r} is not one of {SPLITS}")
+    pool = data.test if split == "test" else validation_split(config, data)
+    if pool is None:
+        raise ConfigError(f"{checkpoint} was trained without a validation split (val_samples); use split='test'")
+    n = len(pool) if samples is None else int(samples)
+    if not 1 <= n <= len(pool):
+        raise ConfigError(f"samples={samples} must be in [1, {len(pool)}]")
+    test = pool.subset(np.arange(n))
     train = training_split(config, data)
     if label_fraction is None:
         label_idx = label_indices(config, train)
@@ -164,8 +172,8 @@ def evaluate_checkpoint(
     seconds = time.perf_counter() - t0
     result = score_activity(label_act, labelled.y.numpy(), test_act, test.y.numpy(),
                             rule.n_classes, rule.k, reference)
-    result.update(backend=backend, seconds=seconds, label_fraction=labels_used["fraction"], labels=labels_used,
-                  checkpoint=str(checkpoint), preset=config.preset, options=dict(options or {}))
+    result.update(backend=backend, split=split, seconds=seconds, label_fraction=labels_used["fraction"],
+                  labels=labels_used, checkpoint=str(checkpoint), preset=config.preset, options=dict(options or {}))
     if config.semi_labels is not None:  # trained with labels: its output is a classifier
         result["output_accuracy"] = output_accuracy(test_act, test.y.numpy(), rule.n_classes)
     if backend != "ann":

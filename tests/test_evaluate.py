@@ -150,3 +150,11 @@ def test_collapse_reasons_name_the_figure():
     assert "unassigned_neurons=1831 of 3000" in collapse_reasons(1831, 3000, 0.9, 0.9, 10)[0]
     assert "win_entropy_ratio=0.200" in collapse_reasons(0, 2000, 0.2, 0.9, 10)[0]
     assert "near chance" in collapse_reasons(0, 2000, 0.9, 0.1135, 10)[0]
+
+
+def test_da_max_ties_favour_the_class_holding_more_tied_neurons():
+    act, labels = hand_built()  # neurons 0, 1 -> class 0; 2, 3 -> class 1; 4 -> class 2
+    tied = np.tile([[0.5, 0.5, 0.0, 0.0, 0.5, 0.0]], (3000, 1))  # two tied neurons of class 0, one of class 2
+    pred = direct_association(act, labels, tied, np.zeros(3000, int), n_classes=3).pred_max
+    assert set(pred.tolist()) == {0, 2}
+    assert 0.63 < (pred == 0).mean() < 0.70  # 2 / 3

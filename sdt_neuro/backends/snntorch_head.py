@@ -274,6 +274,7 @@ def evaluation_activity(config: TrainConfig, model: nn.Module, x: torch.Tensor,
 def train_command(config: TrainConfig, args: Any) -> int:
     """``sdt-neuro train --backend snntorch --steps T``: the shared loop with a spiking learner."""
     from sdt_neuro.training.loop import train
+    from sdt_neuro.training.records import epoch_line
 
     out = Path(args.out)
     saved = _saved_extra(out) if getattr(args, "resume", False) else {}
@@ -286,8 +287,7 @@ def train_command(config: TrainConfig, args: Any) -> int:
     result = train(config, out_dir=out, resume=args.resume, data_root=args.data_root,
                    progress=False if args.no_progress else None, learner_factory=learner_for_config)
     for m in result.metrics:
-        print(f"epoch {m['epoch']:4d}  loss {m['train_loss']:.5f}  DA avg {m['test_da_average']:.4f}  "
-              f"DA max {m['test_da_max']:.4f}  {m['epoch_seconds']:.1f} s  (snnTorch, T={steps}, {encoding})")
+        print(epoch_line(m, f"  (snnTorch, T={steps}, {encoding})"))
     print(f"wrote {out / 'metrics.json'}, {out / 'checkpoint.pt'} and plots in {out}")
     return 0
 

@@ -45,6 +45,11 @@ class TrainConfig:
     input and every state, no rescaling); ``ep_target_smoothing`` s makes the unsupervised target
     ``(1 - s) d + s k / N`` before the output mask (published: 0.3; labels are never smoothed).
 
+    ``val_samples`` carves a seeded (``val_seed``), stratified validation set of that many images
+    out of the training set before anything else is drawn from it: the run never trains on them,
+    every epoch is scored on them (``val_*`` metrics) and the test set is scored once, after the
+    last epoch. Settings are chosen on ``val_*`` figures.
+
     ``semi_*`` fields make the run semi-supervised (see ``training/semi.py``): ``semi_labels``
     labelled samples drawn with ``semi_split_seed``, ``semi_pretrain_epochs`` supervised epochs,
     then unlabelled and labelled epochs alternate; ``semi_supervised_only`` is the ablation.
@@ -78,6 +83,8 @@ class TrainConfig:
     probe: bool = False
     max_train_samples: int | None = None
     max_test_samples: int | None = None
+    val_samples: int | None = None
+    val_seed: int = 0
     preset: str | None = None
     ep_free_steps: int = 40
     ep_nudge_steps: int = 10
@@ -143,6 +150,9 @@ class TrainConfig:
         if not 0 < self.semi_unlabelled_lr_factor <= 1:
             raise ConfigError(
                 f"semi_unlabelled_lr_factor={self.semi_unlabelled_lr_factor} must be in (0, 1]")
+        if self.val_samples is not None and self.val_samples < rule.n_classes:
+            raise ConfigError(f"val_samples={self.val_samples} must be >= n_classes={rule.n_classes} "
+                              "(at least one validation image per class), or unset for no validation split")
         for name in ("max_train_samples", "max_test_samples"):
             value = getattr(self, name)
             if value is not None and value < 10:

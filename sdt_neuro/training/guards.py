@@ -11,6 +11,7 @@ import torch
 from sdt_neuro.errors import NonFiniteError, TrainingDiverged
 from sdt_neuro.evaluate import CollapseWarning, collapse_message, collapse_reasons
 from sdt_neuro.training.config import TrainConfig
+from sdt_neuro.training.records import headline
 
 
 def diverged(config: TrainConfig, epoch: int, batch: int | None, detail: str) -> TrainingDiverged:
@@ -47,7 +48,7 @@ def flag_collapse(record: dict[str, Any], config: TrainConfig) -> None:
     outputs collapsed."""
     rule = config.wta_rule
     reasons = collapse_reasons(record["unassigned_neurons"], rule.n_outputs, record["win_entropy_ratio"],
-                               record["test_da_average"], rule.n_classes)
+                               headline(record)["da_average"], rule.n_classes)
     record["collapsed"] = bool(reasons)
     if reasons:
         record["collapse_reasons"] = reasons

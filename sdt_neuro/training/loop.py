@@ -32,7 +32,8 @@ from sdt_neuro.training.config import TrainConfig
 from sdt_neuro.training.ep import EPLearner
 from sdt_neuro.training.guards import check_loss, check_weights, flag_collapse, step_error
 from sdt_neuro.training.homeostasis import HomeostasisState
-from sdt_neuro.training.run_data import evaluation_split, label_indices, training_split
+from sdt_neuro.training.records import headline
+from sdt_neuro.training.run_data import evaluation_split, label_indices, training_split, validation_split
 from sdt_neuro.training.semi import epoch_pool, labelled_indices, output_accuracy
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -148,6 +149,7 @@ def train(
                 f"epochs, threads and device may change. Saved: {saved.to_dict()}"
             )
     data = dataset or load_dataset(config.dataset, data_root)
+    val_split = validation_split(config, data)
     train_split, test_split = training_split(config, data), evaluation_split(config, data)
     label_idx = label_indices(config, train_split)  # DA assigns neurons with the labels the run was given
     labelled = labelled_indices(config, train_split.y)  # semi-supervised runs only
@@ -195,7 +197,14 @@ def train(
             losses.append(loss)
         check_weights(learner.model, config, epoch)
         train_seconds = time.perf_counter() - t0
-        record = _evaluate_epoch(learner, config, train_split, test_split, label_idx)
+        if val_split is None:
+            record = _evaluate_epoch(learner, config, train_split, test_split, label_idx, "test")
+        else:  # every epoch on validation; the test set once, after the last epoch
+            record = _evaluate_epoch(learner, config, train_split, val_split, label_idx, "val")
+            record["val_samples"] = config.val_samples
+            if epoch + 1 == config.epochs:
+                final = _evaluate_epoch(learner, config, train_split, test_split, label_idx, "test")
+                record.update({k: v for k, v in final.items() if k.startswith("test_")})
         record.update(
             epoch=epoch + 1,
             train_loss=float(torch.stack(losses).mean()),
@@ -205,7 +214,7 @@ def train(
         )
         flag_collapse(record, config)
         metrics.append(record)
-        epochs_bar.set_postfix(da=f"{record['test_da_average']:.4f}", loss=f"{record['train_loss']:.4f}")
+        epochs_bar.set_postfix(da=f"{headline(record)['da_average']:.4f}", loss=f"{record['train_loss']:.4f}")
         if out is not None:
             _write_json(out / "metrics.json", metrics)
             save_checkpoint(out / CHECKPOINT_NAME,
@@ -241,23 +250,24 @@ def probe_accuracy(learner: Learner, config: TrainConfig, train_split: Any, test
     )
 
 
-def _evaluate_epoch(learner: Learner, config: TrainConfig, train_split: Any, test_split: Any,
-                    label_idx: np.ndarray) -> dict[str, Any]:
+def _evaluate_epoch(learner: Learner, config: TrainConfig, train_split: Any, eval_split: Any,
+                    label_idx: np.ndarray, prefix: str) -> dict[str, Any]:
+    """DA of ``eval_split`` (keys ``{prefix}_da_average`` ...), neurons assigned on the run's labels."""
     t0 = time.perf_counter()
     rule = learner.rule
     labelled = train_split.subset(label_idx)
     label_act = compute_activity(learner, config, labelled.x)
-    test_act = compute_activity(learner, config, test_split.x)
-    da = direct_association(label_act, labelled.y.numpy(), test_act, test_split.y.numpy(),
-                            rule.n_classes)
-    usage = neuron_usage(test_act, da.assignment, k=rule.k)
+    act = compute_activity(learner, config, eval_split.x)
+    da = direct_association(label_act, labelled.y.numpy(), act, eval_split.y.numpy(), rule.n_classes)
+    usage = neuron_usage(act, da.assignment, k=rule.k)
     extra = {}
     if config.semi_labels is not None:
-        extra["test_accuracy"] = output_accuracy(test_act, test_split.y.numpy(), rule.n_classes)
+        extra[f"{prefix}_accuracy"] = output_accuracy(act, eval_split.y.numpy(), rule.n_classes)
     return {
         **extra,
-        "test_da_average": da.average,
-        "test_da_max": da.max,
+        f"{prefix}_da_average": da.average,
+        f"{prefix}_da_max": da.max,
+        "eval_split": "validation" if prefix == "val" else "test",
         "unassigned_neurons": usage.unassigned,
         "win_entropy_ratio": usage.win_entropy_ratio,
         "label_fraction": config.label_fraction,

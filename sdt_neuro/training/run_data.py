@@ -1,6 +1,7 @@
-"""The data a run saw, rebuilt from its configuration: training split, test split, and the
-labelled samples its direct association used. The training loop and ``evaluate`` both call these,
-so a checkpoint is scored with the labels it was trained and assessed with, not more."""
+"""The data a run saw, rebuilt from its configuration: the validation split (carved from the
+training images first), the training split, the test split, and the labelled samples its direct
+association used. The training loop and ``evaluate`` both call these, so a checkpoint is scored
+with the labels it was trained and assessed with, not more."""
 
 from __future__ import annotations
 
@@ -9,14 +10,35 @@ from typing import Any
 import numpy as np
 
 from sdt_neuro.data import Dataset, Split, stratified_indices
+from sdt_neuro.errors import ConfigError
 from sdt_neuro.training.config import TrainConfig
 from sdt_neuro.training.semi import labelled_indices
 
 
+def _validation_indices(config: TrainConfig, data: Dataset) -> np.ndarray | None:
+    """Indices into ``data.train`` of the validation set (``None`` without one)."""
+    if not config.val_samples:
+        return None
+    n = len(data.train)
+    if config.val_samples >= n:
+        raise ConfigError(f"val_samples={config.val_samples} must be smaller than the {n} training images "
+                          f"of {data.name}")
+    return stratified_indices(data.train.y, count=config.val_samples, seed=config.val_seed)
+
+
+def validation_split(config: TrainConfig, data: Dataset) -> Split | None:
+    """The run's validation images, carved from the training set (``None`` without ``val_samples``)."""
+    idx = _validation_indices(config, data)
+    return None if idx is None else data.train.subset(idx)
+
+
 def training_split(config: TrainConfig, data: Dataset) -> Split:
-    """The run's training images: all of them, or the stratified ``max_train_samples`` subset
-    drawn with the run's seed."""
+    """The run's training images: all of them but the validation set, or the stratified
+    ``max_train_samples`` subset of those drawn with the run's seed."""
     train = data.train
+    val = _validation_indices(config, data)
+    if val is not None:
+        train = train.subset(np.setdiff1d(np.arange(len(train)), val))
     if config.max_train_samples and config.max_train_samples < len(train):
         train = train.subset(stratified_indices(train.y, count=config.max_train_samples, seed=config.seed))
     return train

@@ -225,7 +225,8 @@ def test_a_collapsed_epoch_is_flagged_and_warned_about(tmp_path):
 
     from sdt_neuro.training.guards import flag_collapse
 
-    healthy = {"epoch": 1, "unassigned_neurons": 3, "win_entropy_ratio": 0.9, "test_da_average": 0.95}
+    healthy = {"epoch": 1, "unassigned_neurons": 3, "win_entropy_ratio": 0.9, "test_da_average": 0.95,
+               "test_da_max": 0.9}
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no warning for a healthy epoch
         flag_collapse(healthy, small_config())

@@ -359,6 +359,8 @@ def train_command(config: Any, args: Any) -> int:
         learners.append(LavaLearner(cfg, device, epoch_samples=n))
         return learners[-1]
 
+    from sdt_neuro.training.records import epoch_line
+
     out = Path(args.out)
     t0 = time.perf_counter()
     try:
@@ -368,8 +370,7 @@ def train_command(config: Any, args: Any) -> int:
         for learner in learners:
             learner.close()
     for m in result.metrics:
-        print(f"epoch {m['epoch']:4d}  loss {m['train_loss']:.5f}  DA avg {m['test_da_average']:.4f}  "
-              f"DA max {m['test_da_max']:.4f}  {m['train_seconds']:.1f} s in Lava  (T={steps}, {n} samples)")
+        print(epoch_line(m, f"  ({m['train_seconds']:.1f} s in Lava, T={steps}, {n} samples)"))
     print(f"total {time.perf_counter() - t0:.1f} s; wrote {out / 'metrics.json'}, {out / 'checkpoint.pt'} "
           f"and plots in {out}")
     return 0

@@ -74,7 +74,7 @@ def test_cli_evaluate_with_the_lava_backend(tmp_path: Path, capsys: pytest.Captu
                  "--batch", "16", "--label-fraction", "0.05", "--json", str(tmp_path / "lava.json")])
     assert code == 0
     printed = capsys.readouterr().out
-    assert printed.startswith("lava: 30 samples") and "agreement with ANN" in printed
+    assert printed.startswith("lava: 30 test samples") and "agreement with ANN" in printed
     assert main(["evaluate", str(ckpt), "--backend", "lava", "--steps", "0", "--samples", "5"]) == 2
     assert "steps=0" in capsys.readouterr().err
 

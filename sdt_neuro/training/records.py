@@ -1,0 +1,29 @@
+"""Reading a run's per-epoch metrics records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def headline(record: dict[str, Any]) -> dict[str, Any]:
+    """The figures an epoch was judged by: validation when the run has a validation split, else
+    test. Keys ``split``, ``da_average``, ``da_max`` and (semi-supervised) ``accuracy``."""
+    prefix = "val" if "val_da_average" in record else "test"
+    out = {"split": "validation" if prefix == "val" else "test", "da_average": record[f"{prefix}_da_average"],
+           "da_max": record[f"{prefix}_da_max"]}
+    if f"{prefix}_accuracy" in record:
+        out["accuracy"] = record[f"{prefix}_accuracy"]
+    return out
+
+
+def epoch_line(m: dict[str, Any], suffix: str = "") -> str:
+    """One printed line per epoch record: the figures it was judged by (validation or test), and
+    the test figures too after the last epoch of a run with a validation split."""
+    h = headline(m)
+    accuracy = f"  output accuracy {h['accuracy']:.4f}" if "accuracy" in h else ""
+    line = (f"epoch {m['epoch']:4d}  loss {m['train_loss']:.5f}  {h['split']} DA avg {h['da_average']:.4f}  "
+            f"DA max {h['da_max']:.4f}{accuracy}  {m['epoch_seconds']:.1f} s{suffix}")
+    if h["split"] == "validation" and "test_da_average" in m:
+        test_acc = f"  output accuracy {m['test_accuracy']:.4f}" if "test_accuracy" in m else ""
+        line += f"\n            test DA avg {m['test_da_average']:.4f}  DA max {m['test_da_max']:.4f}{test_acc}"
+    return line
