@@ -23,8 +23,9 @@ from typing import Any
 import torch
 
 from sdt_neuro.data import Dataset, load_dataset, stratified_indices
-from sdt_neuro.evaluate import direct_association, linear_probe
+from sdt_neuro.evaluate import direct_association
 from sdt_neuro.presets import preset_config
+from sdt_neuro.probe import linear_probe
 from sdt_neuro.scoring import ann_activity
 from sdt_neuro.training import train
 from sdt_neuro.training.config import TrainConfig
@@ -69,8 +70,8 @@ TABLES: dict[str, list[Row]] = {
         for n, pub in zip((100, 300, 600, 1000, 3000), pubs)
     ],
     "cnn": [
-        Row("cnn-mnist", 0.9917, "test_linear_probe", {"epochs": 1, "max_train_samples": 10000}),
-        Row("cnn-fmnist", 0.9025, "test_linear_probe", {"epochs": 1, "max_train_samples": 10000}),
+        Row("cnn-mnist", 0.9917, "test_linear_probe_published-cnn", {"epochs": 1, "max_train_samples": 10000}),
+        Row("cnn-fmnist", 0.9025, "test_linear_probe_published-cnn", {"epochs": 1, "max_train_samples": 10000}),
     ],
 }
 

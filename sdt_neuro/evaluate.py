@@ -20,7 +20,6 @@ Two rules make every backend's figure mean the same thing (spike counts over few
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -269,61 +268,3 @@ def collapse_reasons(unassigned: int, n_neurons: int, win_entropy_ratio: float, 
 
 def collapse_message(reasons: list[str], where: str) -> str:
     return f"{where}: the outputs collapsed ({'; '.join(reasons)}); {COLLAPSE_CAUSES}."
-
-
-def linear_probe(
-    train_features: np.ndarray,
-    train_labels: np.ndarray,
-    test_features: np.ndarray,
-    test_labels: np.ndarray,
-    n_classes: int = 10,
-    epochs: int = 30,
-    batch_size: int = 256,
-    lr: float = 1e-3,
-    dropout: float = 0.2,
-    seed: int = 0,
-    standardize: bool = True,
-) -> float:
-    """Test accuracy of dropout(0.2) + linear(N -> classes) trained with cross-entropy (Adam)
-    on frozen features.
-
-    The probe draws from its own seeded generator: the global torch RNG is left as it was, so a
-    training run that probes resumes exactly. ``standardize`` z-scores every feature with the
-    training features' mean and standard deviation (constant features are only centred): a CNN's
-    outputs can be 1e-3 in scale, which a probe at a fixed rate would not learn from in a few epochs.
-    """
-    import torch
-
-    xtr = torch.as_tensor(_as_2d("train_features", train_features), dtype=torch.float32)
-    ytr = torch.as_tensor(_as_labels(train_labels, xtr.shape[0]))
-    xte = torch.as_tensor(_as_2d("test_features", test_features), dtype=torch.float32)
-    yte = torch.as_tensor(_as_labels(test_labels, xte.shape[0]))
-    if standardize:
-        mean, std = xtr.mean(0), xtr.std(0)
-        std = torch.where(std > 1e-12, std, torch.ones_like(std))
-        xtr, xte = (xtr - mean) / std, (xte - mean) / std
-    with torch.random.fork_rng(devices=[]):  # seeded here, and the caller's generator left as it was
-        return _train_probe(xtr, ytr, xte, yte, n_classes, epochs, batch_size, lr, dropout, seed)
-
-
-def _train_probe(xtr: Any, ytr: Any, xte: Any, yte: Any, n_classes: int, epochs: int, batch_size: int,
-                 lr: float, dropout: float, seed: int) -> float:
-    import torch
-    from torch import nn
-
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    probe = nn.Sequential(nn.Dropout(dropout), nn.Linear(xtr.shape[1], n_classes))
-    opt = torch.optim.Adam(probe.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-    loss_fn = nn.CrossEntropyLoss()
-    for _ in range(epochs):
-        probe.train()
-        for idx in torch.randperm(xtr.shape[0], generator=gen).split(batch_size):
-            opt.zero_grad(set_to_none=True)
-            loss_fn(probe(xtr[idx]), ytr[idx]).backward()
-            opt.step()
-        sched.step()
-    probe.eval()
-    with torch.no_grad():
-        return float((probe(xte).argmax(1) == yte).float().mean())

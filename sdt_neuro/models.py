@@ -92,8 +92,9 @@ class MLP(nn.Module):
 
 
 class CNN(nn.Module):
-    """The paper's 32f5-128f3-N network: conv5(pad 2), ReLU, maxpool(4, 2, 1), conv3(pad 1),
-    ReLU, maxpool(4, 2, 1), flatten, linear to ``n_outputs`` with hard-sigmoid output.
+    """The paper's 32f5-128f3-N network: conv5(pad 2), ReLU, pool(4, 2, 1), conv3(pad 1),
+    ReLU, pool(4, 2, 1), flatten, dropout, linear to ``n_outputs`` with hard-sigmoid output
+    (``pool`` "max" or "avg"; ``init_gain=None`` keeps PyTorch's default initialisation).
 
     ``prune`` removes that fraction of each conv layer's weights once, at random, with
     ``torch.nn.utils.prune.random_unstructured`` (the mask is kept in the state dict).
@@ -101,19 +102,30 @@ class CNN(nn.Module):
     """
 
     def __init__(self, n_outputs: int = 3000, in_channels: int = 1, image_size: int = 28, prune: float = 0.5,
-                 init_gain: float = INIT_GAIN, straight_through: bool = False):
+                 init_gain: float | None = INIT_GAIN, straight_through: bool = False, pool: str = "max",
+                 flat_dropout: float = 0.0):
         super().__init__()
         if not 0 <= prune < 1:
             raise ConfigError(f"prune={prune} must be in [0, 1)")
+        if pool not in ("max", "avg"):
+            raise ConfigError(f"pool={pool!r} is not one of ('max', 'avg')")
+        if not 0 <= flat_dropout < 1:
+            raise ConfigError(f"flat_dropout={flat_dropout} must be in [0, 1)")
+
+        def pooling() -> nn.Module:
+            return nn.MaxPool2d(4, 2, 1) if pool == "max" else nn.AvgPool2d(4, 2, 1)
+
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(4, 2, 1),
-            nn.Conv2d(32, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(4, 2, 1),
+            nn.Conv2d(in_channels, 32, 5, padding=2), nn.ReLU(), pooling(),
+            nn.Conv2d(32, 128, 3, padding=1), nn.ReLU(), pooling(),
         )
         side = _pooled(_pooled(image_size))
+        self.flat_dropout = nn.Dropout(flat_dropout)
         self.head = nn.Linear(128 * side * side, n_outputs)
         self.in_channels, self.image_size, self.n_outputs = in_channels, image_size, n_outputs
         self.straight_through = straight_through
-        init_weights(self, init_gain)
+        if init_gain is not None:  # None: PyTorch's default initialisation
+            init_weights(self, init_gain)
         if prune > 0:
             from torch.nn.utils import prune as torch_prune
 
@@ -126,7 +138,7 @@ class CNN(nn.Module):
                 f"CNN expects [batch, {self.in_channels}, {self.image_size}, {self.image_size}], "
                 f"got {tuple(x.shape)}"
             )
-        return hard_sigmoid(self.head(self.features(x).flatten(1)), self.straight_through)
+        return hard_sigmoid(self.head(self.flat_dropout(self.features(x).flatten(1))), self.straight_through)
 
 
 def _pooled(side: int) -> int:
@@ -142,12 +154,15 @@ def init_weights(module: nn.Module, gain: float = INIT_GAIN) -> None:
 
 
 def build_model(arch: str, sizes: Sequence[int], input_dropout: float, hidden_dropout: float,
-                prune: float = 0.5, init_gain: float = INIT_GAIN, straight_through: bool = False) -> nn.Module:
-    """Model from config fields: ``arch`` is ``"mlp"`` (uses ``sizes``) or ``"cnn"``."""
+                prune: float = 0.5, init_gain: float = INIT_GAIN, straight_through: bool = False,
+                pool: str = "max", init: str = "xavier") -> nn.Module:
+    """Model from config fields: ``arch`` is ``"mlp"`` (uses ``sizes``) or ``"cnn"`` (its
+    ``hidden_dropout`` acts on the flattened features)."""
     if not init_gain > 0:
         raise ConfigError(f"init_gain={init_gain} must be > 0")
     if arch == "mlp":
         return MLP(sizes, input_dropout, hidden_dropout, init_gain, straight_through)
     if arch == "cnn":
-        return CNN(n_outputs=int(sizes[-1]), prune=prune, init_gain=init_gain, straight_through=straight_through)
+        return CNN(n_outputs=int(sizes[-1]), prune=prune, init_gain=None if init == "torch" else init_gain,
+                   straight_through=straight_through, pool=pool, flat_dropout=hidden_dropout)
     raise ConfigError(f"arch={arch!r} is not one of ('mlp', 'cnn')")

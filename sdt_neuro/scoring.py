@@ -22,9 +22,9 @@ from sdt_neuro.evaluate import (
     collapse_reasons,
     confusion_matrix,
     direct_association,
-    linear_probe,
     neuron_usage,
 )
+from sdt_neuro.probe import linear_probe
 from sdt_neuro.training.checkpoint import load_trained_model
 from sdt_neuro.training.config import TrainConfig
 from sdt_neuro.training.ep import free_phase_activity

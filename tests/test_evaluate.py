@@ -8,9 +8,9 @@ from sdt_neuro.evaluate import (
     assign_neurons,
     confusion_matrix,
     direct_association,
-    linear_probe,
     neuron_usage,
 )
+from sdt_neuro.probe import linear_probe
 
 
 def hand_built():

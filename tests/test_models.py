@@ -69,3 +69,40 @@ def test_straight_through_keeps_the_clamp_but_passes_the_gradient(arch):
     bias_plain, bias_st = ((m.layers[-1] if arch == "mlp" else m.head).bias for m in (plain, st))
     torch.testing.assert_close(bias_st.grad, torch.full_like(bias_st.grad, 4.0))
     torch.testing.assert_close(bias_plain.grad, (~outside).float().sum(0))
+
+
+def test_cnn_pooling_flat_dropout_and_torch_init():
+    x = torch.rand(3, 1, 28, 28)
+    avg = CNN(n_outputs=20, prune=0.0, pool="avg")
+    assert isinstance(avg.features[2], torch.nn.AvgPool2d) and isinstance(avg.features[5], torch.nn.AvgPool2d)
+    feats = avg.features(x)
+    expected = torch.nn.functional.avg_pool2d(
+        torch.relu(avg.features[3](torch.nn.functional.avg_pool2d(torch.relu(avg.features[0](x)), 4, 2, 1))),
+        4, 2, 1)
+    torch.testing.assert_close(feats, expected)
+    dropped = CNN(n_outputs=20, prune=0.0, flat_dropout=0.5).train()
+    torch.manual_seed(0)
+    a = dropped(x)
+    torch.manual_seed(1)
+    assert not torch.equal(a, dropped(x))  # dropout acts in training mode
+    dropped.eval()
+    assert torch.equal(dropped(x), dropped(x))
+    torch.manual_seed(0)
+    default = CNN(n_outputs=20, prune=0.0, init_gain=None)
+    assert default.head.bias.abs().sum() > 0  # PyTorch's default init: biases are not zeroed
+    with pytest.raises(ConfigError, match="pool"):
+        CNN(n_outputs=20, pool="min")
+
+
+def test_published_cnn_presets_build_what_they_say():
+    from sdt_neuro.presets import preset_config
+    from sdt_neuro.training.loop import make_learner
+
+    cfg = preset_config("cnn-fmnist", device="cpu")
+    learner = make_learner(cfg, torch.device("cpu"))
+    model = learner.model
+    assert isinstance(model.features[2], torch.nn.MaxPool2d) and model.flat_dropout.p == 0.2
+    assert [g["lr"] for g in learner.optimizer.param_groups] == [5e-7, 2.5e-8, 2.5e-6]
+    assert cfg.rule["dropout"] == 0.8 and cfg.final_lr_factor == 0.01 and cfg.schedule_epochs == 100
+    mnist = preset_config("cnn-mnist")
+    assert mnist.pool == "avg" and mnist.epochs == 50 and mnist.probe_protocols == ("ours", "published-cnn")

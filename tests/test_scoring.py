@@ -48,7 +48,7 @@ def test_evaluate_uses_the_labels_the_run_used(tmp_path):
 def test_the_probe_follows_one_protocol(tmp_path):
     """Trained on the ANN outputs of the labelled set, tested on the backend's activity: for the
     ANN, exactly ``linear_probe`` on those arrays."""
-    from sdt_neuro.evaluate import linear_probe
+    from sdt_neuro.probe import linear_probe
     from sdt_neuro.scoring import ann_activity
     from sdt_neuro.training.checkpoint import load_trained_model
 

@@ -31,6 +31,11 @@ class TrainConfig:
     runs the first epoch of the published schedule. ``init_gain`` is the Xavier-uniform gain of
     the initial weights (the paper's 0.5 unless a preset says otherwise).
 
+    CNN: ``pool`` ("max" | "avg") is the pooling after each conv layer, ``hidden_dropout`` the
+    dropout on the flattened features before the fc layer; ``init="torch"`` keeps PyTorch's default
+    initialisation (the published CNN runs), ``"xavier"`` is Xavier-uniform with ``init_gain``.
+    ``probe_protocols`` names the linear-probe protocols run at the end (``sdt_neuro.probe``).
+
     Two departures from the paper, off by default: ``clean_target`` builds the self-defined target
     from a second forward pass without dropout (the loss still uses the dropout pass, as in
     noisy-student self-training; the paper builds both from one pass). It helps semi-supervised
@@ -81,6 +86,9 @@ class TrainConfig:
     device: str = "auto"
     label_fraction: float = 1.0
     probe: bool = False
+    probe_protocols: tuple[str, ...] = ("ours",)
+    pool: str = "max"
+    init: str = "xavier"
     max_train_samples: int | None = None
     max_test_samples: int | None = None
     val_samples: int | None = None
@@ -104,6 +112,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
         object.__setattr__(self, "lrs", tuple(float(v) for v in self.lrs))
+        object.__setattr__(self, "probe_protocols", tuple(self.probe_protocols))
         rule = self.wta_rule  # validates the rule
         for name, value, allowed in (
             ("algorithm", self.algorithm, ALGORITHMS),
@@ -114,6 +123,8 @@ class TrainConfig:
             ("arch", self.arch, ("mlp", "cnn")),
             ("ep_estimate", self.ep_estimate, EP_ESTIMATES),
             ("ep_dropout", self.ep_dropout, EP_DROPOUTS),
+            ("pool", self.pool, ("max", "avg")),
+            ("init", self.init, ("xavier", "torch")),
         ):
             if value not in allowed:
                 raise ConfigError(f"{name}={value!r} is not one of {allowed}")
@@ -141,6 +152,10 @@ class TrainConfig:
             raise ConfigError(f"threads={self.threads} must be >= 1")
         if self.algorithm == "ep":
             self._check_ep()
+        from sdt_neuro.probe import probe_protocol
+
+        for name in self.probe_protocols:
+            probe_protocol(name)  # refuses unknown names
         if self.straight_through and self.algorithm != "bp":
             raise ConfigError("straight_through=True needs algorithm='bp' (EP has no output gradient)")
         if self.semi_labels is not None and self.semi_labels < rule.n_classes:
@@ -179,7 +194,7 @@ class TrainConfig:
     def build_model(self) -> nn.Module:
         """The untrained network these fields describe (seed torch first for repeatable weights)."""
         return build_model(self.arch, self.sizes, self.input_dropout, self.hidden_dropout, self.prune,
-                           self.init_gain, self.straight_through)
+                           self.init_gain, self.straight_through, self.pool, self.init)
 
     def lr_for_layer(self, i: int) -> float:
         return self.lrs[min(i, len(self.lrs) - 1)]
@@ -189,7 +204,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["sizes"], d["lrs"] = list(self.sizes), list(self.lrs)
+        d["sizes"], d["lrs"], d["probe_protocols"] = list(self.sizes), list(self.lrs), list(self.probe_protocols)
         return d
 
     @classmethod

@@ -17,7 +17,8 @@ from tqdm.auto import tqdm
 
 from sdt_neuro.data import Dataset, iterate_batches, load_dataset
 from sdt_neuro.errors import CheckpointError, ConfigError, NonFiniteError
-from sdt_neuro.evaluate import direct_association, linear_probe, neuron_usage
+from sdt_neuro.evaluate import direct_association, neuron_usage
+from sdt_neuro.probe import linear_probe
 from sdt_neuro.rule import WTARule
 from sdt_neuro.training.bp import BPLearner
 from sdt_neuro.training.checkpoint import (
@@ -222,7 +223,7 @@ def train(
 
     result = TrainResult(config, learner, data, metrics, out)
     if config.probe and metrics:
-        metrics[-1]["test_linear_probe"] = probe_accuracy(learner, config, train_split, test_split)
+        metrics[-1].update(probe_accuracies(learner, config, train_split, test_split))
         if out is not None:
             _write_json(out / "metrics.json", metrics)
             save_checkpoint(out / CHECKPOINT_NAME,
@@ -241,13 +242,18 @@ def first_layer_weights(model: torch.nn.Module) -> np.ndarray:
     return model.layers[0].weight.detach().cpu().numpy()
 
 
-def probe_accuracy(learner: Learner, config: TrainConfig, train_split: Any, test_split: Any) -> float:
-    """Linear-probe test accuracy on the frozen network's outputs."""
-    return linear_probe(
-        compute_activity(learner, config, train_split.x), train_split.y.numpy(),
-        compute_activity(learner, config, test_split.x), test_split.y.numpy(),
-        n_classes=config.wta_rule.n_classes, seed=config.seed,
-    )
+def probe_accuracies(learner: Learner, config: TrainConfig, train_split: Any, test_split: Any) -> dict[str, float]:
+    """Linear-probe test accuracy on the frozen network's outputs, one per protocol in
+    ``config.probe_protocols`` (trained on every image of the run's training split):
+    ``test_linear_probe`` for ours, ``test_linear_probe_<protocol>`` for the others."""
+    train_act = compute_activity(learner, config, train_split.x)
+    test_act = compute_activity(learner, config, test_split.x)
+    out = {}
+    for name in config.probe_protocols:
+        key = "test_linear_probe" if name == "ours" else f"test_linear_probe_{name}"
+        out[key] = linear_probe(train_act, train_split.y.numpy(), test_act, test_split.y.numpy(),
+                                n_classes=config.wta_rule.n_classes, seed=config.seed, protocol=name)
+    return out
 
 
 def _evaluate_epoch(learner: Learner, config: TrainConfig, train_split: Any, eval_split: Any,
