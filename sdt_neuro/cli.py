@@ -135,6 +135,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                    progress=False if args.no_progress else None)
     from sdt_neuro.training.records import epoch_line
 
+    if result.rank != 0:  # under torchrun only rank 0 reports
+        return 0
     for m in result.metrics:
         print(epoch_line(m))
     if result.metrics and "test_linear_probe" in result.metrics[-1]:

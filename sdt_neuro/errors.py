@@ -36,9 +36,9 @@ class CheckpointError(SdtError, ValueError):
 class MissingBackendError(SdtError, ImportError):
     """An optional framework is not installed; the message names the pip extra."""
 
-    def __init__(self, framework: str, extra: str) -> None:
+    def __init__(self, framework: str, extra: str, reason: str | None = None) -> None:
         super().__init__(
-            f"{framework} is not installed. Install the extra: pip install 'sdt-neuro[{extra}]'"
+            reason or f"{framework} is not installed. Install the extra: pip install 'sdt-neuro[{extra}]'"
         )
         self.framework = framework
         self.extra = extra

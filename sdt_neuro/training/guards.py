@@ -43,7 +43,7 @@ def step_error(exc: NonFiniteError, config: TrainConfig, epoch: int, batch: int)
     return diverged(config, epoch, batch, str(exc))
 
 
-def flag_collapse(record: dict[str, Any], config: TrainConfig) -> None:
+def flag_collapse(record: dict[str, Any], config: TrainConfig, warn: bool = True) -> None:
     """Set ``record["collapsed"]`` (and its reasons) and warn when the epoch's figures say the
     outputs collapsed."""
     rule = config.wta_rule
@@ -52,4 +52,5 @@ def flag_collapse(record: dict[str, Any], config: TrainConfig) -> None:
     record["collapsed"] = bool(reasons)
     if reasons:
         record["collapse_reasons"] = reasons
+    if reasons and warn:
         warnings.warn(collapse_message(reasons, f"epoch {record['epoch']}"), CollapseWarning, stacklevel=3)

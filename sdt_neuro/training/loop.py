@@ -30,6 +30,7 @@ from sdt_neuro.training.checkpoint import (
     save_checkpoint,
 )
 from sdt_neuro.training.config import TrainConfig
+from sdt_neuro.training.distributed import Ranks, SyncedSteps, device_for_rank, setup, teardown
 from sdt_neuro.training.ep import EPLearner
 from sdt_neuro.training.guards import check_loss, check_weights, flag_collapse, step_error
 from sdt_neuro.training.homeostasis import HomeostasisState
@@ -71,6 +72,7 @@ class TrainResult:
     dataset: Dataset
     metrics: list[dict[str, Any]] = field(default_factory=list)
     out_dir: Path | None = None
+    rank: int = 0  # under torchrun: this process's rank (only rank 0 wrote files)
 
     @property
     def model(self) -> torch.nn.Module:
@@ -102,13 +104,16 @@ def model_inputs(config: TrainConfig, x: torch.Tensor) -> torch.Tensor:
     return x.reshape(x.shape[0], -1) if config.arch == "mlp" else x
 
 
-def compute_activity(learner: Learner, config: TrainConfig, x: torch.Tensor) -> np.ndarray:
-    """Eval-mode output activity of all of ``x`` as a float32 array, in chunks."""
-    outs = [
-        learner.activity(model_inputs(config, x[i : i + EVAL_CHUNK]).to(learner.device)).cpu()
-        for i in range(0, x.shape[0], EVAL_CHUNK)
-    ]
-    return torch.cat(outs).numpy()
+def compute_activity(learner: Learner, config: TrainConfig, x: torch.Tensor,
+                     ranks: Ranks | None = None) -> np.ndarray:
+    """Eval-mode output activity of all of ``x`` as a float32 array, in chunks (sharded over the
+    ranks and gathered when ``ranks`` has more than one)."""
+    def chunks(part: torch.Tensor) -> np.ndarray:
+        outs = [learner.activity(model_inputs(config, part[i : i + EVAL_CHUNK]).to(learner.device)).cpu()
+                for i in range(0, part.shape[0], EVAL_CHUNK)]
+        return torch.cat(outs).numpy() if outs else np.zeros((0, config.sizes[-1]), np.float32)
+
+    return (ranks or Ranks()).gather_rows(chunks, x)
 
 
 def train(
@@ -137,7 +142,10 @@ def train(
     show = sys.stderr.isatty() if progress is None else progress
     if config.threads is not None:
         torch.set_num_threads(config.threads)
-    device = resolve_device(config.device)
+    device = device_for_rank(resolve_device(config.device))
+    ranks = setup(device)
+    if not ranks.main:
+        out = None  # only rank 0 writes
 
     ckpt = None
     if resume:
@@ -157,6 +165,9 @@ def train(
     train_x, train_y = train_split.x.to(device), train_split.y.to(device)
 
     learner = (learner_factory or make_learner)(config, device)
+    step = SyncedSteps(learner, ranks)
+    if ranks.rank > 0:
+        torch.manual_seed(config.seed + ranks.rank)  # each rank its own dropout masks; rank 0 draws as one process
     shuffle = torch.Generator().manual_seed(config.seed)
     metrics: list[dict[str, Any]] = []
     start_epoch = 0
@@ -165,6 +176,8 @@ def train(
         learner.optimizer.load_state_dict(ckpt["optimizer"])
         learner.state.load_state_dict(ckpt["homeostasis"])
         restore_rng_states(ckpt["rng"], shuffle)
+        if ranks.rank > 0:  # the checkpoint holds rank 0's generator; the others derive theirs
+            torch.manual_seed(int(torch.randint(2**31, (1,))) + ranks.rank)
         metrics = list(ckpt["metrics"])
         start_epoch = int(ckpt["epoch"])
 
@@ -189,9 +202,10 @@ def train(
             _set_lr(learner.optimizer, config, (epoch + b / n_batches) / horizon, lr_scale)
             if pool_idx is not None:
                 idx = pool_idx[idx]
+            global_count, idx = len(idx), ranks.shard(idx)
             x = model_inputs(config, train_x[idx])
             try:
-                loss = learner.train_step(x, train_y[idx]) if with_labels else learner.train_step(x)
+                loss = step(x, train_y[idx] if with_labels else None, global_count)
             except NonFiniteError as exc:
                 raise step_error(exc, config, epoch, b) from exc
             check_loss(loss, config, epoch, b)
@@ -199,12 +213,12 @@ def train(
         check_weights(learner.model, config, epoch)
         train_seconds = time.perf_counter() - t0
         if val_split is None:
-            record = _evaluate_epoch(learner, config, train_split, test_split, label_idx, "test")
+            record = _evaluate_epoch(learner, config, train_split, test_split, label_idx, "test", ranks)
         else:  # every epoch on validation; the test set once, after the last epoch
-            record = _evaluate_epoch(learner, config, train_split, val_split, label_idx, "val")
+            record = _evaluate_epoch(learner, config, train_split, val_split, label_idx, "val", ranks)
             record["val_samples"] = config.val_samples
             if epoch + 1 == config.epochs:
-                final = _evaluate_epoch(learner, config, train_split, test_split, label_idx, "test")
+                final = _evaluate_epoch(learner, config, train_split, test_split, label_idx, "test", ranks)
                 record.update({k: v for k, v in final.items() if k.startswith("test_")})
         record.update(
             epoch=epoch + 1,
@@ -213,7 +227,7 @@ def train(
             train_seconds=train_seconds,
             epoch_seconds=time.perf_counter() - t0,
         )
-        flag_collapse(record, config)
+        flag_collapse(record, config, warn=ranks.main)
         metrics.append(record)
         epochs_bar.set_postfix(da=f"{headline(record)['da_average']:.4f}", loss=f"{record['train_loss']:.4f}")
         if out is not None:
@@ -221,9 +235,9 @@ def train(
             save_checkpoint(out / CHECKPOINT_NAME,
                             _payload(learner, config, epoch + 1, metrics, shuffle, labelled))
 
-    result = TrainResult(config, learner, data, metrics, out)
+    result = TrainResult(config, learner, data, metrics, out, ranks.rank)
     if config.probe and metrics:
-        metrics[-1].update(probe_accuracies(learner, config, train_split, test_split))
+        metrics[-1].update(probe_accuracies(learner, config, train_split, test_split, ranks))
         if out is not None:
             _write_json(out / "metrics.json", metrics)
             save_checkpoint(out / CHECKPOINT_NAME,
@@ -234,6 +248,7 @@ def train(
         plot_accuracy_curve(metrics, out / "accuracy.png")
         if config.arch == "mlp":
             plot_receptive_fields(first_layer_weights(learner.model), out / "receptive_fields.png")
+    teardown(ranks)
     return result
 
 
@@ -242,12 +257,13 @@ def first_layer_weights(model: torch.nn.Module) -> np.ndarray:
     return model.layers[0].weight.detach().cpu().numpy()
 
 
-def probe_accuracies(learner: Learner, config: TrainConfig, train_split: Any, test_split: Any) -> dict[str, float]:
+def probe_accuracies(learner: Learner, config: TrainConfig, train_split: Any, test_split: Any,
+                     ranks: Ranks | None = None) -> dict[str, float]:
     """Linear-probe test accuracy on the frozen network's outputs, one per protocol in
     ``config.probe_protocols`` (trained on every image of the run's training split):
     ``test_linear_probe`` for ours, ``test_linear_probe_<protocol>`` for the others."""
-    train_act = compute_activity(learner, config, train_split.x)
-    test_act = compute_activity(learner, config, test_split.x)
+    train_act = compute_activity(learner, config, train_split.x, ranks)
+    test_act = compute_activity(learner, config, test_split.x, ranks)
     out = {}
     for name in config.probe_protocols:
         key = "test_linear_probe" if name == "ours" else f"test_linear_probe_{name}"
@@ -257,13 +273,13 @@ def probe_accuracies(learner: Learner, config: TrainConfig, train_split: Any, te
 
 
 def _evaluate_epoch(learner: Learner, config: TrainConfig, train_split: Any, eval_split: Any,
-                    label_idx: np.ndarray, prefix: str) -> dict[str, Any]:
+                    label_idx: np.ndarray, prefix: str, ranks: Ranks | None = None) -> dict[str, Any]:
     """DA of ``eval_split`` (keys ``{prefix}_da_average`` ...), neurons assigned on the run's labels."""
     t0 = time.perf_counter()
     rule = learner.rule
     labelled = train_split.subset(label_idx)
-    label_act = compute_activity(learner, config, labelled.x)
-    act = compute_activity(learner, config, eval_split.x)
+    label_act = compute_activity(learner, config, labelled.x, ranks)
+    act = compute_activity(learner, config, eval_split.x, ranks)
     da = direct_association(label_act, labelled.y.numpy(), act, eval_split.y.numpy(), rule.n_classes)
     usage = neuron_usage(act, da.assignment, k=rule.k)
     extra = {}

@@ -11,6 +11,7 @@ window (the reference's one-layer sequential-mode update on spike rates).
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -342,6 +343,9 @@ def train_command(config: Any, args: Any) -> int:
     from sdt_neuro.data import load_dataset
     from sdt_neuro.training.loop import train
 
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError("--backend lava learns in one process (Lava runs its own processes); start it "
+                          "without torchrun")
     if getattr(args, "resume", False):
         raise ConfigError("--resume is not supported by the Lava learner (each run is one pass)")
     if getattr(args, "samples", None) is not None:

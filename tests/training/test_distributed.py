@@ -1,0 +1,111 @@
+"""More than one process (torch.distributed, gloo on CPU): two ranks train what one process trains."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from sdt_neuro.training import TrainConfig, train
+from sdt_neuro.training.distributed import Ranks
+from sdt_neuro.training.loop import make_learner
+from tests.conftest import synthetic_dataset
+
+
+def config(**kw) -> TrainConfig:
+    base = dict(rule={"n_outputs": 20, "k": 2, "gamma": 0.3, "dropout": 0.0, "n_classes": 4}, sizes=(784, 30, 20),
+                input_dropout=0.0, hidden_dropout=0.0, lrs=(0.5, 1.0), batch_size=16, epochs=20, threads=1, seed=3)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rank(rank: int, world: int, port: int, folder: str, overrides: dict) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    try:
+        snapshots = []
+
+        def factory(cfg, device):
+            learner = make_learner(cfg, device)
+            reset = learner.state.reset
+
+            def snapshot_then_reset():
+                snapshots.append(learner.state.offsets.clone())  # the offsets at the end of an epoch
+                reset()
+
+            learner.state.reset = snapshot_then_reset
+            return learner
+
+        res = train(config(**overrides), out_dir=f"{folder}/out", dataset=synthetic_dataset(), progress=False,
+                    plots=False, learner_factory=factory)
+        torch.save({"model": res.model.state_dict(), "offsets": res.learner.state.offsets,
+                    "snapshots": snapshots, "metrics": res.metrics}, f"{folder}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def run_two(tmp_path, **overrides) -> list[dict]:
+    mp.spawn(_rank, args=(2, _free_port(), str(tmp_path), overrides), nprocs=2, join=True)
+    return [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
+
+
+@pytest.mark.parametrize("overrides", [{}, {"algorithm": "ep", "ep_random_sign": False, "lrs": (0.05,),
+                                            "ep_free_steps": 20, "ep_nudge_steps": 5}],
+                         ids=["bp-fast-path", "ep"])
+def test_two_ranks_equal_one_process_with_dropout_off(tmp_path, overrides):
+    ranks = run_two(tmp_path, **overrides)
+    single = train(config(**overrides), dataset=synthetic_dataset(), progress=False, plots=False)
+    assert len(single.metrics) == 20  # 13 batches an epoch: 260 steps, the last batch of each epoch 8
+    for name, value in single.model.state_dict().items():
+        torch.testing.assert_close(ranks[0]["model"][name], value, rtol=0, atol=1e-6)
+        torch.testing.assert_close(ranks[1]["model"][name], ranks[0]["model"][name], rtol=0, atol=0)
+    torch.testing.assert_close(ranks[0]["offsets"], single.learner.state.offsets, rtol=0, atol=1e-6)
+    assert ranks[0]["metrics"][-1]["test_da_average"] == ranks[1]["metrics"][-1]["test_da_average"]
+    assert (tmp_path / "out" / "metrics.json").exists()  # rank 0 wrote it
+
+
+def test_with_dropout_the_ranks_hold_identical_offsets_at_every_epoch_end(tmp_path):
+    ranks = run_two(tmp_path, input_dropout=0.3, hidden_dropout=0.2, epochs=4,
+                    rule={"n_outputs": 20, "k": 2, "gamma": 0.3, "dropout": 0.2, "n_classes": 4})
+    assert len(ranks[0]["snapshots"]) == 4  # reset at the start of every epoch (the first: zeros)
+    for a, b in zip(ranks[0]["snapshots"], ranks[1]["snapshots"]):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert ranks[0]["snapshots"][-1].abs().sum() > 0
+    for name, value in ranks[0]["model"].items():
+        torch.testing.assert_close(ranks[1]["model"][name], value, rtol=0, atol=0)
+
+
+def test_a_global_batch_is_shared_contiguously():
+    idx = torch.arange(33)
+    parts = [Ranks(r, 3).shard(idx) for r in range(3)]
+    assert [len(p) for p in parts] == [11, 11, 11] and torch.equal(torch.cat(parts), idx)
+    assert torch.equal(Ranks().shard(idx), idx)
+
+
+def test_torchrun_cli_trains_with_two_ranks_and_rank_zero_writes(tmp_path):
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    torchrun = shutil.which("torchrun", path=str(__import__("pathlib").Path(sys.executable).parent))
+    if torchrun is None:
+        pytest.skip("torchrun is not installed beside this Python")
+    out = tmp_path / "run"
+    cmd = [torchrun, "--nproc-per-node", "2", "--master-port", str(_free_port()), "-m", "sdt_neuro", "train",
+           "--preset", "bp-fast", "--epochs", "1", "--train-samples", "600", "--test-samples", "200",
+           "--threads", "1", "--out", str(out), "--no-progress"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("epoch    1") == 1  # printed by rank 0 only
+    records = json.loads((out / "metrics.json").read_text())
+    assert len(records) == 1 and records[0]["test_da_average"] > 0.3
