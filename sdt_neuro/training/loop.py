@@ -144,8 +144,7 @@ def train(
         torch.set_num_threads(config.threads)
     device = device_for_rank(resolve_device(config.device))
     ranks = setup(device)
-    if not ranks.main:
-        out = None  # only rank 0 writes
+    write = out if ranks.main else None  # every rank reads a checkpoint; only rank 0 writes
 
     ckpt = None
     if resume:
@@ -230,24 +229,24 @@ def train(
         flag_collapse(record, config, warn=ranks.main)
         metrics.append(record)
         epochs_bar.set_postfix(da=f"{headline(record)['da_average']:.4f}", loss=f"{record['train_loss']:.4f}")
-        if out is not None:
-            _write_json(out / "metrics.json", metrics)
-            save_checkpoint(out / CHECKPOINT_NAME,
+        if write is not None:
+            _write_json(write / "metrics.json", metrics)
+            save_checkpoint(write / CHECKPOINT_NAME,
                             _payload(learner, config, epoch + 1, metrics, shuffle, labelled))
 
     result = TrainResult(config, learner, data, metrics, out, ranks.rank)
     if config.probe and metrics:
         metrics[-1].update(probe_accuracies(learner, config, train_split, test_split, ranks))
-        if out is not None:
-            _write_json(out / "metrics.json", metrics)
-            save_checkpoint(out / CHECKPOINT_NAME,
+        if write is not None:
+            _write_json(write / "metrics.json", metrics)
+            save_checkpoint(write / CHECKPOINT_NAME,
                             _payload(learner, config, config.epochs, metrics, shuffle, labelled))
-    if out is not None and plots and metrics:
+    if write is not None and plots and metrics:
         from sdt_neuro.plots import plot_accuracy_curve, plot_receptive_fields
 
-        plot_accuracy_curve(metrics, out / "accuracy.png")
+        plot_accuracy_curve(metrics, write / "accuracy.png")
         if config.arch == "mlp":
-            plot_receptive_fields(first_layer_weights(learner.model), out / "receptive_fields.png")
+            plot_receptive_fields(first_layer_weights(learner.model), write / "receptive_fields.png")
     teardown(ranks)
     return result
 

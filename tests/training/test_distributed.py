@@ -45,8 +45,9 @@ def _rank(rank: int, world: int, port: int, folder: str, overrides: dict) -> Non
             learner.state.reset = snapshot_then_reset
             return learner
 
+        resume = overrides.pop("_resume", False)
         res = train(config(**overrides), out_dir=f"{folder}/out", dataset=synthetic_dataset(), progress=False,
-                    plots=False, learner_factory=factory)
+                    plots=False, learner_factory=factory, resume=resume)
         torch.save({"model": res.model.state_dict(), "offsets": res.learner.state.offsets,
                     "snapshots": snapshots, "metrics": res.metrics}, f"{folder}/rank{rank}.pt")
     finally:
@@ -109,3 +110,74 @@ def test_torchrun_cli_trains_with_two_ranks_and_rank_zero_writes(tmp_path):
     assert done.stdout.count("epoch    1") == 1  # printed by rank 0 only
     records = json.loads((out / "metrics.json").read_text())
     assert len(records) == 1 and records[0]["test_da_average"] > 0.3
+
+
+def _children(pid: int) -> set[int]:
+    from pathlib import Path
+
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.parametrize("how", ["a rank is killed", "ctrl-c"])
+def test_a_failing_rank_or_ctrl_c_ends_every_rank_and_keeps_the_checkpoint(tmp_path, how):
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from sdt_neuro.training.checkpoint import load_checkpoint
+
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    if torchrun is None:
+        pytest.skip("torchrun is not installed beside this Python")
+    out = tmp_path / "run"
+    cmd = [torchrun, "--nproc-per-node", "2", "--master-port", str(_free_port()), "-m", "sdt_neuro", "train",
+           "--preset", "bp-fast", "--epochs", "200", "--train-samples", "600", "--test-samples", "100",
+           "--threads", "1", "--out", str(out), "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while not (out / "checkpoint.pt").exists() and time.time() < deadline:
+            time.sleep(0.2)
+        assert (out / "checkpoint.pt").exists()
+        workers = _children(proc.pid)
+        assert len(workers) == 2
+        if how == "ctrl-c":
+            proc.send_signal(signal.SIGINT)
+        else:
+            import os
+
+            os.kill(max(workers), signal.SIGKILL)
+        code = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code != 0
+    time.sleep(0.5)
+    import os
+
+    assert not [w for w in workers if os.path.exists(f"/proc/{w}") and "Z" not in open(f"/proc/{w}/stat").read()
+                .rsplit(")", 1)[1].split()[0]]
+    assert load_checkpoint(out / "checkpoint.pt")["epoch"] >= 1  # intact and loadable
+
+
+def test_resume_with_another_world_size(tmp_path):
+    """One process trains epoch 1; two ranks continue from its checkpoint (dropout off: the same
+    weights as one process all along)."""
+    train(config(epochs=1, schedule_epochs=3), out_dir=tmp_path / "out", dataset=synthetic_dataset(), progress=False,
+          plots=False)
+    ranks = run_two(tmp_path, epochs=3, schedule_epochs=3, _resume=True)
+    single = train(config(epochs=3, schedule_epochs=3), dataset=synthetic_dataset(), progress=False, plots=False)
+    assert [m["epoch"] for m in ranks[0]["metrics"]] == [1, 2, 3]
+    for name, value in single.model.state_dict().items():
+        torch.testing.assert_close(ranks[0]["model"][name], value, rtol=0, atol=1e-6)
