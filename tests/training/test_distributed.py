@@ -94,22 +94,29 @@ def test_a_global_batch_is_shared_contiguously():
 
 def test_torchrun_cli_trains_with_two_ranks_and_rank_zero_writes(tmp_path):
     import json
-    import shutil
     import subprocess
-    import sys
 
-    torchrun = shutil.which("torchrun", path=str(__import__("pathlib").Path(sys.executable).parent))
-    if torchrun is None:
-        pytest.skip("torchrun is not installed beside this Python")
     out = tmp_path / "run"
-    cmd = [torchrun, "--nproc-per-node", "2", "--master-port", str(_free_port()), "-m", "sdt_neuro", "train",
-           "--preset", "bp-fast", "--epochs", "1", "--train-samples", "600", "--test-samples", "200",
-           "--threads", "1", "--out", str(out), "--no-progress"]
+    cmd = torchrun_train(out, "--epochs", "1", "--test-samples", "200")
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("epoch    1") == 1  # printed by rank 0 only
     records = json.loads((out / "metrics.json").read_text())
     assert len(records) == 1 and records[0]["test_da_average"] > 0.3
+
+
+def torchrun_train(out, *flags: str) -> list[str]:
+    """``torchrun --nproc-per-node 2 -m sdt_neuro train --preset bp-fast`` on 600 images, 1 thread a rank."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    if torchrun is None:
+        pytest.skip("torchrun is not installed beside this Python")
+    return [torchrun, "--nproc-per-node", "2", "--master-port", str(_free_port()), "-m", "sdt_neuro", "train",
+            "--preset", "bp-fast", "--train-samples", "600", "--threads", "1", "--out", str(out), "--no-progress",
+            *flags]
 
 
 def _children(pid: int) -> set[int]:
@@ -128,22 +135,14 @@ def _children(pid: int) -> set[int]:
 
 @pytest.mark.parametrize("how", ["a rank is killed", "ctrl-c"])
 def test_a_failing_rank_or_ctrl_c_ends_every_rank_and_keeps_the_checkpoint(tmp_path, how):
-    import shutil
     import signal
     import subprocess
-    import sys
     import time
-    from pathlib import Path
 
     from sdt_neuro.training.checkpoint import load_checkpoint
 
-    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
-    if torchrun is None:
-        pytest.skip("torchrun is not installed beside this Python")
     out = tmp_path / "run"
-    cmd = [torchrun, "--nproc-per-node", "2", "--master-port", str(_free_port()), "-m", "sdt_neuro", "train",
-           "--preset", "bp-fast", "--epochs", "200", "--train-samples", "600", "--test-samples", "100",
-           "--threads", "1", "--out", str(out), "--no-progress"]
+    cmd = torchrun_train(out, "--epochs", "200", "--test-samples", "100")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
