@@ -79,3 +79,22 @@ def test_rows_filter_selects_the_untrained_rows_by_name(tmp_path, monkeypatch):
     monkeypatch.setattr(reproduce, "load_dataset", lambda name, root: synthetic_dataset())
     assert reproduce.main(["--table", "mlp", "--rows", "untrained", "--out", str(tmp_path)]) == 0
     assert ran == ["bp-1layer (untrained)"] * 3
+
+
+def test_paper_table_has_every_published_row_and_says_why_one_is_empty(tmp_path):
+    import json
+
+    paper_table = load_benchmark_script("paper_table")
+    (tmp_path / "ep-2layer-5ep.metrics.json").write_text(json.dumps(
+        [{"epoch": e, "test_da_average": 0.8 + e / 100, "epoch_seconds": 10.0} for e in range(1, 6)]))
+    (tmp_path / "bp-2layer-200ep.metrics.json").write_text(json.dumps([{"epoch": 200, "test_da_average": 0.9661}]))
+    rows = {r["row"]: r for r in paper_table.collect(tmp_path)}
+    assert set(rows) == set(paper_table.PUBLISHED)
+    assert rows["ep-2layer-epoch5"]["measured"] == pytest.approx(0.85) and rows["ep-2layer-epoch5"]["seconds"] == 50.0
+    assert rows["bp-2layer"]["measured"] == 0.9661 and rows["bp-2layer"]["split"] == "test"
+    for row in rows.values():
+        assert set(row) >= {"row", "published", "measured", "seeds", "std", "epochs", "seconds", "split", "command"}
+        assert row["measured"] is not None or row["reason"]
+    assert "missing" in rows["bp-1layer"]["reason"] + rows["ep-1layer"]["reason"]
+    assert reproduce.main(["--table", "paper", "--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "paper.json").read_text())[0]["row"] == "bp-1layer"
