@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sdt_neuro.data import DATASETS
 from sdt_neuro.errors import ConfigError, SdtError
-from sdt_neuro.presets import PRESETS, preset_config
+from sdt_neuro.presets import DESCRIPTIONS, PRESETS, config_from_file, preset_config
 
 BACKENDS = ("ann", "snntorch", "lava")
 TRAIN_BACKENDS = ("ann", "snntorch", "lava")
@@ -25,8 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
+    pr = sub.add_parser("presets", help="list the presets, or print one's configuration as JSON")
+    pr.add_argument("name", nargs="?", help="a preset: print its configuration (a file for train --config)")
+
     tr = sub.add_parser("train", help="train a network without labels")
-    tr.add_argument("--preset", default="bp-1layer", choices=sorted(PRESETS))
+    tr.add_argument("--preset", metavar="NAME", help="a preset (default bp-1layer; sdt-neuro presets lists them)")
+    tr.add_argument("--config", metavar="FILE", help="start from a JSON configuration (sdt-neuro presets NAME, or a "
+                                                     "run's config.json); flags override it")
+    tr.add_argument("--dataset", choices=DATASETS, help="the data set (default: the preset's)")
     tr.add_argument("--epochs", type=int)
     tr.add_argument("--schedule-epochs", type=int,
                     help="horizon of the linear rate decay (default: the preset's)")
@@ -113,8 +121,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     keep_freed_memory()
 
-    config = preset_config(
-        args.preset, epochs=args.epochs, schedule_epochs=args.schedule_epochs, batch_size=args.batch_size,
+    if args.config and args.preset:
+        raise ConfigError("give --preset or --config, not both (a config file replaces the preset)")
+    overrides = dict(
+        dataset=args.dataset, epochs=args.epochs, schedule_epochs=args.schedule_epochs, batch_size=args.batch_size,
         lr=args.lr, k=args.k, init_gain=args.init_gain, clean_target=args.clean_target,
         straight_through=args.straight_through, gamma=args.gamma, dropout=args.dropout, seed=args.seed,
         threads=args.threads,
@@ -122,6 +132,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         max_train_samples=args.max_train_samples, max_test_samples=args.max_test_samples,
         val_samples=args.val_samples,
     )
+    if args.config:
+        config = config_from_file(args.config, **overrides)
+    else:
+        args.preset = args.preset or "bp-1layer"
+        config = preset_config(args.preset, **overrides)
     out = Path(args.out)
     if args.backend != "ann":
         ann_only = [f"--{name.replace('_', '-')}" for name in ("clean_target", "straight_through")
@@ -148,10 +163,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from sdt_neuro.scoring import evaluate_checkpoint
 
-    options: dict[str, Any] = {"steps": args.steps, "encoding": args.encoding,
-                               "fixed_point": args.fixed_point, "seed": args.seed or 0, "data_root": args.data_root}
-    if args.batch is not None:
-        options["batch"] = args.batch
+    options: dict[str, Any] = {"steps": args.steps, "encoding": args.encoding, "seed": args.seed or 0,
+                               "data_root": args.data_root, "batch": args.batch}
+    if args.backend == "lava":
+        options["fixed_point"] = args.fixed_point
+    elif args.fixed_point:
+        raise ConfigError(f"--fixed-point is a Lava setting; --backend {args.backend} does not take it")
     result = evaluate_checkpoint(
         args.checkpoint, backend=args.backend, label_fraction=args.label_fraction,
         samples=args.samples, probe=args.probe, data_root=args.data_root, seed=args.seed, split=args.split,
@@ -187,7 +204,19 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return _backend_module(backend).convert_command(args)
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "convert": cmd_convert}
+def cmd_presets(args: argparse.Namespace) -> int:
+    """``sdt-neuro presets``: one line per preset; ``sdt-neuro presets NAME``: its configuration."""
+    if args.name:
+        print(json.dumps(preset_config(args.name).to_dict(), indent=2))
+        return 0
+    width = max(map(len, PRESETS))
+    for name in PRESETS:
+        kind, text = DESCRIPTIONS[name]
+        print(f"{name:{width}s}  {kind:9s}  {text}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "convert": cmd_convert, "presets": cmd_presets}
 
 
 def _format_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
@@ -207,6 +236,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sdt-neuro: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (sdt-neuro presets | head): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -36,6 +36,12 @@ EVAL_CHUNK = 2000
 # Backends add themselves lazily through ``_backend_runner``; the core knows only "ann".
 BackendRunner = Callable[[TrainConfig, torch.nn.Module, torch.Tensor, dict[str, Any]], np.ndarray]
 BACKENDS = ("ann", "snntorch", "lava")
+# Settings each backend understands (``evaluate_checkpoint(..., steps=32)`` or ``options={...}``).
+BACKEND_OPTIONS = {
+    "ann": (),
+    "snntorch": ("steps", "encoding", "seed", "batch", "device", "data_root", "percentile", "progress"),
+    "lava": ("steps", "encoding", "seed", "batch", "data_root", "percentile", "progress", "fixed_point", "neuron"),
+}
 SPLITS = ("test", "validation")
 
 
@@ -67,6 +73,16 @@ def _backend_runner(name: str) -> BackendRunner:
 
         return lava.evaluation_activity
     raise ConfigError(f"backend={name!r} is not one of {BACKENDS}")
+
+
+def _merge_options(backend: str, options: dict[str, Any] | None, extra: dict[str, Any]) -> dict[str, Any]:
+    """``options`` plus keyword settings; a setting the backend does not know is refused by name."""
+    merged = {**(options or {}), **extra}
+    allowed = BACKEND_OPTIONS.get(backend, ())
+    unknown = sorted(k for k, v in merged.items() if k not in allowed and v is not None)
+    if unknown:
+        raise ConfigError(f"backend={backend!r} does not take {unknown}; its settings are {list(allowed) or 'none'}")
+    return {k: v for k, v in merged.items() if k in allowed}
 
 
 def score_activity(
@@ -117,6 +133,7 @@ def evaluate_checkpoint(
     seed: int | None = None,
     options: dict[str, Any] | None = None,
     split: str = "test",
+    **backend_options: Any,
 ) -> dict[str, Any]:
     """Evaluate ``checkpoint`` on ``backend`` over the first ``samples`` test images (or, with
     ``split="validation"``, of the validation images the run carved from its training set).
@@ -127,11 +144,15 @@ def evaluate_checkpoint(
     chooses another stratified fraction of that split instead. The result's ``labels`` says which.
     Every backend is read out by that one assignment; non-ANN backends are also compared with the
     ANN's predictions. The linear probe follows one protocol on every backend (``PROBE_PROTOCOL``).
+    Backend settings are keyword arguments (``steps=32, fixed_point=True``; see
+    :data:`BACKEND_OPTIONS`) or an ``options`` dict; unknown ones are refused by name. The result
+    records the data set, split and the settings that ran.
     A semi-supervised checkpoint also gets ``output_accuracy``, its output read as a classifier.
     """
     from sdt_neuro.training.run_data import label_indices, label_provenance, training_split, validation_split
 
     runner = _backend_runner(backend)
+    options = _merge_options(backend, options, backend_options)
     config, model, _ = load_trained_model(checkpoint)
     rule = config.wta_rule
     data = dataset or load_dataset(config.dataset, data_root)
@@ -172,8 +193,14 @@ def evaluate_checkpoint(
     seconds = time.perf_counter() - t0
     result = score_activity(label_act, labelled.y.numpy(), test_act, test.y.numpy(),
                             rule.n_classes, rule.k, reference)
-    result.update(backend=backend, split=split, seconds=seconds, label_fraction=labels_used["fraction"],
-                  labels=labels_used, checkpoint=str(checkpoint), preset=config.preset, options=dict(options or {}))
+    if backend != "ann":
+        steps = options.get("steps")
+        result.update(steps=int(config.extra.get("steps", 32) if steps is None else steps),
+                      encoding=options.get("encoding") or "current",
+                      fixed_point=bool(options.get("fixed_point", False)) if backend == "lava" else False)
+    result.update(dataset=data.name, data_source=data.source, backend=backend, split=split, seconds=seconds,
+                  label_fraction=labels_used["fraction"], labels=labels_used, checkpoint=str(checkpoint),
+                  preset=config.preset, options=dict(options or {}))
     if config.semi_labels is not None:  # trained with labels: its output is a classifier
         result["output_accuracy"] = output_accuracy(test_act, test.y.numpy(), rule.n_classes)
     if backend != "ann":

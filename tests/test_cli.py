@@ -40,8 +40,31 @@ def test_errors_are_reported_without_traceback(tmp_path, capsys):
     assert "k=5000" in capsys.readouterr().err
     assert main(["train", "--init-gain", "0", "--out", str(tmp_path)]) == 2
     assert "init_gain=0.0" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["train", "--preset", "nonsense"])
+    assert main(["train", "--preset", "nonsense"]) == 2
+    assert "unknown preset 'nonsense'" in capsys.readouterr().err
+    assert main(["train", "--preset", "bp-fast", "--config", str(tmp_path / "c.json")]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
+def test_presets_list_and_config_files(tmp_path, capsys):
+    assert main(["presets"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 40 and any(line.startswith("ep-2layer") and "published" in line for line in lines)
+    assert main(["presets", "bp-fast"]) == 0
+    config = json.loads(capsys.readouterr().out)
+    assert config["batch_size"] == 128 and config["rule"]["k"] == 6
+    config.update(epochs=1, max_train_samples=500, max_test_samples=100, threads=1)
+    (tmp_path / "c.json").write_text(json.dumps(config))
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(tmp_path / "c.json"), "--k", "4", "--out", str(out), "--no-progress"]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["rule"]["k"] == 4 and saved["batch_size"] == 128 and saved["max_train_samples"] == 500
+    (tmp_path / "bad.json").write_text(json.dumps({**config, "bogus": 1}))
+    assert main(["train", "--config", str(tmp_path / "bad.json")]) == 2
+    assert "unknown config field(s) ['bogus']" in capsys.readouterr().err
+    (tmp_path / "broken.json").write_text("{")
+    assert main(["train", "--config", str(tmp_path / "broken.json")]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
 
 
 def test_semi_supervised_runs_print_their_output_accuracy(tmp_path, capsys):
@@ -82,3 +105,17 @@ def test_cli_warnings_read_as_tool_lines():
     from sdt_neuro.cli import _format_warning
 
     assert _format_warning(UserWarning("x collapsed"), UserWarning, "f.py", 3) == "sdt-neuro: warning: x collapsed\n"
+
+
+def test_every_preset_trains_on_another_data_set(tmp_path):
+    import os
+    from pathlib import Path
+
+    root = os.environ.get("SDT_DATA_ROOT")
+    if not root or not (Path(root) / "FashionMNIST" / "raw").is_dir():
+        pytest.skip("needs Fashion-MNIST under SDT_DATA_ROOT")
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "bp-1layer", "--dataset", "fashion-mnist", "--epochs", "1",
+                 "--train-samples", "500", "--test-samples", "100", "--threads", "1", "--out", str(out),
+                 "--no-progress"]) == 0
+    assert json.loads((out / "config.json").read_text())["dataset"] == "fashion-mnist"

@@ -64,3 +64,18 @@ def test_the_probe_follows_one_protocol(tmp_path):
     expected = linear_probe(ann_activity(config, model, labelled.x), labelled.y.numpy(),
                             ann_activity(config, model, data.test.x), data.test.y.numpy(), n_classes=4, seed=0)
     assert out["linear_probe"] == expected and out["labels"]["count"] == 50
+
+
+def test_backend_settings_as_keywords_and_the_json_records_what_ran(tmp_path):
+    pytest.importorskip("snntorch")
+    data = synthetic_dataset()
+    cfg = TrainConfig(rule={"n_outputs": 20, "k": 2, "gamma": 0.3, "n_classes": 4}, sizes=(784, 20),
+                      lrs=(2.0,), epochs=1, threads=1)
+    train(cfg, out_dir=tmp_path, dataset=data, progress=False, plots=False)
+    out = evaluate_checkpoint(tmp_path, backend="snntorch", dataset=data, steps=8, progress=False)
+    assert out["steps"] == 8 and out["encoding"] == "current" and out["fixed_point"] is False
+    assert out["dataset"] == "synthetic" and out["split"] == "test"  # the data actually scored
+    with pytest.raises(ConfigError, match=r"does not take \['fixed_point'\]"):
+        evaluate_checkpoint(tmp_path, backend="snntorch", dataset=data, fixed_point=True)
+    with pytest.raises(ConfigError, match="stepz"):
+        evaluate_checkpoint(tmp_path, backend="snntorch", dataset=data, stepz=8)

@@ -163,6 +163,8 @@ def train(
     labelled = labelled_indices(config, train_split.y)  # semi-supervised runs only
     train_x, train_y = train_split.x.to(device), train_split.y.to(device)
 
+    if write is not None:
+        _write_json(write / "config.json", config.to_dict())  # a file train --config starts from
     learner = (learner_factory or make_learner)(config, device)
     step = SyncedSteps(learner, ranks)
     if ranks.rank > 0:
