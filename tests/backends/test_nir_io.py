@@ -61,3 +61,20 @@ def test_foreign_graphs_are_refused_with_a_reason(tmp_path):
     (tmp_path / "junk.nir").write_text("not hdf5")
     with pytest.raises(CheckpointError, match="not a readable NIR"):
         nir_io.read_nir(tmp_path / "junk.nir")
+
+
+def test_snntorch_reads_our_file_as_a_leaky_network_as_documented(tmp_path):
+    """snnTorch 1.0.0 + nirtorch import nir.IF as Leaky(beta=0.9): reported as it is (docs/snntorch.md)."""
+    pytest.importorskip("nirtorch")
+    import nir
+    import numpy as np
+    from snntorch.import_nir import import_from_nir
+
+    from sdt_neuro.backends.nir_io import write_nir
+    from sdt_neuro.convert import SpikingLayer, SpikingNetwork
+
+    net = SpikingNetwork((SpikingLayer(np.random.default_rng(0).normal(0, 0.3, (5, 8)), np.zeros(5)),), {})
+    write_nir(net, tmp_path / "net.nir", steps=8)
+    imported = import_from_nir(nir.read(str(tmp_path / "net.nir")))
+    leaky = [m for m in imported.modules() if type(m).__name__ == "Leaky"]
+    assert len(leaky) == 1 and float(leaky[0].beta) == pytest.approx(0.9)
