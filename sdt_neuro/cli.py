@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--encoding", choices=("current", "bernoulli"), default="current",
                     help="input encoding (spiking backends)")
     ev.add_argument("--fixed-point", action="store_true", help="Lava fixed-point simulation")
+    ev.add_argument("--v-init", type=float, default=None,
+                    help="spiking backends: membranes start at this fraction of the threshold (0.5 rounds "
+                         "rates instead of flooring them; default 0)")
     ev.add_argument("--batch", type=int, default=None, help="samples side by side (Lava)")
     ev.add_argument("--data-root")
     ev.add_argument("--seed", type=int, default=None,
@@ -164,7 +167,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from sdt_neuro.scoring import evaluate_checkpoint
 
     options: dict[str, Any] = {"steps": args.steps, "encoding": args.encoding, "seed": args.seed or 0,
-                               "data_root": args.data_root, "batch": args.batch}
+                               "data_root": args.data_root, "batch": args.batch, "v_init": args.v_init}
     if args.backend == "lava":
         options["fixed_point"] = args.fixed_point
     elif args.fixed_point:

@@ -44,6 +44,11 @@ class SpikingNetwork:
     rule: dict[str, Any]
     scales: tuple[float, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
+    v_init: float = 0.0  # membrane at the start of every sample, as a fraction of the threshold
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.v_init < 1.0:
+            raise ConfigError(f"v_init={self.v_init} must be in [0, 1) (a fraction of the threshold)")
 
     @property
     def sizes(self) -> list[int]:
@@ -79,7 +84,7 @@ def convert_mlp(model: MLP, calibration: torch.Tensor | None = None, percentile:
 
 
 def checkpoint_network(config: Any, model: MLP, calibration: torch.Tensor | None = None,
-                       percentile: float = 99.9, data_root: Any = None) -> SpikingNetwork:
+                       percentile: float = 99.9, data_root: Any = None, v_init: float = 0.0) -> SpikingNetwork:
     """The one spiking network of a trained checkpoint: snnTorch, Lava and NIR export all run it.
 
     * one layer, or a network trained in snnTorch (``config.extra["backend"] == "snntorch"``,
@@ -91,7 +96,8 @@ def checkpoint_network(config: Any, model: MLP, calibration: torch.Tensor | None
       which a feed-forward spiking network does not compute.
 
     ``meta`` records what the conversion was made from (``scaling``, ``percentile``,
-    ``calibration``: data set, split, count and source).
+    ``calibration``: data set, split, count and source). ``v_init`` starts every membrane at that
+    fraction of the threshold (0.5: a rate of ``floor(a T + 1/2) / T``, rounded instead of floored).
     """
     if not isinstance(model, MLP):
         raise ConfigError(f"conversion supports arch='mlp' checkpoints, got arch={getattr(config, 'arch', '?')!r}")
@@ -106,7 +112,7 @@ def checkpoint_network(config: Any, model: MLP, calibration: torch.Tensor | None
                                     lay.bias.detach().cpu().double().numpy()) for lay in model.layers)
         scaling = "none (one layer)" if len(model.layers) == 1 else "none (trained in snnTorch)"
         return SpikingNetwork(layers, rule, (1.0,) * (len(layers) + 1),
-                              {"source": "sdt-neuro MLP", "scaling": scaling})
+                              {"source": "sdt-neuro MLP", "scaling": scaling}, v_init)
     if calibration is None:
         from sdt_neuro.data import load_dataset
 
@@ -118,7 +124,7 @@ def checkpoint_network(config: Any, model: MLP, calibration: torch.Tensor | None
         origin = {"split": "given by the caller", "count": int(calibration.shape[0])}
     net = convert_mlp(model, calibration, percentile, rule)
     return SpikingNetwork(net.layers, net.rule, net.scales,
-                          {**net.meta, "scaling": "percentile", "calibration": origin})
+                          {**net.meta, "scaling": "percentile", "calibration": origin}, v_init)
 
 
 def encode_input(x: np.ndarray, steps: int, encoding: str, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -142,7 +148,8 @@ def simulate(net: SpikingNetwork, inputs: np.ndarray, reset: str = "subtract") -
     """NumPy oracle of the spiking network: spike counts [batch, N_out] for inputs [T, batch, in].
 
     Layers update in the same step (no synaptic delay), each from the spikes the layer below
-    emitted in that step. ``reset="subtract"``: spike at ``v >= theta``, then ``v -= theta``;
+    emitted in that step; membranes start at ``net.v_init * theta``. ``reset="subtract"``: spike at
+    ``v >= theta``, then ``v -= theta``;
     ``"zero"`` (Lava's LIF): spike at ``v > theta``, then ``v = 0``.
     """
     if reset not in RESETS:
@@ -150,7 +157,7 @@ def simulate(net: SpikingNetwork, inputs: np.ndarray, reset: str = "subtract") -
     if inputs.ndim != 3 or inputs.shape[2] != net.sizes[0]:
         raise ShapeError(f"inputs must be [T, batch, {net.sizes[0]}], got {inputs.shape}")
     batch = inputs.shape[1]
-    v = [np.zeros((batch, layer.weight.shape[0])) for layer in net.layers]
+    v = [np.full((batch, layer.weight.shape[0]), net.v_init * layer.threshold) for layer in net.layers]
     counts = np.zeros((batch, net.sizes[-1]))
     for s in inputs:
         for i, layer in enumerate(net.layers):

@@ -61,3 +61,18 @@ def test_bernoulli_encoding_rate_and_errors():
         simulate(convert_mlp(MLP((784, 10))), np.zeros((4, 2, 100)))
     with pytest.raises(ConfigError, match="MLP"):
         convert_mlp(CNN(n_outputs=10, prune=0))
+
+
+def test_half_threshold_start_rounds_the_rate():
+    import dataclasses
+
+    from sdt_neuro.convert import SpikingLayer, SpikingNetwork
+
+    net = SpikingNetwork((SpikingLayer(np.array([[1.0]]), np.array([0.0])),), {})
+    inputs = np.full((8, 1, 1), 0.3)  # rate 0.3 over 8 steps: 2.4 spikes
+    assert simulate(net, inputs)[0, 0] == 2  # floor
+    assert simulate(dataclasses.replace(net, v_init=0.5), inputs)[0, 0] == 2  # round(2.4)
+    assert simulate(dataclasses.replace(net, v_init=0.5), np.full((8, 1, 1), 0.33))[0, 0] == 3  # round(2.64)
+    assert simulate(net, np.full((8, 1, 1), 0.33))[0, 0] == 2
+    with pytest.raises(ConfigError, match="v_init"):
+        SpikingNetwork((), {}, v_init=1.0)

@@ -40,6 +40,9 @@ def _nir() -> Any:
 
 def to_nir(net: SpikingNetwork, steps: int, encoding: str = "current", dtype: type = np.float32) -> Any:
     """``nir.NIRGraph`` of ``net`` (weights cast to ``dtype``, float32 by default for other tools)."""
+    if net.v_init:
+        raise ConfigError(f"v_init={net.v_init}: NIR's IF node has no initial membrane, so the file would mean "
+                          "another network; export with v_init=0")
     nir = _nir()
     nodes: dict[str, Any] = {"input": nir.Input(input_type=np.array([net.sizes[0]]))}
     edges, previous = [], "input"

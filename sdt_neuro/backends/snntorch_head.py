@@ -219,6 +219,7 @@ def save_converted(conv: ConvertedNetwork, path: str | os.PathLike) -> Path:
         "biases": [torch.as_tensor(np.asarray(lay.bias)) for lay in spec.layers],
         "thresholds": [float(lay.threshold) for lay in spec.layers],
         "scales": list(spec.scales), "rule_json": json.dumps(spec.rule), "meta_json": json.dumps(spec.meta),
+        "v_init": float(spec.v_init),
     }
     path = save_checkpoint(path, payload)
     return path
@@ -237,7 +238,8 @@ def load_converted(path: str | os.PathLike, device: torch.device | str = "cpu") 
         raise CheckpointError(f"{path} is not a converted snnTorch network (format {FILE_FORMAT!r} expected)")
     layers = tuple(SpikingLayer(w.numpy(), b.numpy(), t)
                    for w, b, t in zip(data["weights"], data["biases"], data["thresholds"]))
-    spec = SpikingNetwork(layers, json.loads(data["rule_json"]), tuple(data["scales"]), json.loads(data["meta_json"]))
+    spec = SpikingNetwork(layers, json.loads(data["rule_json"]), tuple(data["scales"]), json.loads(data["meta_json"]),
+                          float(data.get("v_init", 0.0)))
     return ConvertedNetwork(from_spec(spec, device=device), spec, int(data["steps"]), data["encoding"])
 
 
@@ -250,7 +252,8 @@ def evaluation_activity(config: TrainConfig, model: nn.Module, x: torch.Tensor,
 
     ``options``: ``steps`` (T, default the training T or 32), ``encoding`` ("current" |
     "bernoulli"), ``seed``, ``batch``, ``device``, ``data_root`` (calibration images for an
-    ANN with hidden layers), ``percentile``, ``progress``.
+    ANN with hidden layers), ``percentile``, ``v_init`` (membranes start at that fraction of the
+    threshold), ``progress``.
     """
     if not isinstance(model, MLP):
         raise ConfigError(f"the snnTorch backend evaluates arch='mlp' checkpoints, got arch={config.arch!r}")
@@ -259,7 +262,7 @@ def evaluation_activity(config: TrainConfig, model: nn.Module, x: torch.Tensor,
     encoding = options.get("encoding") or "current"
     check_steps_encoding(steps, encoding)
     spec = checkpoint_network(config, model, percentile=float(options.get("percentile", 99.9)),
-                              data_root=options.get("data_root"))
+                              data_root=options.get("data_root"), v_init=float(options.get("v_init") or 0.0))
     device = options.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
     network = from_spec(spec, device=device)
     progress = options.get("progress", sys.stderr.isatty())

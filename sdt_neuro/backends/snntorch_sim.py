@@ -67,11 +67,28 @@ class SpikeFunction:
         return f"SpikeFunction(slope={self.slope})"
 
 
-def if_neuron(threshold: float = 1.0, slope: float = DEFAULT_SLOPE) -> nn.Module:
-    """Integrate-and-fire population: ``snn.Leaky(beta=1, subtractive reset, init_hidden=True)``."""
+def if_neuron(threshold: float = 1.0, slope: float = DEFAULT_SLOPE, v_init: float = 0.0) -> nn.Module:
+    """Integrate-and-fire population: ``snn.Leaky(beta=1, subtractive reset, init_hidden=True)``.
+
+    ``v_init`` starts the membrane at that fraction of the threshold after every
+    :func:`reset_states` (snnTorch zeroes the membrane at a new input shape, so the offset is added
+    to the first step's input instead: the same voltage).
+    """
     snn = _snntorch()
-    return snn.Leaky(beta=1.0, threshold=float(threshold), spike_grad=SpikeFunction(slope),
-                     init_hidden=True, reset_mechanism="subtract")
+    neuron = snn.Leaky(beta=1.0, threshold=float(threshold), spike_grad=SpikeFunction(slope),
+                       init_hidden=True, reset_mechanism="subtract")
+    if v_init:
+        neuron.v_init_offset = float(v_init) * float(threshold)
+        neuron.fresh = True
+
+        def first_step_offset(module: nn.Module, args: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...] | None:
+            if not module.fresh:
+                return None
+            module.fresh = False
+            return (args[0] + module.v_init_offset, *args[1:])
+
+        neuron.register_forward_pre_hook(first_step_offset)
+    return neuron
 
 
 def from_mlp(model: MLP, slope: float = DEFAULT_SLOPE) -> nn.Sequential:
@@ -100,7 +117,7 @@ def from_spec(spec: SpikingNetwork, dtype: torch.dtype = torch.float32,
         with torch.no_grad():
             linear.weight.copy_(torch.as_tensor(np.asarray(layer.weight)))
             linear.bias.copy_(torch.as_tensor(np.asarray(layer.bias)))
-        mods += [linear, if_neuron(layer.threshold)]
+        mods += [linear, if_neuron(layer.threshold, v_init=spec.v_init)]
     return nn.Sequential(*mods).to(device=device, dtype=dtype).eval()
 
 
@@ -115,6 +132,8 @@ def reset_states(network: nn.Module) -> None:
             if not hasattr(module, "reset_mem"):
                 raise ConfigError(f"cannot reset the state of {type(module).__name__}: it has no reset_mem()")
             module.reset_mem()
+            if hasattr(module, "v_init_offset"):
+                module.fresh = True
 
 
 # ----------------------------------------------------------------------------- running in time

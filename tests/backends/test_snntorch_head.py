@@ -284,3 +284,21 @@ def test_cuda_rates_equal_cpu_rates():
     cpu = sh.ConvertedNetwork(sh.from_spec(spec, dtype=torch.float64), spec, 16).rates(x)
     gpu = sh.ConvertedNetwork(sh.from_spec(spec, dtype=torch.float64, device="cuda"), spec, 16).rates(x)
     torch.testing.assert_close(cpu, gpu)
+
+
+def test_half_threshold_start_equals_the_oracle_across_resets_and_saves(tmp_path):
+    import dataclasses
+
+    spec = dataclasses.replace(random_spec(seed=3), v_init=0.5)
+    x = torch.from_numpy(np.random.default_rng(8).random((25, 20)))
+    network = sh.from_spec(spec, dtype=torch.float64)
+    expected = simulate(spec, encode_input(x.numpy(), 8, "current"))
+    with torch.no_grad():
+        for _ in range(2):  # the offset applies again after every reset
+            np.testing.assert_array_equal(sh.spike_counts(network, x, 8, "current").numpy(), expected)
+    conv = sh.ConvertedNetwork(network, spec, 8)
+    assert sh.load_converted(sh.save_converted(conv, tmp_path / "c.pt")).spec.v_init == 0.5
+    from sdt_neuro.backends import nir_io
+
+    with pytest.raises(ConfigError, match="v_init"):
+        nir_io.write_nir(spec, tmp_path / "x.nir", steps=8)

@@ -124,6 +124,8 @@ def build_graph(net: SpikingNetwork, *, steps: int = 32, batch: int = 64, encodi
     """Create and connect the processes for ``batch`` samples side by side, ``steps`` per sample."""
     validate_options(steps, batch, encoding, neuron, record)
     _check_network(net)
+    if net.v_init and neuron != "if":
+        raise ConfigError(f"v_init={net.v_init} needs neuron='if' (Lava's LIFReset always restarts from 0)")
     require_lava()
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.lif.models import PyLifResetModelBitAcc, PyLifResetModelFloat
@@ -153,7 +155,7 @@ def build_graph(net: SpikingNetwork, *, steps: int = 32, batch: int = 64, encodi
         reset = dict(reset_interval=steps, reset_offset=(1 + i + 1) % steps)  # layer i+1 sees input step t-(i+1)
         if neuron == "if":
             cell = P.BatchIF(n=n_out, batch=batch, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp, du=du, dv=0,
-                             **reset)
+                             v_init=net.v_init, **reset)
             models[cell] = P.PyBatchIFFixed if q is not None else P.PyBatchIFFloat
         else:
             cell = LIFReset(shape=(n_out, batch), vth=vth, bias_mant=_tile(bias_mant, n_out, batch),

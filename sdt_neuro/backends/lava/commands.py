@@ -16,13 +16,13 @@ DEFAULT_BATCH = 128
 
 
 def spiking_network(config: Any, model: Any, calibration: Any = None, percentile: float = 99.9,
-                    data_root: Any = None) -> Any:
+                    data_root: Any = None, v_init: float = 0.0) -> Any:
     """The checkpoint's spiking network: :func:`sdt_neuro.convert.checkpoint_network`, the same
     conversion snnTorch and NIR export use (hidden layers scaled on training images)."""
     from sdt_neuro.convert import checkpoint_network
 
     _check_arch(config)
-    return checkpoint_network(config, model, calibration, percentile, data_root)
+    return checkpoint_network(config, model, calibration, percentile, data_root, v_init)
 
 
 def compile_checkpoint(checkpoint: str | os.PathLike, calibration: Any = None, data_root: Any = None,
@@ -47,7 +47,7 @@ def network_options(options: dict[str, Any], n: int) -> dict[str, Any]:
         raise ConfigError(f"batch={batch} must be >= 1")
     return {"steps": int(32 if options.get("steps") is None else options["steps"]), "batch": min(batch, max(n, 1)),
             "encoding": options.get("encoding", "current"), "fixed_point": bool(options.get("fixed_point", False)),
-            "neuron": options.get("neuron", "if"), "seed": int(options.get("seed", 0))}
+            "neuron": options.get("neuron") or "if", "seed": int(options.get("seed") or 0)}
 
 
 def evaluation_activity(config: Any, model: Any, x: Any, options: dict[str, Any]) -> np.ndarray:
@@ -65,7 +65,7 @@ def evaluation_activity(config: Any, model: Any, x: Any, options: dict[str, Any]
     steps = options.get("steps")
     opts = network_options({**options, "steps": config.extra.get("steps", 32) if steps is None else steps}, len(flat))
     net = spiking_network(config, model, percentile=float(options.get("percentile", 99.9)),
-                          data_root=options.get("data_root"))
+                          data_root=options.get("data_root"), v_init=float(options.get("v_init") or 0.0))
     with LavaNetwork(net, **opts) as lava_net, _progress(len(flat), options) as bar:
         counts = lava_net.counts(flat, progress=bar)
     return (counts / opts["steps"]).astype(np.float32)

@@ -196,14 +196,21 @@ def if_step_fixed(v: np.ndarray, a: np.ndarray, bias: np.ndarray, vth: int) -> n
     return spikes
 
 
-def simulate_fixed(qnet: FixedPointNetwork, inputs: np.ndarray) -> np.ndarray:
+def start_voltage_fixed(vth: int, v_init: float) -> int:
+    """The voltage a window starts at: ``v_init`` thresholds, ``round(v_init * (vth << 6))``."""
+    return int(round(v_init * (int(vth) << ACT_SHIFT)))
+
+
+def simulate_fixed(qnet: FixedPointNetwork, inputs: np.ndarray, v_init: float = 0.0) -> np.ndarray:
     """Integer oracle of the fixed-point network (no synaptic delay): counts [batch, N_out] for
-    inputs [T, batch, in] (graded payloads for a first layer with ``input_bits``, else 0/1)."""
+    inputs [T, batch, in] (graded payloads for a first layer with ``input_bits``, else 0/1);
+    voltages start at :func:`start_voltage_fixed`."""
     n_in = qnet.layers[0].weight_mant.shape[1]
     if inputs.ndim != 3 or inputs.shape[2] != n_in:
         raise ShapeError(f"inputs must be [T, batch, {n_in}], got {inputs.shape}")
     batch = inputs.shape[1]
-    v = [np.zeros((layer.weight_mant.shape[0], batch), dtype=np.int64) for layer in qnet.layers]
+    v = [np.full((layer.weight_mant.shape[0], batch), start_voltage_fixed(layer.vth, v_init), dtype=np.int64)
+         for layer in qnet.layers]
     bias = [np.left_shift(layer.bias_mant.astype(np.int64), layer.bias_exp)[:, None] for layer in qnet.layers]
     w = [layer.weight_mant.astype(np.float64) for layer in qnet.layers]
     counts = np.zeros((qnet.layers[-1].weight_mant.shape[0], batch), dtype=np.int64)

@@ -30,7 +30,7 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava.proc.lif.models import AbstractPyLifModelFixed, AbstractPyLifModelFloat
 
 from sdt_neuro.backends.lava.encoding import GRADED_BITS, bernoulli_step, graded_payload, window_rng
-from sdt_neuro.backends.lava.fixed_point import synaptic_input
+from sdt_neuro.backends.lava.fixed_point import start_voltage_fixed, synaptic_input
 
 BUFFER_SIZE = 2  # batches held in each host <-> Lava pipe
 
@@ -173,13 +173,13 @@ class BatchIF(AbstractProcess):
 
         u[t] = a_in[t];   v[t] = v[t-1] + u[t] + bias;   s[t] = v[t] >= vth;   v[t] -= vth s[t]
 
-    ``u`` and ``v`` are set to zero at the first step of every window (``reset_offset`` mod
+    ``u`` is set to zero and ``v`` to ``v_init`` thresholds at the first step of every window (``reset_offset`` mod
     ``reset_interval``). The bias is per neuron (``[n, 1]``, shared by the B samples).
     """
 
     def __init__(self, *, n: int, batch: int, vth: float, bias_mant: np.ndarray, bias_exp: np.ndarray | int = 0,
                  du: float = 1.0, dv: float = 0.0, reset_interval: int, reset_offset: int,
-                 name: str | None = None) -> None:
+                 v_init: float = 0.0, name: str | None = None) -> None:
         super().__init__(name=name)
         shape = (n, batch)
         self.a_in = InPort(shape=shape)
@@ -193,10 +193,11 @@ class BatchIF(AbstractProcess):
         self.bias_exp = Var(shape=(n, 1), init=np.broadcast_to(np.reshape(bias_exp, (-1, 1)), (n, 1)).copy())
         self.proc_params["reset_interval"] = int(reset_interval)
         self.proc_params["reset_offset"] = int(reset_offset) % int(reset_interval)
+        self.proc_params["v_init"] = float(v_init)
 
 
 class _WindowReset:
-    """Mixin: zero ``u`` and ``v`` at the first step of each window."""
+    """Mixin: zero ``u`` and set ``v`` to ``v_init`` thresholds at the first step of each window."""
 
     u: np.ndarray
     v: np.ndarray
@@ -205,11 +206,15 @@ class _WindowReset:
     def _init_reset(self, proc_params: dict) -> None:
         self.reset_interval = proc_params["reset_interval"]
         self.reset_offset = proc_params["reset_offset"]
+        self.v_init = proc_params.get("v_init", 0.0)  # fraction of the threshold
+
+    def _start_voltage(self) -> float | int:
+        return 0
 
     def _maybe_reset(self) -> None:
         if self.time_step % self.reset_interval == self.reset_offset:
             self.u.fill(0)
-            self.v.fill(0)
+            self.v.fill(self._start_voltage())
 
 
 @implements(proc=BatchIF, protocol=LoihiProtocol)
@@ -224,6 +229,9 @@ class PyBatchIFFloat(_WindowReset, AbstractPyLifModelFloat):
     def __init__(self, proc_params: dict) -> None:
         super().__init__(proc_params)
         self._init_reset(proc_params)
+
+    def _start_voltage(self) -> float:
+        return self.v_init * float(self.vth)
 
     def spiking_activation(self) -> np.ndarray:
         return self.v >= self.vth
@@ -259,6 +267,9 @@ class PyBatchIFFixed(_WindowReset, AbstractPyLifModelFixed):
     def scale_threshold(self) -> None:
         self.effective_vth = np.left_shift(self.vth, self.vth_shift)
         self.isthrscaled = True
+
+    def _start_voltage(self) -> int:
+        return start_voltage_fixed(int(self.vth), self.v_init)
 
     def spiking_activation(self) -> np.ndarray:
         return self.v >= self.effective_vth

@@ -101,3 +101,24 @@ def test_bad_options_name_the_value() -> None:
         LavaNetwork(net, encoding="poisson")
     with LavaNetwork(net, steps=2, batch=2) as lava_net, pytest.raises(ConfigError, match=r"\[0, 1\]"):
         lava_net.counts(np.full((2, 20), 2.0))
+
+
+def test_a_membrane_started_at_half_the_threshold_matches_the_oracles() -> None:
+    """v_init = 0.5: Lava float equals the NumPy oracle, Lava fixed point the integer oracle, and
+    the counts round a constant drive's rate instead of flooring it."""
+    import dataclasses
+
+    from sdt_neuro.backends.lava.encoding import graded_payload
+    from sdt_neuro.backends.lava.fixed_point import quantize_network, simulate_fixed
+
+    net, x, steps = dataclasses.replace(random_network(seed=7), v_init=0.5), random_inputs(9), 8
+    inputs = encode_input(x, steps, "current")
+    expected = simulate(net, inputs)
+    assert (expected != simulate(dataclasses.replace(net, v_init=0.0), inputs)).any()
+    with LavaNetwork(net, steps=steps, batch=4) as lava_net:
+        np.testing.assert_array_equal(lava_net.counts(x), expected)
+    with LavaNetwork(net, steps=steps, batch=4, fixed_point=True) as lava_net:
+        np.testing.assert_array_equal(lava_net.counts(x),
+                                      simulate_fixed(quantize_network(net), graded_payload(inputs), v_init=0.5))
+    with pytest.raises(ConfigError, match="v_init"):
+        LavaNetwork(net, steps=steps, batch=4, neuron="lava-lif")
