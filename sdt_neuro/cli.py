@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--v-init", type=float, default=None,
                     help="spiking backends: membranes start at this fraction of the threshold (0.5 rounds "
                          "rates instead of flooring them; default 0)")
+    ev.add_argument("--output-scale", choices=("none", "max"), default=None,
+                    help="spiking backends: scale the output layer by its largest ANN output on training images, "
+                         "so small outputs use the whole rate range (default none)")
     ev.add_argument("--batch", type=int, default=None, help="samples side by side (Lava)")
     ev.add_argument("--data-root")
     ev.add_argument("--seed", type=int, default=None,
@@ -167,7 +170,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from sdt_neuro.scoring import evaluate_checkpoint
 
     options: dict[str, Any] = {"steps": args.steps, "encoding": args.encoding, "seed": args.seed or 0,
-                               "data_root": args.data_root, "batch": args.batch, "v_init": args.v_init}
+                               "data_root": args.data_root, "batch": args.batch, "v_init": args.v_init,
+                               "output_scale": args.output_scale}
     if args.backend == "lava":
         options["fixed_point"] = args.fixed_point
     elif args.fixed_point:

@@ -83,8 +83,12 @@ def convert_mlp(model: MLP, calibration: torch.Tensor | None = None, percentile:
                           {"percentile": percentile, "source": "sdt-neuro MLP"})
 
 
+OUTPUT_SCALES = ("none", "max")
+
+
 def checkpoint_network(config: Any, model: MLP, calibration: torch.Tensor | None = None,
-                       percentile: float = 99.9, data_root: Any = None, v_init: float = 0.0) -> SpikingNetwork:
+                       percentile: float = 99.9, data_root: Any = None, v_init: float = 0.0,
+                       output_scale: str = "none") -> SpikingNetwork:
     """The one spiking network of a trained checkpoint: snnTorch, Lava and NIR export all run it.
 
     * one layer, or a network trained in snnTorch (``config.extra["backend"] == "snntorch"``,
@@ -95,36 +99,59 @@ def checkpoint_network(config: Any, model: MLP, calibration: torch.Tensor | None
     * a multi-layer EP network is refused: its reference is the relaxed free phase with feedback,
       which a feed-forward spiking network does not compute.
 
-    ``meta`` records what the conversion was made from (``scaling``, ``percentile``,
-    ``calibration``: data set, split, count and source). ``v_init`` starts every membrane at that
-    fraction of the threshold (0.5: a rate of ``floor(a T + 1/2) / T``, rounded instead of floored).
+    ``output_scale="max"`` divides the output layer by ``lambda``, the largest ANN output on the
+    calibration images, so small outputs use the whole rate range ``[0, 1]``: on those images
+    ``clamp(a / lambda, 0, 1) = y / lambda`` exactly, a uniform scale that leaves the ANN's
+    predictions unchanged. Backends report rates times ``lambda`` (``scales[-1]``), on the ANN's
+    scale. ``v_init`` starts every membrane at that fraction of the threshold (0.5: a rate of
+    ``floor(a T + 1/2) / T``, rounded instead of floored). ``meta`` records what the conversion
+    was made from (``scaling``, ``percentile``, ``output_scale``, ``calibration``: data set,
+    split, count and source).
     """
     if not isinstance(model, MLP):
         raise ConfigError(f"conversion supports arch='mlp' checkpoints, got arch={getattr(config, 'arch', '?')!r}")
+    if output_scale not in OUTPUT_SCALES:
+        raise ConfigError(f"output_scale={output_scale!r} is not one of {OUTPUT_SCALES}")
     rule = dict(config.rule)
     if len(model.layers) > 1 and config.algorithm == "ep":
         raise ConfigError(
             f"a {len(model.layers)}-layer EP network has feedback between its layers (its output is the "
             "relaxed free phase); a feed-forward spiking conversion would be a different network. "
             "Convert 1-layer EP or BP networks.")
-    if len(model.layers) == 1 or config.extra.get("backend") == "snntorch":
+    scale_hidden = len(model.layers) > 1 and config.extra.get("backend") != "snntorch"
+    origin: dict[str, Any] = {}
+    if scale_hidden or output_scale != "none":
+        calibration, origin = _calibration_images(config, calibration, data_root)
+    if scale_hidden:
+        net = convert_mlp(model, calibration, percentile, rule)
+        meta = {**net.meta, "scaling": "percentile"}
+    else:
         layers = tuple(SpikingLayer(lay.weight.detach().cpu().double().numpy(),
                                     lay.bias.detach().cpu().double().numpy()) for lay in model.layers)
-        scaling = "none (one layer)" if len(model.layers) == 1 else "none (trained in snnTorch)"
-        return SpikingNetwork(layers, rule, (1.0,) * (len(layers) + 1),
-                              {"source": "sdt-neuro MLP", "scaling": scaling}, v_init)
-    if calibration is None:
-        from sdt_neuro.data import load_dataset
+        net = SpikingNetwork(layers, rule, (1.0,) * (len(layers) + 1))
+        meta = {"source": "sdt-neuro MLP",
+                "scaling": "none (one layer)" if len(model.layers) == 1 else "none (trained in snnTorch)"}
+    if output_scale == "max":
+        with torch.no_grad():
+            peak = float(model.eval()(calibration.reshape(calibration.shape[0], -1)).max())
+        lam = min(1.0, peak) if peak > 0 else 1.0
+        last = net.layers[-1]
+        layers = net.layers[:-1] + (SpikingLayer(last.weight / lam, last.bias / lam, last.threshold),)
+        net = SpikingNetwork(layers, rule, net.scales[:-1] + (lam,))
+    meta.update(output_scale=output_scale, **({"calibration": origin} if origin else {}))
+    return SpikingNetwork(net.layers, rule, net.scales, meta, v_init)
 
-        data = load_dataset(config.dataset, data_root)
-        calibration = data.train.x[:CALIBRATION_IMAGES]
-        origin = {"dataset": data.name, "split": "train", "first": int(calibration.shape[0]),
-                  "source": data.source}
-    else:
-        origin = {"split": "given by the caller", "count": int(calibration.shape[0])}
-    net = convert_mlp(model, calibration, percentile, rule)
-    return SpikingNetwork(net.layers, net.rule, net.scales,
-                          {**net.meta, "scaling": "percentile", "calibration": origin}, v_init)
+
+def _calibration_images(config: Any, calibration: torch.Tensor | None,
+                        data_root: Any) -> tuple[torch.Tensor, dict[str, Any]]:
+    """The given images, or the first :data:`CALIBRATION_IMAGES` training images of the run's data set."""
+    if calibration is not None:
+        return calibration, {"split": "given by the caller", "count": int(calibration.shape[0])}
+    from sdt_neuro.data import load_dataset
+
+    data = load_dataset(config.dataset, data_root)
+    images = data.train.x[:CALIBRATION_IMAGES]
+    return images, {"dataset": data.name, "split": "train", "first": int(images.shape[0]), "source": data.source}
 
 
 def encode_input(x: np.ndarray, steps: int, encoding: str, rng: np.random.Generator | None = None) -> np.ndarray:

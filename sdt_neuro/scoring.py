@@ -39,9 +39,10 @@ BACKENDS = ("ann", "snntorch", "lava")
 # Settings each backend understands (``evaluate_checkpoint(..., steps=32)`` or ``options={...}``).
 BACKEND_OPTIONS = {
     "ann": (),
-    "snntorch": ("steps", "encoding", "seed", "batch", "device", "data_root", "percentile", "progress", "v_init"),
+    "snntorch": ("steps", "encoding", "seed", "batch", "device", "data_root", "percentile", "progress", "v_init",
+                 "output_scale"),
     "lava": ("steps", "encoding", "seed", "batch", "data_root", "percentile", "progress", "fixed_point", "neuron",
-             "v_init"),
+             "v_init", "output_scale"),
 }
 SPLITS = ("test", "validation")
 
@@ -199,7 +200,7 @@ def evaluate_checkpoint(
         result.update(steps=int(config.extra.get("steps", 32) if steps is None else steps),
                       encoding=options.get("encoding") or "current",
                       fixed_point=bool(options.get("fixed_point", False)) if backend == "lava" else False,
-                      v_init=float(options.get("v_init") or 0.0))
+                      v_init=float(options.get("v_init") or 0.0), output_scale=options.get("output_scale") or "none")
     result.update(dataset=data.name, data_source=data.source, backend=backend, split=split, seconds=seconds,
                   label_fraction=labels_used["fraction"], labels=labels_used, checkpoint=str(checkpoint),
                   preset=config.preset, options=dict(options or {}))

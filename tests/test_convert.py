@@ -76,3 +76,27 @@ def test_half_threshold_start_rounds_the_rate():
     assert simulate(net, np.full((8, 1, 1), 0.33))[0, 0] == 2
     with pytest.raises(ConfigError, match="v_init"):
         SpikingNetwork((), {}, v_init=1.0)
+
+
+def test_output_scale_spreads_small_outputs_over_the_rate_range_without_changing_the_ann():
+    from types import SimpleNamespace
+
+    from sdt_neuro.convert import checkpoint_network
+
+    torch.manual_seed(0)
+    model = MLP((784, 30)).eval()
+    with torch.no_grad():
+        model.layers[0].weight.mul_(0.2)  # small outputs, as on Fashion-MNIST
+    config = SimpleNamespace(rule={}, algorithm="bp", extra={}, dataset="mnist")
+    calib = torch.rand(50, 784)
+    y = model(calib).detach().numpy()
+    net = checkpoint_network(config, model, calibration=calib, output_scale="max")
+    lam = net.scales[-1]
+    assert lam == pytest.approx(float(y.max())) and 0 < lam < 1 and net.meta["output_scale"] == "max"
+    steps = 64
+    rates = simulate(net, encode_input(calib.numpy(), steps, "current")) / steps * lam
+    assert np.abs(rates - y).max() <= lam / steps + 1e-9  # 1/lambda times finer than unscaled
+    plain = checkpoint_network(config, model, calibration=calib)
+    assert plain.scales[-1] == 1.0 and "calibration" not in plain.meta
+    with pytest.raises(ConfigError, match="output_scale"):
+        checkpoint_network(config, model, calibration=calib, output_scale="auto")

@@ -262,13 +262,14 @@ def evaluation_activity(config: TrainConfig, model: nn.Module, x: torch.Tensor,
     encoding = options.get("encoding") or "current"
     check_steps_encoding(steps, encoding)
     spec = checkpoint_network(config, model, percentile=float(options.get("percentile", 99.9)),
-                              data_root=options.get("data_root"), v_init=float(options.get("v_init") or 0.0))
+                              data_root=options.get("data_root"), v_init=float(options.get("v_init") or 0.0),
+                              output_scale=options.get("output_scale") or "none")
     device = options.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
     network = from_spec(spec, device=device)
     progress = options.get("progress", sys.stderr.isatty())
     rates = batched_rates(network, x, steps, encoding, int(options.get("batch") or EVAL_BATCH),
                           int(options.get("seed", 0)), progress)
-    return rates.numpy().astype(np.float32)
+    return (rates.numpy() * spec.scales[-1]).astype(np.float32)  # on the ANN's scale
 
 
 # ----------------------------------------------------------------------------- CLI

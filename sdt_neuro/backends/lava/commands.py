@@ -16,13 +16,13 @@ DEFAULT_BATCH = 128
 
 
 def spiking_network(config: Any, model: Any, calibration: Any = None, percentile: float = 99.9,
-                    data_root: Any = None, v_init: float = 0.0) -> Any:
+                    data_root: Any = None, v_init: float = 0.0, output_scale: str = "none") -> Any:
     """The checkpoint's spiking network: :func:`sdt_neuro.convert.checkpoint_network`, the same
     conversion snnTorch and NIR export use (hidden layers scaled on training images)."""
     from sdt_neuro.convert import checkpoint_network
 
     _check_arch(config)
-    return checkpoint_network(config, model, calibration, percentile, data_root, v_init)
+    return checkpoint_network(config, model, calibration, percentile, data_root, v_init, output_scale)
 
 
 def compile_checkpoint(checkpoint: str | os.PathLike, calibration: Any = None, data_root: Any = None,
@@ -65,10 +65,11 @@ def evaluation_activity(config: Any, model: Any, x: Any, options: dict[str, Any]
     steps = options.get("steps")
     opts = network_options({**options, "steps": config.extra.get("steps", 32) if steps is None else steps}, len(flat))
     net = spiking_network(config, model, percentile=float(options.get("percentile", 99.9)),
-                          data_root=options.get("data_root"), v_init=float(options.get("v_init") or 0.0))
+                          data_root=options.get("data_root"), v_init=float(options.get("v_init") or 0.0),
+                          output_scale=options.get("output_scale") or "none")
     with LavaNetwork(net, **opts) as lava_net, _progress(len(flat), options) as bar:
         counts = lava_net.counts(flat, progress=bar)
-    return (counts / opts["steps"]).astype(np.float32)
+    return (counts / opts["steps"] * net.scales[-1]).astype(np.float32)  # on the ANN's scale
 
 
 def _progress(total: int, options: dict[str, Any]) -> Any:
