@@ -32,10 +32,12 @@ def _rank(rank: int, world: int, port: int, folder: str, overrides: dict) -> Non
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     try:
+        resume = overrides.pop("_resume", False)
+        base = _snntorch_learner if overrides.pop("_snntorch", False) else make_learner
         snapshots = []
 
         def factory(cfg, device):
-            learner = make_learner(cfg, device)
+            learner = base(cfg, device)
             reset = learner.state.reset
 
             def snapshot_then_reset():
@@ -45,7 +47,6 @@ def _rank(rank: int, world: int, port: int, folder: str, overrides: dict) -> Non
             learner.state.reset = snapshot_then_reset
             return learner
 
-        resume = overrides.pop("_resume", False)
         res = train(config(**overrides), out_dir=f"{folder}/out", dataset=synthetic_dataset(), progress=False,
                     plots=False, learner_factory=factory, resume=resume)
         torch.save({"model": res.model.state_dict(), "offsets": res.learner.state.offsets,
@@ -54,24 +55,41 @@ def _rank(rank: int, world: int, port: int, folder: str, overrides: dict) -> Non
         dist.destroy_process_group()
 
 
+def _snntorch_learner(cfg, device):
+    from sdt_neuro.backends.snntorch_head import learner_for_config
+
+    return learner_for_config(cfg.replace(extra={"steps": 4}), device)
+
+
 def run_two(tmp_path, **overrides) -> list[dict]:
     mp.spawn(_rank, args=(2, _free_port(), str(tmp_path), overrides), nprocs=2, join=True)
     return [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
 
 
 @pytest.mark.parametrize("overrides", [{}, {"algorithm": "ep", "ep_random_sign": False, "lrs": (0.05,),
-                                            "ep_free_steps": 20, "ep_nudge_steps": 5}],
-                         ids=["bp-fast-path", "ep"])
+                                            "ep_free_steps": 20, "ep_nudge_steps": 5},
+                                       {"optimizer": "adam", "lrs": (1e-3,), "epochs": 5}],
+                         ids=["bp-fast-path", "ep", "bp-adam-autograd"])
 def test_two_ranks_equal_one_process_with_dropout_off(tmp_path, overrides):
     ranks = run_two(tmp_path, **overrides)
     single = train(config(**overrides), dataset=synthetic_dataset(), progress=False, plots=False)
-    assert len(single.metrics) == 20  # 13 batches an epoch: 260 steps, the last batch of each epoch 8
+    assert len(single.metrics) == config(**overrides).epochs  # 13 batches an epoch, the last one of 8
     for name, value in single.model.state_dict().items():
         torch.testing.assert_close(ranks[0]["model"][name], value, rtol=0, atol=1e-6)
         torch.testing.assert_close(ranks[1]["model"][name], ranks[0]["model"][name], rtol=0, atol=0)
     torch.testing.assert_close(ranks[0]["offsets"], single.learner.state.offsets, rtol=0, atol=1e-6)
     assert ranks[0]["metrics"][-1]["test_da_average"] == ranks[1]["metrics"][-1]["test_da_average"]
     assert (tmp_path / "out" / "metrics.json").exists()  # rank 0 wrote it
+
+
+def test_the_snntorch_learner_trains_alike_on_two_ranks(tmp_path):
+    pytest.importorskip("snntorch")
+    ranks = run_two(tmp_path, epochs=2, lrs=(0.5,), _snntorch=True)
+    single = train(config(epochs=2, lrs=(0.5,)), dataset=synthetic_dataset(), progress=False, plots=False,
+                   learner_factory=_snntorch_learner)
+    for name, value in single.model.state_dict().items():
+        torch.testing.assert_close(ranks[0]["model"][name], value, rtol=0, atol=1e-5)
+        torch.testing.assert_close(ranks[1]["model"][name], ranks[0]["model"][name], rtol=0, atol=0)
 
 
 def test_with_dropout_the_ranks_hold_identical_offsets_at_every_epoch_end(tmp_path):
