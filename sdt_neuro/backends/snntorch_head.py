@@ -45,7 +45,8 @@ from sdt_neuro.errors import CheckpointError, ConfigError, ShapeError
 from sdt_neuro.models import MLP, init_weights
 from sdt_neuro.rule import WTARule
 from sdt_neuro.training.config import TrainConfig
-from sdt_neuro.training.homeostasis import HomeostasisState, output_dropout_mask
+from sdt_neuro.training.homeostasis import HomeostasisState
+from sdt_neuro.training.masks import output_dropout_mask
 
 __all__ = [
     "ConvertedNetwork", "SpikeFunction", "SpikingLearner", "batched_rates", "convert_checkpoint", "encode",

@@ -15,17 +15,13 @@ straight-through); hidden layers back-propagate it through their ReLU and (inver
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import nn
 
 from sdt_neuro.models import MLP
 from sdt_neuro.training.config import TrainConfig
-from sdt_neuro.training.homeostasis import HomeostasisState, output_dropout_mask
-
-if TYPE_CHECKING:
-    from sdt_neuro.training.ep import EPLearner
+from sdt_neuro.training.homeostasis import HomeostasisState
+from sdt_neuro.training.masks import dropout_keep, output_dropout_mask, target_source
 
 
 class BPLearner:
@@ -77,7 +73,7 @@ class BPLearner:
         for layer in layers[:-1]:
             inputs.append(h)
             a = _linear(layer, h)
-            keep = _dropout_keep(a.shape, model.hidden_dropout.p, a.device)
+            keep = dropout_keep(a.shape, model.hidden_dropout.p, a.device)
             relu_masks.append((a > 0) if keep is None else (a > 0) * keep)
             h = a.clamp_(min=0) if keep is None else a.clamp_(min=0) * keep
         inputs.append(h)
@@ -111,32 +107,14 @@ class BPLearner:
         return self.model(x)
 
 
-def target_source(learner: BPLearner | EPLearner, x: torch.Tensor, y: torch.Tensor,
-                  mask: torch.Tensor | None, labels: torch.Tensor | None) -> torch.Tensor:
-    """The output a learner builds its target from: ``y`` (the training pass), or with
-    ``config.clean_target`` on an unlabelled batch ``learner.activity(x)`` (no dropout) masked
-    like ``y``. ``x`` is the input before input dropout."""
-    if labels is not None or not learner.config.clean_target:
-        return y
-    clean = learner.activity(x)
-    return clean if mask is None else clean * mask
-
-
 def _linear(layer: nn.Linear, h: torch.Tensor) -> torch.Tensor:
     """``h @ W^T + b`` computed as ``(W @ h^T + b)^T``: MKL is 2-3x faster for small batches
     when the long dimension (neurons) comes first."""
     return torch.addmm(layer.bias[:, None], layer.weight, h.t()).t()
 
 
-def _dropout_keep(shape: torch.Size, p: float, device: torch.device) -> torch.Tensor | None:
-    """Inverted-dropout multiplier (0 or 1/(1-p)), ``None`` when ``p == 0``."""
-    if p <= 0:
-        return None
-    return (torch.rand(shape, device=device) >= p).to(torch.float32).div_(1.0 - p)
-
-
 def _inverted_dropout(x: torch.Tensor, p: float) -> torch.Tensor:
-    keep = _dropout_keep(x.shape, p, x.device)
+    keep = dropout_keep(x.shape, p, x.device)
     return x if keep is None else x * keep
 
 

@@ -35,9 +35,9 @@ from torch import nn
 
 from sdt_neuro.errors import ConfigError
 from sdt_neuro.models import MLP
-from sdt_neuro.training.bp import _dropout_keep, target_source
 from sdt_neuro.training.config import TrainConfig
-from sdt_neuro.training.homeostasis import HomeostasisState, output_dropout_mask
+from sdt_neuro.training.homeostasis import HomeostasisState
+from sdt_neuro.training.masks import dropout_keep, output_dropout_mask, target_source
 
 Masks = list[torch.Tensor | None]
 
@@ -157,7 +157,7 @@ class EPLearner:
         """One batch; returns ``mean((s_L^0 - d)^2)`` (a 0-d tensor)."""
         model: MLP = self.model  # type: ignore[assignment]
         x = x_raw = x.reshape(x.shape[0], -1)
-        keep = output_dropout_mask if self.config.ep_dropout == "mask" else _dropout_keep
+        keep = output_dropout_mask if self.config.ep_dropout == "mask" else dropout_keep
         keep_in = keep(x.shape, model.input_dropout.p, x.device)
         if keep_in is not None:
             x = x * keep_in

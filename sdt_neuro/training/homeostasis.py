@@ -114,10 +114,3 @@ class SelfDefinedTarget(nn.Module):
 
 
 HomeostasisState = SelfDefinedTarget  # the name the learners used before the module existed
-
-
-def output_dropout_mask(shape: torch.Size, p: float, device: torch.device) -> torch.Tensor | None:
-    """0/1 mask ~ Bernoulli(1 - p), no rescaling; ``None`` when ``p == 0``."""
-    if p <= 0:
-        return None
-    return (torch.rand(shape, device=device) >= p).to(torch.float32)

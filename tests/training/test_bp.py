@@ -7,7 +7,8 @@ from sdt_neuro.models import MLP
 from sdt_neuro.rule import WTARule
 from sdt_neuro.training.bp import BPLearner
 from sdt_neuro.training.config import TrainConfig
-from sdt_neuro.training.homeostasis import HomeostasisState, output_dropout_mask
+from sdt_neuro.training.homeostasis import HomeostasisState
+from sdt_neuro.training.masks import output_dropout_mask
 from tests.conftest import record_target_sources
 
 
@@ -50,8 +51,8 @@ def test_fast_path_matches_autograd_with_every_dropout_on(monkeypatch):
     model = MLP(cfg.sizes, 0.3, 0.2)
     ref = copy.deepcopy(model)
     masks, targets = [], []
-    keep, out_mask = bp._dropout_keep, bp.output_dropout_mask
-    monkeypatch.setattr(bp, "_dropout_keep", lambda *a: masks.append(keep(*a)) or masks[-1])
+    keep, out_mask = bp.dropout_keep, bp.output_dropout_mask
+    monkeypatch.setattr(bp, "dropout_keep", lambda *a: masks.append(keep(*a)) or masks[-1])
     monkeypatch.setattr(bp, "output_dropout_mask", lambda *a: masks.append(out_mask(*a)) or masks[-1])
     learner = BPLearner(model, cfg, torch.device("cpu"))
     assert learner.fast
