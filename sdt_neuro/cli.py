@@ -154,7 +154,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _backend_module(args.backend).train_command(config, args)
     result = train(config, out_dir=out, resume=args.resume, data_root=args.data_root,
                    progress=False if args.no_progress else None)
-    from sdt_neuro.training.records import epoch_line
+    from sdt_neuro.records import epoch_line
 
     if result.rank != 0:  # under torchrun only rank 0 reports
         return 0

@@ -39,7 +39,7 @@ def plot_receptive_fields(weights: np.ndarray, path: str | os.PathLike, grid: in
 def plot_accuracy_curve(metrics: Sequence[dict[str, Any]], path: str | os.PathLike) -> None:
     """DA (average and max) against epoch, on the split each epoch was scored on (validation when
     the run has one, else test); a run with a validation split adds its final test point."""
-    from sdt_neuro.training.records import headline
+    from sdt_neuro.records import headline
 
     plt = _pyplot()
     epochs = [m["epoch"] for m in metrics]

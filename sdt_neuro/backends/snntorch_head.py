@@ -278,8 +278,8 @@ def evaluation_activity(config: TrainConfig, model: nn.Module, x: torch.Tensor,
 
 def train_command(config: TrainConfig, args: Any) -> int:
     """``sdt-neuro train --backend snntorch --steps T``: the shared loop with a spiking learner."""
+    from sdt_neuro.records import epoch_line
     from sdt_neuro.training.loop import train
-    from sdt_neuro.training.records import epoch_line
 
     out = Path(args.out)
     saved = _saved_extra(out) if getattr(args, "resume", False) else {}

@@ -10,8 +10,8 @@ import torch
 
 from sdt_neuro.errors import NonFiniteError, TrainingDiverged
 from sdt_neuro.evaluate import CollapseWarning, collapse_message, collapse_reasons
+from sdt_neuro.records import headline
 from sdt_neuro.training.config import TrainConfig
-from sdt_neuro.training.records import headline
 
 
 def diverged(config: TrainConfig, epoch: int, batch: int | None, detail: str) -> TrainingDiverged:

@@ -19,6 +19,7 @@ from sdt_neuro.data import Dataset, iterate_batches, load_dataset
 from sdt_neuro.errors import CheckpointError, ConfigError, NonFiniteError
 from sdt_neuro.evaluate import direct_association, neuron_usage
 from sdt_neuro.probe import linear_probe
+from sdt_neuro.records import headline
 from sdt_neuro.rule import WTARule
 from sdt_neuro.training.bp import BPLearner
 from sdt_neuro.training.checkpoint import (
@@ -34,7 +35,6 @@ from sdt_neuro.training.distributed import Ranks, SyncedSteps, device_for_rank, 
 from sdt_neuro.training.ep import EPLearner
 from sdt_neuro.training.guards import check_loss, check_weights, flag_collapse, step_error
 from sdt_neuro.training.homeostasis import HomeostasisState
-from sdt_neuro.training.records import headline
 from sdt_neuro.training.run_data import evaluation_split, label_indices, training_split, validation_split
 from sdt_neuro.training.semi import epoch_pool, labelled_indices, output_accuracy
 

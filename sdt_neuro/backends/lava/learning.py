@@ -363,7 +363,7 @@ def train_command(config: Any, args: Any) -> int:
         learners.append(LavaLearner(cfg, device, epoch_samples=n))
         return learners[-1]
 
-    from sdt_neuro.training.records import epoch_line
+    from sdt_neuro.records import epoch_line
 
     out = Path(args.out)
     t0 = time.perf_counter()
