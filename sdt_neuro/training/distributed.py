@@ -7,7 +7,8 @@ identity and the loop runs as it always has.
 
 * **Batches.** ``--batch-size`` is the *global* batch: every rank draws the same permutation (the
   loop's shuffling generator is seeded alike) and trains on its share of each batch
-  (:meth:`Ranks.shard`), so the run sees the samples a one-process run would.
+  (:meth:`Ranks.shard`), so the run sees the samples a one-process run would (except a last batch
+  of fewer samples than ranks, which is skipped).
 * **Updates.** A learner that steps a torch optimiser gets its gradients averaged over the ranks
   (weighted by each rank's share of the batch) just before the step, as DDP does; a learner that
   updates its weights in place (the BP fast path, EP) gets its weights averaged the same way just

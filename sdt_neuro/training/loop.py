@@ -204,6 +204,8 @@ def train(
             if pool_idx is not None:
                 idx = pool_idx[idx]
             global_count, idx = len(idx), ranks.shard(idx)
+            if global_count < ranks.world:  # a last batch too small to give every rank a sample
+                continue
             x = model_inputs(config, train_x[idx])
             try:
                 loss = step(x, train_y[idx] if with_labels else None, global_count)

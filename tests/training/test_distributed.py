@@ -103,6 +103,13 @@ def test_with_dropout_the_ranks_hold_identical_offsets_at_every_epoch_end(tmp_pa
         torch.testing.assert_close(ranks[1]["model"][name], value, rtol=0, atol=0)
 
 
+def test_a_last_batch_smaller_than_the_world_is_skipped(tmp_path):
+    ranks = run_two(tmp_path, batch_size=199, epochs=1)  # batches of 199 and 1 sample
+    assert len(ranks[0]["metrics"]) == 1
+    for name, value in ranks[0]["model"].items():
+        torch.testing.assert_close(ranks[1]["model"][name], value, rtol=0, atol=0)
+
+
 def test_a_global_batch_is_shared_contiguously():
     idx = torch.arange(33)
     parts = [Ranks(r, 3).shard(idx) for r in range(3)]
