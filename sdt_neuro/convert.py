@@ -142,6 +142,23 @@ def checkpoint_network(config: Any, model: MLP, calibration: torch.Tensor | None
     return SpikingNetwork(net.layers, rule, net.scales, meta, v_init)
 
 
+DEFAULT_STEPS = 32
+
+
+def evaluation_steps(config: Any, steps: int | None) -> int:
+    """The T a spiking evaluation runs: ``steps`` when given, else the run's training T
+    (``config.extra["steps"]``, spiking runs), else :data:`DEFAULT_STEPS`."""
+    return config.extra.get("steps", DEFAULT_STEPS) if steps is None else steps
+
+
+def network_from_options(config: Any, model: MLP, options: dict[str, Any]) -> SpikingNetwork:
+    """:func:`checkpoint_network` with the conversion settings of a backend's evaluation options
+    (``percentile``, ``data_root``, ``v_init``, ``output_scale``)."""
+    return checkpoint_network(config, model, percentile=float(options.get("percentile", 99.9)),
+                              data_root=options.get("data_root"), v_init=float(options.get("v_init") or 0.0),
+                              output_scale=options.get("output_scale") or "none")
+
+
 def _calibration_images(config: Any, calibration: torch.Tensor | None,
                         data_root: Any) -> tuple[torch.Tensor, dict[str, Any]]:
     """The given images, or the first :data:`CALIBRATION_IMAGES` training images of the run's data set."""

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from sdt_neuro.convert import evaluation_steps
 from sdt_neuro.data import Dataset, load_dataset, stratified_indices
 from sdt_neuro.errors import ConfigError
 from sdt_neuro.evaluate import (
@@ -196,8 +197,7 @@ def evaluate_checkpoint(
     result = score_activity(label_act, labelled.y.numpy(), test_act, test.y.numpy(),
                             rule.n_classes, rule.k, reference)
     if backend != "ann":
-        steps = options.get("steps")
-        result.update(steps=int(config.extra.get("steps", 32) if steps is None else steps),
+        result.update(steps=int(evaluation_steps(config, options.get("steps"))),
                       encoding=options.get("encoding") or "current",
                       fixed_point=bool(options.get("fixed_point", False)) if backend == "lava" else False,
                       v_init=float(options.get("v_init") or 0.0), output_scale=options.get("output_scale") or "none")

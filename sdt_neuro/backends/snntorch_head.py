@@ -40,7 +40,13 @@ from sdt_neuro.backends.snntorch_sim import (
     spike_counts,
     spike_train,
 )
-from sdt_neuro.convert import SpikingLayer, SpikingNetwork, checkpoint_network
+from sdt_neuro.convert import (
+    SpikingLayer,
+    SpikingNetwork,
+    checkpoint_network,
+    evaluation_steps,
+    network_from_options,
+)
 from sdt_neuro.errors import CheckpointError, ConfigError, ShapeError
 from sdt_neuro.models import MLP, init_weights
 from sdt_neuro.rule import WTARule
@@ -258,13 +264,10 @@ def evaluation_activity(config: TrainConfig, model: nn.Module, x: torch.Tensor,
     """
     if not isinstance(model, MLP):
         raise ConfigError(f"the snnTorch backend evaluates arch='mlp' checkpoints, got arch={config.arch!r}")
-    steps = options.get("steps")
-    steps = config.extra.get("steps", 32) if steps is None else steps
+    steps = evaluation_steps(config, options.get("steps"))
     encoding = options.get("encoding") or "current"
     check_steps_encoding(steps, encoding)
-    spec = checkpoint_network(config, model, percentile=float(options.get("percentile", 99.9)),
-                              data_root=options.get("data_root"), v_init=float(options.get("v_init") or 0.0),
-                              output_scale=options.get("output_scale") or "none")
+    spec = network_from_options(config, model, options)
     device = options.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
     network = from_spec(spec, device=device)
     progress = options.get("progress", sys.stderr.isatty())

@@ -86,6 +86,7 @@ class Ranks:
             t.copy_(flat[offset:offset + t.numel()].view_as(t))
             offset += t.numel()
 
+
 def setup(device: torch.device) -> Ranks:
     """Join the process group torchrun describes (``WORLD_SIZE`` > 1), or the one the caller
     already initialised; else a single rank."""
@@ -95,13 +96,10 @@ def setup(device: torch.device) -> Ranks:
         return Ranks(dist.get_rank(), dist.get_world_size())
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return Ranks()
-
-    owned = not dist.is_initialized()
-    if owned:
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if device.type == "cuda":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    return Ranks(dist.get_rank(), dist.get_world_size(), owned)
+    return Ranks(dist.get_rank(), dist.get_world_size(), owned=True)
 
 
 def device_for_rank(device: torch.device) -> torch.device:
@@ -133,12 +131,10 @@ class SyncedSteps:
 
     def __call__(self, x: torch.Tensor, labels: torch.Tensor | None, global_count: int) -> torch.Tensor:
         """One step on this rank's share ``x`` of a global batch of ``global_count`` samples."""
-        if not self.ranks.active:
-            return self.learner.train_step(x, labels) if labels is not None else self.learner.train_step(x)
         self.share, self.total = float(x.shape[0]), float(global_count)
         self.stepped = False
         loss = self.learner.train_step(x, labels) if labels is not None else self.learner.train_step(x)
-        if not self.stepped:  # the learner updated its weights in place
+        if self.ranks.active and not self.stepped:  # the learner updated its weights in place
             with torch.no_grad():
                 self.ranks.weighted_mean_([p.data for p in self.learner.model.parameters()], self.share, self.total)
         return loss

@@ -62,11 +62,10 @@ def evaluation_activity(config: Any, model: Any, x: Any, options: dict[str, Any]
 
     _check_arch(config)
     flat = np.asarray(x.reshape(x.shape[0], -1), dtype=np.float64)
-    steps = options.get("steps")
-    opts = network_options({**options, "steps": config.extra.get("steps", 32) if steps is None else steps}, len(flat))
-    net = spiking_network(config, model, percentile=float(options.get("percentile", 99.9)),
-                          data_root=options.get("data_root"), v_init=float(options.get("v_init") or 0.0),
-                          output_scale=options.get("output_scale") or "none")
+    from sdt_neuro.convert import evaluation_steps, network_from_options
+
+    opts = network_options({**options, "steps": evaluation_steps(config, options.get("steps"))}, len(flat))
+    net = network_from_options(config, model, options)
     with LavaNetwork(net, **opts) as lava_net, _progress(len(flat), options) as bar:
         counts = lava_net.counts(flat, progress=bar)
     return (counts / opts["steps"] * net.scales[-1]).astype(np.float32)  # on the ANN's scale
