@@ -146,4 +146,5 @@ def teardown(ranks: Ranks) -> None:
         import torch.distributed as dist
 
         if dist.is_initialized():
+            dist.barrier()  # leave together: no rank tears gloo down under another's last message
             dist.destroy_process_group()

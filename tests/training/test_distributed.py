@@ -51,6 +51,7 @@ def _rank(rank: int, world: int, port: int, folder: str, overrides: dict) -> Non
                     plots=False, learner_factory=factory, resume=resume)
         torch.save({"model": res.model.state_dict(), "offsets": res.learner.state.offsets,
                     "snapshots": snapshots, "metrics": res.metrics}, f"{folder}/rank{rank}.pt")
+        dist.barrier()  # leave together (a rank torn down under the other's last message can crash)
     finally:
         dist.destroy_process_group()
 

@@ -74,6 +74,7 @@ def _two_ranks(rank: int, world: int, port: int, folder: str) -> None:
         ddp.eval()
         ddp(batches[0][rank::world])  # a DDP forward broadcasts rank 0's buffers: they must already agree
         torch.save(module.state_dict(), f"{folder}/rank{rank}.pt")
+        dist.barrier()  # leave together (a rank torn down under the other's last message can crash)
     finally:
         dist.destroy_process_group()
 
