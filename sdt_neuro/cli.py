@@ -34,7 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--preset", metavar="NAME", help="a preset (default bp-1layer; sdt-neuro presets lists them)")
     tr.add_argument("--config", metavar="FILE", help="start from a JSON configuration (sdt-neuro presets NAME, or a "
                                                      "run's config.json); flags override it")
-    tr.add_argument("--dataset", choices=DATASETS, help="the data set (default: the preset's)")
+    tr.add_argument("--dataset", metavar="NAME|FILE|DIR",
+                    help=f"the data set (default: the preset's): one of {', '.join(DATASETS)} under the data "
+                         "root, an .npz file (x_train, y_train, x_test, y_test) or a folder with train/<class>/ "
+                         "and test/<class>/ images")
     tr.add_argument("--epochs", type=int)
     tr.add_argument("--schedule-epochs", type=int,
                     help="horizon of the linear rate decay (default: the preset's)")
@@ -60,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="carve a stratified validation set of N training images; epochs are scored on it "
                          "and the test set once, after the last epoch")
     tr.add_argument("--probe", action="store_true", default=None, help="linear probe at the end")
-    tr.add_argument("--data-root", help="folder with MNIST/raw or FashionMNIST/raw (or SDT_DATA_ROOT)")
+    tr.add_argument("--data-root", help="folder in torchvision's layout (MNIST/raw, ...; or SDT_DATA_ROOT)")
     tr.add_argument("--out", default="runs/latest", help="output directory (default runs/latest)")
     tr.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
     tr.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -158,6 +161,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if result.rank != 0:  # under torchrun only rank 0 reports
         return 0
+    fitted = result.config
+    if fitted.input_shape != config.input_shape or fitted.wta_rule.n_classes != config.wta_rule.n_classes:
+        c, h, w = fitted.input_shape
+        print(f"{fitted.dataset}: {c}x{h}x{w} images, {fitted.wta_rule.n_classes} classes; the network was "
+              f"fitted to them ({'-'.join(map(str, fitted.sizes))})")
     for m in result.metrics:
         print(epoch_line(m))
     if result.metrics and "test_linear_probe" in result.metrics[-1]:

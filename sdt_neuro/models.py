@@ -155,14 +155,16 @@ def init_weights(module: nn.Module, gain: float = INIT_GAIN) -> None:
 
 def build_model(arch: str, sizes: Sequence[int], input_dropout: float, hidden_dropout: float,
                 prune: float = 0.5, init_gain: float = INIT_GAIN, straight_through: bool = False,
-                pool: str = "max", init: str = "xavier") -> nn.Module:
-    """Model from config fields: ``arch`` is ``"mlp"`` (uses ``sizes``) or ``"cnn"`` (its
-    ``hidden_dropout`` acts on the flattened features)."""
+                pool: str = "max", init: str = "xavier",
+                input_shape: Sequence[int] = (1, 28, 28)) -> nn.Module:
+    """Model from config fields: ``arch`` is ``"mlp"`` (uses ``sizes``) or ``"cnn"`` (takes
+    ``input_shape`` (C, H, H) images; its ``hidden_dropout`` acts on the flattened features)."""
     if not init_gain > 0:
         raise ConfigError(f"init_gain={init_gain} must be > 0")
     if arch == "mlp":
         return MLP(sizes, input_dropout, hidden_dropout, init_gain, straight_through)
     if arch == "cnn":
-        return CNN(n_outputs=int(sizes[-1]), prune=prune, init_gain=None if init == "torch" else init_gain,
+        return CNN(n_outputs=int(sizes[-1]), in_channels=int(input_shape[0]), image_size=int(input_shape[1]),
+                   prune=prune, init_gain=None if init == "torch" else init_gain,
                    straight_through=straight_through, pool=pool, flat_dropout=hidden_dropout)
     raise ConfigError(f"arch={arch!r} is not one of ('mlp', 'cnn')")

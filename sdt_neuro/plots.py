@@ -1,4 +1,5 @@
-"""PNG figures: receptive fields, accuracy curves, confusion matrices, spike rasters."""
+"""PNG figures: what neurons learned (weights, mean won images), accuracy curves, confusion
+matrices, spike rasters."""
 
 from __future__ import annotations
 
@@ -18,22 +19,72 @@ def _pyplot() -> Any:
     return plt
 
 
-def plot_receptive_fields(weights: np.ndarray, path: str | os.PathLike, grid: int = 8,
-                          image_side: int = 28) -> None:
-    """First-layer weights of the first ``grid`` x ``grid`` neurons as images."""
+def pick_neurons(activity: np.ndarray, assignment: np.ndarray, n: int = 64) -> np.ndarray:
+    """The ``n`` neurons that win the most samples (highest activity of the row), ordered by their
+    assigned class and then by wins: the neurons worth looking at."""
+    act = np.asarray(activity)
+    active = act.max(axis=1) > 0
+    wins = np.bincount(act[active].argmax(axis=1), minlength=act.shape[1])
+    best = np.argsort(-wins, kind="stable")[:n]
+    best = best[wins[best] > 0]
+    return np.asarray(sorted(best, key=lambda i: (int(assignment[i]) if assignment[i] >= 0 else 10**9, -wins[i])),
+                      dtype=np.int64)
+
+
+def _image(vector: np.ndarray, input_shape: Sequence[int], signed: bool) -> tuple[np.ndarray, dict[str, Any]]:
+    """One input-shaped vector as something ``imshow`` shows well: grey or a diverging map for
+    one channel (clipped at the 99th percentile so a few large values do not wash out the rest),
+    RGB stretched to [0, 1] for three."""
+    c, h, w = (int(d) for d in input_shape)
+    img = np.asarray(vector, dtype=np.float64).reshape(c, h, w)
+    if c == 3:
+        img = np.moveaxis(img, 0, -1)
+        low, high = np.percentile(img, 1), np.percentile(img, 99)
+        return np.clip((img - low) / ((high - low) or 1.0), 0, 1), {}
+    img = img[0]
+    if signed:
+        lim = np.percentile(np.abs(img), 99) or 1.0
+        return img, {"cmap": "bwr", "vmin": -lim, "vmax": lim}
+    return img, {"cmap": "gray_r", "vmin": 0, "vmax": max(float(img.max()), 1e-9)}
+
+
+def _grid(images: Sequence[tuple[np.ndarray, dict[str, Any]]], titles: Sequence[str], path: str | os.PathLike,
+          title: str) -> None:
     plt = _pyplot()
-    n = min(grid * grid, weights.shape[0])
-    fig, axes = plt.subplots(grid, grid, figsize=(grid, grid))
+    cols = max(1, min(8, len(images)))
+    rows = max(1, -(-len(images) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.25 * cols, 1.35 * rows + 0.5), squeeze=False)
     for i, ax in enumerate(np.ravel(axes)):
         ax.axis("off")
-        if i < n:
-            w = weights[i].reshape(image_side, image_side)
-            lim = np.abs(w).max() or 1.0
-            ax.imshow(w, cmap="bwr", vmin=-lim, vmax=lim)
-    fig.suptitle(f"receptive fields of {n} output neurons")
+        if i < len(images):
+            img, kw = images[i]
+            ax.imshow(img, interpolation="nearest", **kw)
+            ax.set_title(titles[i], fontsize=7)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def plot_receptive_fields(weights: np.ndarray, path: str | os.PathLike, neurons: Sequence[int] | None = None,
+                          input_shape: Sequence[int] = (1, 28, 28), titles: Sequence[str] | None = None,
+                          grid: int = 8, title: str = "input weights") -> None:
+    """Input weights of ``neurons`` (default: the first ``grid`` x ``grid``) as images, each on
+    its own colour scale (red positive, blue negative, clipped at its 99th percentile)."""
+    chosen = list(range(min(grid * grid, weights.shape[0]))) if neurons is None else list(neurons)
+    images = [_image(weights[i], input_shape, signed=True) for i in chosen]
+    _grid(images, titles or [f"#{i}" for i in chosen], path,
+          f"{title} of {len(chosen)} output neurons (red +, blue -)")
+
+
+def plot_neuron_prototypes(x: np.ndarray, activity: np.ndarray, neurons: Sequence[int], path: str | os.PathLike,
+                           titles: Sequence[str], input_shape: Sequence[int] = (1, 28, 28)) -> None:
+    """For each of ``neurons``, the mean of the images it wins (its activity is the highest of the
+    row): what the neuron learned to answer."""
+    flat = np.asarray(x).reshape(len(x), -1)
+    winners = np.asarray(activity).argmax(axis=1)
+    images = [_image(flat[winners == i].mean(axis=0), input_shape, signed=False) for i in neurons]
+    _grid(images, titles, path, "mean image of the test images each neuron wins")
 
 
 def plot_accuracy_curve(metrics: Sequence[dict[str, Any]], path: str | os.PathLike) -> None:

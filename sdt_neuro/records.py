@@ -19,6 +19,9 @@ def headline(record: dict[str, Any]) -> dict[str, Any]:
 def epoch_line(m: dict[str, Any], suffix: str = "") -> str:
     """One printed line per epoch record: the figures it was judged by (validation or test), and
     the test figures too after the last epoch of a run with a validation split."""
+    if "evaluation" in m:  # not scored (no training labels)
+        return (f"epoch {m['epoch']:4d}  loss {m['train_loss']:.5f}  {m['epoch_seconds']:.1f} s  "
+                f"({m['evaluation']}){suffix}")
     h = headline(m)
     accuracy = f"  output accuracy {h['accuracy']:.4f}" if "accuracy" in h else ""
     line = (f"epoch {m['epoch']:4d}  loss {m['train_loss']:.5f}  {h['split']} DA avg {h['da_average']:.4f}  "

@@ -50,6 +50,10 @@ class TrainConfig:
     input and every state, no rescaling); ``ep_target_smoothing`` s makes the unsupervised target
     ``(1 - s) d + s k / N`` before the output mask (published: 0.3; labels are never smoothed).
 
+    ``input_shape`` (C, H, W) of one image is set from the data when training starts (the MLP's
+    ``sizes[0]`` follows it, and the rule's ``n_classes`` follows the data's classes); ``None``
+    until then (an MLP then takes any ``sizes[0]`` features, a CNN 1x28x28 images).
+
     ``val_samples`` carves a seeded (``val_seed``), stratified validation set of that many images
     out of the training set before anything else is drawn from it: the run never trains on them,
     every epoch is scored on them (``val_*`` metrics) and the test set is scored once, after the
@@ -64,6 +68,7 @@ class TrainConfig:
 
     rule: dict[str, Any]
     dataset: str = "mnist"
+    input_shape: tuple[int, ...] | None = None
     arch: str = "mlp"
     sizes: tuple[int, ...] = (784, 2000)
     input_dropout: float = 0.3
@@ -111,6 +116,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
+        if self.input_shape is not None:
+            object.__setattr__(self, "input_shape", tuple(int(s) for s in self.input_shape))
         object.__setattr__(self, "lrs", tuple(float(v) for v in self.lrs))
         object.__setattr__(self, "probe_protocols", tuple(self.probe_protocols))
         rule = self.wta_rule  # validates the rule
@@ -128,6 +135,7 @@ class TrainConfig:
         ):
             if value not in allowed:
                 raise ConfigError(f"{name}={value!r} is not one of {allowed}")
+        self._check_input_shape()
         if self.sizes[-1] != rule.n_outputs:
             raise ConfigError(
                 f"the network has {self.sizes[-1]} outputs but rule.n_outputs={rule.n_outputs}"
@@ -173,6 +181,18 @@ class TrainConfig:
             if value is not None and value < 10:
                 raise ConfigError(f"{name}={value} must be >= 10 (or unset for the whole split)")
 
+    def _check_input_shape(self) -> None:
+        shape = self.input_shape
+        if shape is None:  # set from the data when training starts
+            return
+        if len(shape) != 3 or min(shape) < 1:
+            raise ConfigError(f"input_shape={list(shape)} must be (channels, height, width), all >= 1")
+        if self.arch == "mlp" and self.sizes[0] != shape[0] * shape[1] * shape[2]:
+            raise ConfigError(f"sizes[0]={self.sizes[0]} must equal the {shape[0]}x{shape[1]}x{shape[2]} = "
+                              f"{shape[0] * shape[1] * shape[2]} input values of input_shape={list(shape)}")
+        if self.arch == "cnn" and shape[1] != shape[2]:
+            raise ConfigError(f"arch='cnn' needs square images, got input_shape={list(shape)}")
+
     def _check_ep(self) -> None:
         if self.arch != "mlp" or self.optimizer != "sgd":
             raise ConfigError(f"algorithm='ep' needs arch='mlp' and optimizer='sgd', got "
@@ -194,7 +214,8 @@ class TrainConfig:
     def build_model(self) -> nn.Module:
         """The untrained network these fields describe (seed torch first for repeatable weights)."""
         return build_model(self.arch, self.sizes, self.input_dropout, self.hidden_dropout, self.prune,
-                           self.init_gain, self.straight_through, self.pool, self.init)
+                           self.init_gain, self.straight_through, self.pool, self.init,
+                           self.input_shape or (1, 28, 28))
 
     def lr_for_layer(self, i: int) -> float:
         return self.lrs[min(i, len(self.lrs) - 1)]
@@ -205,6 +226,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["sizes"], d["lrs"], d["probe_protocols"] = list(self.sizes), list(self.lrs), list(self.probe_protocols)
+        d["input_shape"] = None if self.input_shape is None else list(self.input_shape)
         return d
 
     @classmethod

@@ -35,7 +35,13 @@ from sdt_neuro.training.distributed import Ranks, SyncedSteps, device_for_rank, 
 from sdt_neuro.training.ep import EPLearner
 from sdt_neuro.training.guards import check_loss, check_weights, flag_collapse, step_error
 from sdt_neuro.training.homeostasis import HomeostasisState
-from sdt_neuro.training.run_data import evaluation_split, label_indices, training_split, validation_split
+from sdt_neuro.training.run_data import (
+    evaluation_split,
+    fit_to_data,
+    label_indices,
+    training_split,
+    validation_split,
+)
 from sdt_neuro.training.semi import epoch_pool, labelled_indices, output_accuracy
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -100,7 +106,7 @@ def make_learner(config: TrainConfig, device: torch.device) -> Learner:
 
 
 def model_inputs(config: TrainConfig, x: torch.Tensor) -> torch.Tensor:
-    """Images as the model wants them: flat for the MLP, [n, 1, 28, 28] for the CNN."""
+    """Images as the model wants them: flat for the MLP, [n, C, H, W] for the CNN."""
     return x.reshape(x.shape[0], -1) if config.arch == "mlp" else x
 
 
@@ -146,6 +152,8 @@ def train(
     ranks = setup(device)
     write = out if ranks.main else None  # every rank reads a checkpoint; only rank 0 writes
 
+    data = dataset or load_dataset(config.dataset, data_root)
+    config = fit_to_data(config, data)
     ckpt = None
     if resume:
         assert out is not None
@@ -156,10 +164,10 @@ def train(
                 f"--resume: the run in {out} was made with a different configuration; only "
                 f"epochs, threads and device may change. Saved: {saved.to_dict()}"
             )
-    data = dataset or load_dataset(config.dataset, data_root)
     val_split = validation_split(config, data)
     train_split, test_split = training_split(config, data), evaluation_split(config, data)
-    label_idx = label_indices(config, train_split)  # DA assigns neurons with the labels the run was given
+    scored = train_split.labelled  # DA assigns neurons with training labels: none, no per-epoch figures
+    label_idx = label_indices(config, train_split) if scored else np.zeros(0, np.int64)
     labelled = labelled_indices(config, train_split.y)  # semi-supervised runs only
     train_x, train_y = train_split.x.to(device), train_split.y.to(device)
 
@@ -215,7 +223,9 @@ def train(
             losses.append(loss)
         check_weights(learner.model, config, epoch)
         train_seconds = time.perf_counter() - t0
-        if val_split is None:
+        if not scored:
+            record = {"evaluation": "skipped: the training images have no labels to assign the neurons"}
+        elif val_split is None:
             record = _evaluate_epoch(learner, config, train_split, test_split, label_idx, "test", ranks)
         else:  # every epoch on validation; the test set once, after the last epoch
             record = _evaluate_epoch(learner, config, train_split, val_split, label_idx, "val", ranks)
@@ -230,33 +240,53 @@ def train(
             train_seconds=train_seconds,
             epoch_seconds=time.perf_counter() - t0,
         )
-        flag_collapse(record, config, warn=ranks.main)
         metrics.append(record)
-        epochs_bar.set_postfix(da=f"{headline(record)['da_average']:.4f}", loss=f"{record['train_loss']:.4f}")
+        if scored:
+            flag_collapse(record, config, warn=ranks.main)
+            epochs_bar.set_postfix(da=f"{headline(record)['da_average']:.4f}", loss=f"{record['train_loss']:.4f}")
         if write is not None:
             _write_json(write / "metrics.json", metrics)
             save_checkpoint(write / CHECKPOINT_NAME,
                             _payload(learner, config, epoch + 1, metrics, shuffle, labelled))
 
     result = TrainResult(config, learner, data, metrics, out, ranks.rank)
-    if config.probe and metrics:
+    if config.probe and metrics and scored:
         metrics[-1].update(probe_accuracies(learner, config, train_split, test_split, ranks))
         if write is not None:
             _write_json(write / "metrics.json", metrics)
             save_checkpoint(write / CHECKPOINT_NAME,
                             _payload(learner, config, config.epochs, metrics, shuffle, labelled))
-    if write is not None and plots and metrics:
-        from sdt_neuro.plots import plot_accuracy_curve, plot_receptive_fields
-
-        plot_accuracy_curve(metrics, write / "accuracy.png")
-        if config.arch == "mlp":
-            plot_receptive_fields(first_layer_weights(learner.model), write / "receptive_fields.png")
+    if write is not None and plots and metrics and scored:
+        _pictures(write, learner, config, metrics, train_split.subset(label_idx), test_split)
     teardown(ranks)
     return result
 
 
+def _pictures(out: Path, learner: Learner, config: TrainConfig, metrics: list[dict[str, Any]], labelled: Any,
+              test: Any) -> None:
+    """The accuracy curve and what the neurons learned (on at most 10,000 test images)."""
+    from sdt_neuro.gallery import neuron_gallery
+    from sdt_neuro.plots import plot_accuracy_curve
+
+    plot_accuracy_curve(metrics, out / "accuracy.png")
+    shown = test.subset(np.arange(min(len(test), 10000)))
+    act = compute_activity(learner, config, shown.x)
+    label_act = compute_activity(learner, config, labelled.x)
+    weights = learned_change(learner.model, config) if config.arch == "mlp" else None
+    neuron_gallery(out, shown.x.numpy(), act, label_act, labelled.y.numpy(), config.wta_rule.n_classes, weights)
+
+
+def learned_change(model: torch.nn.Module, config: TrainConfig) -> np.ndarray:
+    """First-layer weights minus the seeded initial ones: what training wrote into them (the
+    initial noise hides it in the weights themselves; pixels no image ever lights keep it)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        initial = config.build_model()
+    return first_layer_weights(model) - first_layer_weights(initial)
+
+
 def first_layer_weights(model: torch.nn.Module) -> np.ndarray:
-    """Input weights of the first layer as [units, 784]."""
+    """Input weights of the first layer as [units, inputs]."""
     return model.layers[0].weight.detach().cpu().numpy()
 
 

@@ -5,6 +5,7 @@ with the labels it was trained and assessed with, not more."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,30 @@ from sdt_neuro.data import Dataset, Split, stratified_indices
 from sdt_neuro.errors import ConfigError
 from sdt_neuro.training.config import TrainConfig
 from sdt_neuro.training.semi import labelled_indices
+
+
+def fit_to_data(config: TrainConfig, data: Dataset) -> TrainConfig:
+    """``config`` made for ``data``: its image shape (the MLP's input width follows), its number of
+    classes, and a user data set's absolute path, so a checkpoint finds its data again."""
+    changes: dict[str, Any] = {}
+    shape = data.input_shape
+    if config.input_shape is None or tuple(config.input_shape) != shape:
+        changes["input_shape"] = shape
+        if config.arch == "mlp":
+            changes["sizes"] = (shape[0] * shape[1] * shape[2], *config.sizes[1:])
+    if config.rule.get("n_classes", 10) != data.n_classes:
+        changes["rule"] = {**config.rule, "n_classes": data.n_classes}
+    if data.name != config.dataset and Path(data.name).is_absolute() and Path(data.name).exists():  # a user file
+        changes["dataset"] = data.name
+    if not data.train.labelled and (config.semi_labels is not None or config.val_samples):
+        raise ConfigError(f"{data.name} has no training labels (y_train); semi_labels and val_samples need them")
+    if not changes:
+        return config
+    try:
+        return config.replace(**changes)
+    except ConfigError as exc:
+        raise ConfigError(f"{config.preset or 'this configuration'} does not fit {data.name} "
+                          f"({shape[0]}x{shape[1]}x{shape[2]} images, {data.n_classes} classes): {exc}") from exc
 
 
 def _validation_indices(config: TrainConfig, data: Dataset) -> np.ndarray | None:

@@ -58,3 +58,52 @@ def test_bad_validation_sizes_are_refused(tmp_path):
           progress=False, plots=False)
     with pytest.raises(ConfigError, match="without a validation split"):
         evaluate_checkpoint(tmp_path, dataset=synthetic_dataset(), split="validation")
+
+
+def _colour_npz(path, labels=True, n_classes=3, side=8):
+    rng = np.random.default_rng(0)
+    protos = rng.random((n_classes, side, side, 3))
+    y_train, y_test = np.arange(90) % n_classes, np.arange(30) % n_classes
+    arrays = {"x_train": np.clip(protos[y_train] + 0.1 * rng.random((90, side, side, 3)), 0, 1),
+              "x_test": np.clip(protos[y_test] + 0.1 * rng.random((30, side, side, 3)), 0, 1), "y_test": y_test}
+    if labels:
+        arrays["y_train"] = y_train
+    np.savez(path, **arrays)
+    return path
+
+
+def test_a_run_fits_itself_to_the_data_set_and_finds_it_again(tmp_path):
+    from sdt_neuro.data import load_dataset
+
+    path = _colour_npz(tmp_path / "colour.npz")
+    cfg = TrainConfig(rule={"n_outputs": 12, "k": 2, "gamma": 0.3}, sizes=(784, 12), lrs=(0.1,), epochs=2,
+                      threads=1, dataset=str(path))
+    res = train(cfg, out_dir=tmp_path / "run", progress=False, plots=True)
+    assert res.config.input_shape == (3, 8, 8) and res.config.sizes == (192, 12)
+    assert res.config.wta_rule.n_classes == 3 and res.config.dataset == str(path.resolve())
+    assert res.metrics[-1]["test_da_average"] > 0.9  # three colour prototypes: easy
+    assert {"receptive_fields.png", "neurons.png", "accuracy.png"} <= {p.name for p in (tmp_path / "run").iterdir()}
+    again = evaluate_checkpoint(tmp_path / "run")  # the checkpoint names its data
+    assert again["da_average"] == pytest.approx(res.metrics[-1]["test_da_average"])
+    cnn = TrainConfig(rule={"n_outputs": 12, "k": 2, "gamma": 0.3}, arch="cnn", sizes=(784, 12), lrs=(1e-3,),
+                      optimizer="adam", epochs=1, threads=1, input_dropout=0.0)
+    assert train(cnn, dataset=load_dataset(str(path)), progress=False).config.input_shape == (3, 8, 8)
+
+
+def test_training_without_labels_runs_and_skips_the_scores(tmp_path):
+    path = _colour_npz(tmp_path / "nolabels.npz", labels=False)
+    cfg = TrainConfig(rule={"n_outputs": 12, "k": 2, "gamma": 0.3}, sizes=(784, 12), lrs=(2.0,), epochs=2,
+                      threads=1, dataset=str(path))
+    res = train(cfg, out_dir=tmp_path / "run", progress=False)
+    assert [m["epoch"] for m in res.metrics] == [1, 2] and "test_da_average" not in res.metrics[-1]
+    assert "no labels" in res.metrics[-1]["evaluation"]
+    with pytest.raises(ConfigError, match="no training labels"):
+        train(cfg.replace(val_samples=10), progress=False)
+
+
+def test_a_preset_that_cannot_fit_the_data_says_why(tmp_path):
+    from sdt_neuro.presets import preset_config
+
+    path = _colour_npz(tmp_path / "three.npz")  # 3 classes; semi-bp-100 has one output per class of 10
+    with pytest.raises(ConfigError, match="semi-bp-100 does not fit .*3 classes"):
+        train(preset_config("semi-bp-100", dataset=str(path), epochs=1), progress=False)

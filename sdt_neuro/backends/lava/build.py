@@ -120,8 +120,12 @@ def _tile(values: np.ndarray | float, n: int, batch: int) -> np.ndarray:
 
 def build_graph(net: SpikingNetwork, *, steps: int = 32, batch: int = 64, encoding: str = "current",
                 fixed_point: bool = False, neuron: str = "if", seed: int = 0, record: str = "counts",
-                quantized: FixedPointNetwork | None = None) -> LavaGraph:
-    """Create and connect the processes for ``batch`` samples side by side, ``steps`` per sample."""
+                quantized: FixedPointNetwork | None = None, event_driven: bool = True) -> LavaGraph:
+    """Create and connect the processes for ``batch`` samples side by side, ``steps`` per sample.
+
+    ``event_driven`` (current encoding): the input sends each window's value once, as a change,
+    and the first synapse computes only then (same counts, one product per window instead of T).
+    """
     validate_options(steps, batch, encoding, neuron, record)
     _check_network(net)
     if net.v_init and neuron != "if":
@@ -138,18 +142,21 @@ def build_graph(net: SpikingNetwork, *, steps: int = 32, batch: int = 64, encodi
         quantized = quantize_network(net, encoding)
     n_layers = len(net.layers)
     models: dict[Any, type] = {}
+    events = bool(event_driven) and encoding == "current"
     inp = P.BatchInput(n_in=net.sizes[0], batch=batch, steps=steps, encoding=encoding, seed=seed,
-                       buffer_size=P.BUFFER_SIZE + math.ceil(n_layers / steps))
+                       buffer_size=P.BUFFER_SIZE + math.ceil(n_layers / steps), delta=events)
     models[inp] = P.PyBatchInputFixed if fixed_point else P.PyBatchInputFloat
     source, synapses, neurons = inp.s_out, [], []
     for i, layer in enumerate(net.layers):
         q = quantized.layers[i] if quantized is not None else None
         n_out = layer.weight.shape[0]
         if q is not None:
-            dense = P.BatchDense(weights=q.weight_mant, batch=batch, weight_exp=q.weight_exp, input_bits=q.input_bits)
+            dense = P.BatchDense(weights=q.weight_mant, batch=batch, weight_exp=q.weight_exp, input_bits=q.input_bits,
+                                 sigma=events and i == 0)
             vth, bias_mant, bias_exp, du = q.vth, q.bias_mant, q.bias_exp, 4095
         else:
-            dense = P.BatchDense(weights=np.asarray(layer.weight, dtype=np.float64), batch=batch)
+            dense = P.BatchDense(weights=np.asarray(layer.weight, dtype=np.float64), batch=batch,
+                                 sigma=events and i == 0)
             vth, bias_mant, bias_exp, du = float(layer.threshold), np.asarray(layer.bias, np.float64), 0, 1.0
         models[dense] = P.PyBatchDenseFixed if q is not None else P.PyBatchDenseFloat
         reset = dict(reset_interval=steps, reset_offset=(1 + i + 1) % steps)  # layer i+1 sees input step t-(i+1)
@@ -173,4 +180,4 @@ def build_graph(net: SpikingNetwork, *, steps: int = 32, batch: int = 64, encodi
     run_cfg = Loihi2SimCfg(select_tag="fixed_pt" if fixed_point else "floating_pt",
                            exception_proc_model_map=models)
     return LavaGraph(inp, synapses, neurons, counter, run_cfg, int(steps), int(batch), encoding, bool(fixed_point),
-                     neuron, list(net.sizes), quantized, {"seed": int(seed), "record": record})
+                     neuron, list(net.sizes), quantized, {"seed": int(seed), "record": record, "event_driven": events})

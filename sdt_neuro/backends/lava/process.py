@@ -39,10 +39,15 @@ class BatchInput(AbstractProcess):
     """Input layer: one ``[n_in, B]`` batch of pixel values in [0, 1] per window from the host,
     emitted every step as the value itself (``encoding="current"``) or as Bernoulli spikes with
     that probability (``"bernoulli"``, drawn from a generator seeded by ``(seed, window)``).
-    In fixed point the current is an 8-bit graded payload ``round(255 x)``."""
+    In fixed point the current is an 8-bit graded payload ``round(255 x)``.
+
+    ``delta=True`` (current only; event-driven, as Loihi 2 sends graded spikes): the value is
+    sent once, as its change since the last window, at the window's first step, and zeros at the
+    other steps; a :class:`BatchDense` with ``sigma=True`` adds the changes up and computes only
+    when one arrives."""
 
     def __init__(self, *, n_in: int, batch: int, steps: int, encoding: str, seed: int = 0,
-                 buffer_size: int = BUFFER_SIZE, name: str | None = None) -> None:
+                 buffer_size: int = BUFFER_SIZE, delta: bool = False, name: str | None = None) -> None:
         super().__init__(name=name)
         shape = (n_in, batch)
         self.batch_in = InPort(shape=shape)
@@ -51,6 +56,7 @@ class BatchInput(AbstractProcess):
         self.proc_params["steps"] = int(steps)
         self.proc_params["encoding"] = encoding
         self.proc_params["seed"] = int(seed)
+        self.proc_params["delta"] = bool(delta) and encoding == "current"
 
 
 class _BatchInputModel(PyLoihiProcessModel):
@@ -61,8 +67,11 @@ class _BatchInputModel(PyLoihiProcessModel):
         self.steps = proc_params["steps"]
         self.bernoulli = proc_params["encoding"] == "bernoulli"
         self.seed = proc_params["seed"]
+        self.delta = proc_params.get("delta", False)
         self.x: np.ndarray | None = None
         self.rng: np.random.Generator | None = None
+        self.sent: np.ndarray | None = None  # delta mode: the value the synapse holds
+        self.quiet: np.ndarray | None = None  # delta mode: the no-change message
 
     def encode(self, x: np.ndarray) -> np.ndarray:
         """The current for a step from the window's pixel values."""
@@ -75,8 +84,15 @@ class _BatchInputModel(PyLoihiProcessModel):
             self.rng = window_rng(self.seed, (self.time_step - 1) // self.steps)
         if self.bernoulli:
             self.s_out.send(bernoulli_step(self.x, self.rng))
-        else:
+        elif not self.delta:
             self.s_out.send(self.encode(self.x))
+        elif step == 0:
+            value = self.encode(self.x)
+            change = value if self.sent is None else value - self.sent
+            self.sent, self.quiet = value, np.zeros_like(value)
+            self.s_out.send(change)
+        else:
+            self.s_out.send(self.quiet)
 
 
 @implements(proc=BatchInput, protocol=LoihiProtocol)
@@ -106,13 +122,18 @@ class PyBatchInputFixed(_BatchInputModel):
 class BatchDense(AbstractProcess):
     """All-to-all synapses ``a[t+1] = W s[t]`` for ``[n_in, B]`` inputs (one-step delay).
 
+    ``sigma=True``: the inputs are changes (see :class:`BatchInput`); the synapse adds them to
+    the input it holds and computes ``W x`` only on a step that brings one, else repeats its last
+    output, so a static window costs one product instead of T. The sum reproduces the value
+    exactly (integers in fixed point; float32 pixel values in float64), so counts do not change.
+
     Fixed point: ``W = weight_mant * 2**weight_exp`` (8-bit mantissa) and graded inputs carry
     ``input_bits`` fractional bits, so ``a = round(weight_mant @ s * 2**(weight_exp - input_bits))``
     (rounded, where Lava's ``Dense`` floors).
     """
 
     def __init__(self, *, weights: np.ndarray, batch: int, weight_exp: int = 0, input_bits: int = 0,
-                 name: str | None = None) -> None:
+                 sigma: bool = False, name: str | None = None) -> None:
         super().__init__(name=name)
         n_out, n_in = weights.shape
         self.s_in = InPort(shape=(n_in, batch))
@@ -121,12 +142,31 @@ class BatchDense(AbstractProcess):
         self.a_buff = Var(shape=(n_out, batch), init=0)
         self.proc_params["weight_exp"] = int(weight_exp)
         self.proc_params["input_bits"] = int(input_bits)
+        self.proc_params["sigma"] = bool(sigma)
+
+
+class _Sigma:
+    """Mixin: the input a ``sigma`` synapse holds, and whether a step brings a change."""
+
+    def _init_sigma(self, proc_params: dict) -> None:
+        self.sigma = proc_params.get("sigma", False)
+        self.held: np.ndarray | None = None
+
+    def _changed_input(self, s: np.ndarray) -> np.ndarray | None:
+        """The input to compute on: ``s`` itself, or (sigma) the held sum after a change, or
+        ``None`` when nothing changed."""
+        if not self.sigma:
+            return s
+        if self.held is not None and not s.any():
+            return None
+        self.held = s.copy() if self.held is None else self.held + s
+        return self.held
 
 
 @implements(proc=BatchDense, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("floating_pt")
-class PyBatchDenseFloat(PyLoihiProcessModel):
+class PyBatchDenseFloat(_Sigma, PyLoihiProcessModel):
     """Float synapses: ``a = W s``."""
 
     s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
@@ -134,15 +174,21 @@ class PyBatchDenseFloat(PyLoihiProcessModel):
     weights: np.ndarray = LavaPyType(np.ndarray, float)
     a_buff: np.ndarray = LavaPyType(np.ndarray, float)
 
+    def __init__(self, proc_params: dict) -> None:
+        super().__init__(proc_params)
+        self._init_sigma(proc_params)
+
     def run_spk(self) -> None:
         self.a_out.send(self.a_buff)  # computed last step: the one-step synaptic delay
-        self.a_buff = self.weights @ self.s_in.recv()
+        s = self._changed_input(self.s_in.recv())
+        if s is not None:
+            self.a_buff = self.weights @ s
 
 
 @implements(proc=BatchDense, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt")
-class PyBatchDenseFixed(PyLoihiProcessModel):
+class PyBatchDenseFixed(_Sigma, PyLoihiProcessModel):
     """Fixed-point synapses: 8-bit weight mantissas, shared exponent, rounded accumulation.
 
     The integer product runs through float64 BLAS: exact, since every partial sum stays far
@@ -158,12 +204,15 @@ class PyBatchDenseFixed(PyLoihiProcessModel):
         super().__init__(proc_params)
         self.shift = proc_params["weight_exp"] - proc_params["input_bits"]
         self.w_float: np.ndarray | None = None
+        self._init_sigma(proc_params)
 
     def run_spk(self) -> None:
         self.a_out.send(self.a_buff)
         if self.w_float is None:
             self.w_float = self.weights.astype(np.float64)
-        self.a_buff = synaptic_input(self.w_float, self.s_in.recv(), self.shift)
+        s = self._changed_input(self.s_in.recv())
+        if s is not None:
+            self.a_buff = synaptic_input(self.w_float, s, self.shift)
 
 
 class BatchIF(AbstractProcess):

@@ -13,6 +13,7 @@ pytest.importorskip("lava")
 from sdt_neuro.backends.lava import evaluation_activity  # noqa: E402
 from sdt_neuro.cli import main  # noqa: E402
 from sdt_neuro.convert import convert_mlp, encode_input, simulate  # noqa: E402
+from sdt_neuro.data import load_bundled_sample  # noqa: E402
 from sdt_neuro.errors import ConfigError  # noqa: E402
 from sdt_neuro.scoring import evaluate_checkpoint  # noqa: E402
 from sdt_neuro.training import TrainConfig, train  # noqa: E402
@@ -23,7 +24,8 @@ from tests.conftest import synthetic_dataset  # noqa: E402
 def _checkpoint(tmp_path: Path, sizes: tuple[int, ...] = (784, 20), n_classes: int = 4) -> Path:
     cfg = TrainConfig(rule={"n_outputs": sizes[-1], "k": 2, "gamma": 0.3, "n_classes": n_classes}, sizes=sizes,
                       lrs=(2.0,) * (len(sizes) - 1), epochs=1, threads=1)
-    train(cfg, out_dir=tmp_path, dataset=synthetic_dataset(), progress=False, plots=False)
+    data = synthetic_dataset(n_classes=n_classes) if n_classes <= 4 else load_bundled_sample()
+    train(cfg, out_dir=tmp_path, dataset=data, progress=False, plots=False)
     return tmp_path / "checkpoint.pt"
 
 

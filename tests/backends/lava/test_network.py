@@ -122,3 +122,37 @@ def test_a_membrane_started_at_half_the_threshold_matches_the_oracles() -> None:
                                       simulate_fixed(quantize_network(net), graded_payload(inputs), v_init=0.5))
     with pytest.raises(ConfigError, match="v_init"):
         LavaNetwork(net, steps=steps, batch=4, neuron="lava-lif")
+
+
+def test_event_driven_input_gives_the_oracle_counts_and_computes_once_per_window() -> None:
+    """The input sends each window's value once, as a change; the first synapse adds the changes
+    up and computes only when one arrives. Same images twice in a row (no change at all) and a
+    blank image included; float32 pixel values, as every loader gives them."""
+    net, steps = random_network(seed=5), 6
+    x = random_inputs(9).astype(np.float32).astype(np.float64)
+    x[3] = x[2]  # window 2 (B=3: images 3..5) starts with the same value as window 1 in column 0
+    x[7] = 0.0
+    expected = simulate(net, encode_input(x, steps, "current"))
+    for fixed in (False, True):
+        counts = {}
+        for events in (True, False):
+            with LavaNetwork(net, steps=steps, batch=3, fixed_point=fixed, event_driven=events) as lava_net:
+                assert lava_net.graph.meta["event_driven"] is events
+                counts[events] = lava_net.counts(x)
+        np.testing.assert_array_equal(counts[True], counts[False])
+        if not fixed:
+            np.testing.assert_array_equal(counts[True], expected)
+
+
+def test_event_driven_synapse_holds_its_output_between_changes() -> None:
+    from sdt_neuro.backends.lava.process import _Sigma
+
+    synapse = _Sigma()
+    synapse._init_sigma({"sigma": True})
+    first = synapse._changed_input(np.array([[0.5], [0.25]]))
+    assert first.tolist() == [[0.5], [0.25]]
+    assert synapse._changed_input(np.zeros((2, 1))) is None  # nothing changed: no product
+    assert synapse._changed_input(np.array([[-0.5], [0.5]])).tolist() == [[0.0], [0.75]]
+    dense = _Sigma()
+    dense._init_sigma({"sigma": False})
+    assert dense._changed_input(np.zeros((2, 1))).tolist() == [[0.0], [0.0]]  # spikes: every step

@@ -1,16 +1,17 @@
 """Data sets held in memory as one float tensor in [0, 1], batched by indexing.
 
+A data set is named (``mnist``, ``fashion-mnist``, ``kmnist``, ``emnist-<split>``, ``cifar10``,
+``svhn``: read by torchvision's own classes from a data root, see :mod:`sdt_neuro.data.named`) or a
+path: an ``.npz`` file or an ImageFolder tree of the user's own (:mod:`sdt_neuro.data.files`).
 The data root comes from ``--data-root``, else ``SDT_DATA_ROOT``, else a user cache directory
-where torchvision may download (``SDT_OFFLINE=1`` forbids it). Files are read through torchvision's own dataset classes
-(``<root>/MNIST/raw/*-ubyte``, ``<root>/FashionMNIST/raw/*-ubyte``). When no data can be found
-or fetched, MNIST falls back (loudly) to a small real sample shipped inside the package.
+where torchvision may download (``SDT_OFFLINE=1`` forbids it). When no data can be found or
+fetched, MNIST falls back (loudly) to a small real sample shipped inside the package.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -19,9 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sdt_neuro.data.checks import UNLABELLED
+from sdt_neuro.data.named import NAMED_SETS, CorruptData, NamedSet, named_set, read_named
 from sdt_neuro.errors import ConfigError, DataError
 
-DATASETS = ("mnist", "fashion-mnist")
+DATASETS = tuple(NAMED_SETS)
 ENV_DATA_ROOT = "SDT_DATA_ROOT"
 ENV_OFFLINE = "SDT_OFFLINE"
 SAMPLE_FILE = "mnist_sample.npz"
@@ -29,10 +32,16 @@ SAMPLE_FILE = "mnist_sample.npz"
 
 @dataclass(frozen=True)
 class Split:
-    """One split of a data set: images ``x`` [n, 1, 28, 28] float32 in [0, 1], labels ``y`` [n]."""
+    """One split of a data set: images ``x`` [n, C, H, W] float32 in [0, 1], labels ``y`` [n]
+    (``-1`` everywhere for a split without labels)."""
 
     x: torch.Tensor
     y: torch.Tensor
+
+    @property
+    def labelled(self) -> bool:
+        """Whether every sample has a label."""
+        return bool(self.y.numel()) and int(self.y.min()) != UNLABELLED
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
@@ -43,7 +52,7 @@ class Split:
         return Split(self.x[idx], self.y[idx])
 
     def flat(self) -> torch.Tensor:
-        """Images flattened to [n, 784]."""
+        """Images flattened to [n, C * H * W]."""
         return self.x.reshape(len(self), -1)
 
 
@@ -56,6 +65,11 @@ class Dataset:
     test: Split
     source: str
     n_classes: int = 10
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of one image."""
+        return tuple(int(d) for d in self.train.x.shape[1:])  # type: ignore[return-value]
 
 
 def default_cache_root() -> Path:
@@ -80,81 +94,72 @@ def load_dataset(
     data_root: str | os.PathLike | None = None,
     allow_sample: bool = True,
 ) -> Dataset:
-    """Load MNIST or Fashion-MNIST fully into memory.
+    """Load a data set fully into memory.
 
     Args:
-        name: ``"mnist"`` or ``"fashion-mnist"``.
+        name: a named set (``DATASETS``), a path to an ``.npz`` file, or a path to a folder with
+            ``train/<class>/`` and ``test/<class>/`` images (relative paths: to the working
+            directory, else to the data root).
         data_root: folder in torchvision's layout; ``None`` uses ``SDT_DATA_ROOT`` or the cache
             directory (download allowed there).
-        allow_sample: fall back to the bundled MNIST sample when nothing else is available.
+        allow_sample: fall back to the bundled MNIST sample when MNIST is unavailable.
     """
-    if name not in DATASETS:
-        raise ConfigError(f"dataset={name!r} is not one of {DATASETS}")
+    spec = named_set(name)
     root, download = resolve_data_root(data_root)
+    if spec is None:
+        return load_user_data(_user_path(name, root))
     explicit = bool(data_root or os.environ.get(ENV_DATA_ROOT))
-    folder = "MNIST" if name == "mnist" else "FashionMNIST"
     try:
-        train = _torchvision_split(name, root, True, download)
-        test = _torchvision_split(name, root, False, download)
-        return Dataset(name, train, test, source=str(root))
+        train = _to_split(*read_named(spec, root, True, download))
+        test = _to_split(*read_named(spec, root, False, download))
+        return Dataset(spec.name, train, test, source=str(root), n_classes=spec.n_classes)
     except CorruptData as exc:
         raise DataError(
-            f"the {name} files in {root / folder / 'raw'} are corrupt: {exc}. Replace them with intact "
-            f"IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
-            f"t10k-labels-idx1-ubyte)."
+            f"the {spec.name} files in {root} are corrupt: {exc}. Replace them with intact copies "
+            f"({spec.files})."
         ) from exc
     except (RuntimeError, OSError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if name == "mnist" and allow_sample and not explicit:
+        if spec.name == "mnist" and allow_sample and not explicit:
             return load_bundled_sample(reason=reason)
-        raise DataError(
-            f"could not load {name} from {root} ({reason}). Supply the data: put the IDX files "
-            f"in {root / folder / 'raw'} (train-images-idx3-ubyte, ...), or pass --data-root DIR / "
-            f"set {ENV_DATA_ROOT}=DIR to a folder holding {folder}/raw/, or unset both to let "
-            f"torchvision download into {default_cache_root()}."
-        ) from exc
+        raise DataError(_missing_message(spec, root, reason)) from exc
 
 
-class CorruptData(Exception):
-    """Files exist but do not hold a valid split (internal; surfaces as :class:`DataError`)."""
+def _missing_message(spec: NamedSet, root: Path, reason: str) -> str:
+    return (f"could not load {spec.name} from {root} ({reason}). Supply the data: put its files under "
+            f"{root}: {spec.files}; or pass --data-root DIR / set {ENV_DATA_ROOT}=DIR to a folder holding "
+            f"them, or unset both to let torchvision download into {default_cache_root()}.")
 
 
-def _torchvision_split(name: str, root: Path, train: bool, download: bool) -> Split:
-    from torchvision import datasets
-
-    cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
-    split = "training" if train else "test"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            ds = cls(str(root), train=train, download=download)
-        except RuntimeError as exc:
-            if "not found" in str(exc).lower():
-                raise  # missing: the caller may fall back or say how to supply the data
-            raise CorruptData(f"the {split} split cannot be read ({str(exc).splitlines()[0]})") from exc
-        except (ValueError, AssertionError, IndexError, EOFError) as exc:  # wrong magic, size or type
-            raise CorruptData(f"the {split} split cannot be read ({type(exc).__name__}: {exc})") from exc
-    images, labels = ds.data.numpy(), ds.targets.numpy()
-    _check_split(images, labels, split)
-    return _to_split(images, labels)
+def _user_path(name: str, root: Path) -> Path:
+    """``name`` as the path of the user's own data, or a :class:`ConfigError` listing the names."""
+    for path in (Path(name).expanduser(), root / name):
+        if path.exists():
+            return path.resolve()
+    raise ConfigError(f"dataset={name!r} is neither one of {DATASETS} nor an existing .npz file or image "
+                      "folder (train/<class>/, test/<class>/)")
 
 
-def _check_split(images: np.ndarray, labels: np.ndarray, split: str, n_classes: int = 10) -> None:
-    """:class:`CorruptData` unless images are [n, 28, 28] uint8 with n labels in [0, n_classes)."""
-    if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
-        raise CorruptData(f"{split} images have shape {images.shape} and type {images.dtype}, expected "
-                          "[n, 28, 28] uint8")
-    if labels.shape != (images.shape[0],):
-        raise CorruptData(f"{split} split has {images.shape[0]} images but {labels.size} labels")
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        bad = int(((labels < 0) | (labels >= n_classes)).sum())
-        raise CorruptData(f"{split} labels hold {bad} value(s) outside [0, {n_classes}) "
-                          f"(range {labels.min()}..{labels.max()})")
+def load_user_data(path: Path) -> Dataset:
+    """An ``.npz`` file or an image folder of the user's own, checked (see :mod:`sdt_neuro.data.files`)."""
+    from sdt_neuro.data.files import checked_splits, load_image_folder, load_npz
+
+    if path.is_dir():
+        arrays, classes = load_image_folder(path)
+        n_classes: int | None = len(classes)
+    elif path.suffix == ".npz":
+        arrays, _ = load_npz(path)
+        n_classes = None
+    else:
+        raise ConfigError(f"{path} is neither an .npz file nor a folder of images")
+    x_train, y_train, x_test, y_test, n_classes = checked_splits(arrays, str(path), n_classes)
+    return Dataset(str(path), Split(x_train, y_train), Split(x_test, y_test), source=str(path), n_classes=n_classes)
 
 
 def _to_split(images: np.ndarray, labels: np.ndarray) -> Split:
     x = torch.from_numpy(np.ascontiguousarray(images)).to(torch.float32).div_(255.0)
-    return Split(x.reshape(-1, 1, 28, 28), torch.from_numpy(labels.astype(np.int64)))
+    x = x[:, None] if x.dim() == 3 else x
+    return Split(x, torch.from_numpy(labels.astype(np.int64)))
 
 
 def load_bundled_sample(reason: str = "requested") -> Dataset:

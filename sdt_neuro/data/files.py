@@ -1,0 +1,103 @@
+"""A user's own data: an ``.npz`` file or a folder of images in torchvision's ImageFolder layout.
+
+``.npz``: ``x_train`` (required), ``y_train`` (optional: unsupervised training needs no labels,
+direct association does), ``x_test`` and ``y_test`` (required: a result needs labelled test
+images). Images ``[n, H, W]``, ``[n, H, W, C]``, ``[n, C, H, W]`` or ``[n, features]``; uint8
+0-255 or floats in [0, 1].
+
+Image folder: ``ROOT/train/<class>/<image>`` and ``ROOT/test/<class>/<image>`` (the classes are
+the sorted folder names of ``train``; ``test`` may lack some). Every image must have the size of
+the first; grey-scale images stay one channel unless any image has colour.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sdt_neuro.data.checks import check_images, check_labels, check_same_shape, count_classes
+from sdt_neuro.errors import DataError
+
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def load_npz(path: Path) -> tuple[dict[str, np.ndarray | None], str]:
+    """The arrays of an ``.npz`` file, checked, and a description for messages."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: (npz[key] if key in npz.files else None) for key in NPZ_KEYS}
+            extra = sorted(set(npz.files) - set(NPZ_KEYS))
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise DataError(f"{path} cannot be read as an .npz file ({type(exc).__name__}: {exc})") from exc
+    missing = [key for key in ("x_train", "x_test", "y_test") if arrays[key] is None]
+    if missing:
+        raise DataError(f"{path} lacks {missing}; an .npz data set holds {list(NPZ_KEYS)} (y_train optional)"
+                        + (f", found {extra}" if extra else ""))
+    return arrays, str(path)
+
+
+def load_image_folder(root: Path) -> tuple[dict[str, np.ndarray | None], list[str]]:
+    """``ROOT/train`` and ``ROOT/test`` read with torchvision's ImageFolder, as uint8 arrays, and
+    the class names."""
+    from torchvision.datasets import ImageFolder
+
+    for split in ("train", "test"):
+        if not (root / split).is_dir():
+            raise DataError(f"{root} is not an image folder data set: {root / split} is missing (expected "
+                            f"{root}/train/<class>/<image> and {root}/test/<class>/<image>)")
+    try:
+        train, test = ImageFolder(str(root / "train")), ImageFolder(str(root / "test"))
+    except (FileNotFoundError, RuntimeError) as exc:
+        raise DataError(f"{root}: {exc}") from exc
+    unknown = sorted(set(test.classes) - set(train.classes))
+    if unknown:
+        raise DataError(f"{root / 'test'} has classes {unknown} that {root / 'train'} lacks")
+    colour = any(_mode(p) not in ("L", "1", "I", "I;16", "F") for p, _ in train.samples + test.samples)
+    arrays: dict[str, np.ndarray | None] = {}
+    first: tuple[tuple[int, ...], str] | None = None
+    for split, ds in (("train", train), ("test", test)):
+        images, labels = [], []
+        for path, label in ds.samples:
+            img = _read(path, colour)
+            if first is None:
+                first = (img.shape, path)
+            elif img.shape != first[0]:
+                raise DataError(f"{path} is {img.shape[1]}x{img.shape[0]} pixels but {first[1]} is "
+                                f"{first[0][1]}x{first[0][0]}; resize the images to one size")
+            images.append(img)
+            labels.append(train.class_to_idx[ds.classes[label]])
+        arrays[f"x_{split}"] = np.stack(images) if images else np.zeros((0, 1, 1), np.uint8)
+        arrays[f"y_{split}"] = np.asarray(labels, dtype=np.int64)
+    return arrays, list(train.classes)
+
+
+def _mode(path: str) -> str:
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return img.mode
+
+
+def _read(path: str, colour: bool) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB" if colour else "L"), dtype=np.uint8)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise DataError(f"{path} cannot be read as an image ({exc})") from exc
+
+
+def checked_splits(arrays: dict[str, np.ndarray | None], name: str, n_classes: int | None = None,
+                   announce: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """``(x_train, y_train, x_test, y_test, n_classes)`` as checked tensors (``n_classes``: one
+    more than the largest label unless given)."""
+    x_train = check_images(arrays["x_train"], f"{name}: x_train", announce)
+    x_test = check_images(arrays["x_test"], f"{name}: x_test", announce)
+    check_same_shape(x_train, x_test, name)
+    y_train = check_labels(arrays["y_train"], x_train.shape[0], f"{name}: y_train")
+    y_test = check_labels(arrays["y_test"], x_test.shape[0], f"{name}: y_test")
+    return x_train, y_train, x_test, y_test, n_classes or count_classes(y_train, y_test, name=name)
