@@ -30,13 +30,14 @@ from sdt_neuro.scoring import ann_activity, score_activity
 from sdt_neuro.training.checkpoint import load_trained_model
 
 
-def lava_run(net: Any, x: np.ndarray, steps: int, batch: int, fixed_point: bool) -> tuple[np.ndarray, float, float]:
+def lava_run(net: Any, x: np.ndarray, steps: int, batch: int, fixed_point: bool,
+             event_driven: bool = True) -> tuple[np.ndarray, float, float]:
     """(rates, run seconds, compile seconds) of ``x`` through one compiled Lava network."""
     from tqdm.auto import tqdm
 
     from sdt_neuro.backends.lava.runner import LavaNetwork
 
-    with LavaNetwork(net, steps=steps, batch=batch, fixed_point=fixed_point) as lava_net:
+    with LavaNetwork(net, steps=steps, batch=batch, fixed_point=fixed_point, event_driven=event_driven) as lava_net:
         t0 = time.perf_counter()
         with tqdm(total=len(x), desc=f"lava {'fixed' if fixed_point else 'float'} B={batch}", unit="sample") as bar:
             counts = lava_net.counts(x, progress=bar)
@@ -50,7 +51,9 @@ def main() -> None:
     ap.add_argument("--data-root", default=os.environ.get("SDT_DATA_ROOT"))
     ap.add_argument("--samples", type=int, default=10000)
     ap.add_argument("--steps", type=int, default=32)
-    ap.add_argument("--batch", type=int, default=256, help="B for the full-test-set runs")
+    ap.add_argument("--batch", type=int, default=128, help="B for the full-test-set runs")
+    ap.add_argument("--dense-input", action="store_true",
+                    help="send the input every step and compute every step (the path before event-driven input)")
     ap.add_argument("--sweep", default="1,16,64,128,256,512", help="batch sizes of the throughput sweep")
     ap.add_argument("--sweep-samples", type=int, default=2048)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (ANN / snnTorch)")
@@ -86,7 +89,7 @@ def main() -> None:
                                                                             "progress": True})
         rows["snntorch"] = {**score(snn_act, ann["predictions"]), "seconds": time.perf_counter() - t0}
     for fixed in (False, True):
-        rates, seconds, compile_s = lava_run(net, x, args.steps, args.batch, fixed)
+        rates, seconds, compile_s = lava_run(net, x, args.steps, args.batch, fixed, not args.dense_input)
         row = {**score(rates, ann["predictions"]), "seconds": seconds, "compile_seconds": compile_s,
                "samples_per_second": len(x) / seconds, "batch": args.batch}
         if "snntorch" in rows:
@@ -98,20 +101,22 @@ def main() -> None:
     for fixed in (False, True):
         for b in batches:
             n = 64 if b < 16 else len(xs)  # B=1 is slow: time fewer samples
-            _, seconds, _ = lava_run(net, xs[:n], args.steps, b, fixed)
+            _, seconds, _ = lava_run(net, xs[:n], args.steps, b, fixed, not args.dense_input)
             sweep["fixed" if fixed else "float"].append(n / seconds)
     for row in rows.values():
         row.pop("predictions", None)
     result = {"checkpoint": args.checkpoint, "samples": len(x), "steps": args.steps, "encoding": "current",
+              "event_driven": not args.dense_input,
               "torch_threads": args.threads, "openblas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS"),
               "machine": platform.processor() or platform.machine(),
               "cpu_count": os.cpu_count(), "load_average_at_end": os.getloadavg(), "rows": rows,
               "sweep": {"batches": batches, "samples": args.sweep_samples, "samples_per_second": sweep}}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "lava_throughput.json").write_text(json.dumps(result, indent=2, default=float))
+    name = "lava_throughput_dense" if args.dense_input else "lava_throughput"
+    (out / f"{name}.json").write_text(json.dumps(result, indent=2, default=float))
     plot_curve(batches, {"Lava floating_pt": sweep["float"], "Lava fixed_pt": sweep["fixed"]},
-               out / "lava_throughput.png", "batch size B (samples side by side)", "samples / s", logx=True)
+               out / f"{name}.png", "batch size B (samples side by side)", "samples / s", logx=True)
     print(f"{'':12s} {'DA avg':>7s} {'DA max':>7s} {'agr ANN':>8s} {'agr snn':>8s} {'s':>7s}")
     for name, row in rows.items():
         print(f"{name:12s} {row['da_average']:7.4f} {row['da_max']:7.4f} {row.get('agreement_with_ann', 1):8.4f} "
@@ -119,7 +124,7 @@ def main() -> None:
     print("B:", batches)
     print("float samples/s:", [round(v, 1) for v in sweep["float"]])
     print("fixed samples/s:", [round(v, 1) for v in sweep["fixed"]])
-    print(f"wrote {out / 'lava_throughput.json'} and {out / 'lava_throughput.png'}")
+    print(f"wrote {out / name}.json and {out / name}.png")
 
 
 if __name__ == "__main__":

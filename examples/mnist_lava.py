@@ -1,14 +1,16 @@
 """Train the paper's 784-2000 network without labels, then run it as a spiking network in Lava.
 
-    python examples/mnist_lava.py                      # about 2-3 minutes on 2 CPU cores
+    python examples/mnist_lava.py                      # about 2 minutes on 2 CPU cores
     python examples/mnist_lava.py --checkpoint runs/latest --samples 10000
 
 Steps: load MNIST (full set from --data-root / SDT_DATA_ROOT / a download, else the bundled
-3,000/1,000-digit sample); train ``bp-1layer`` for ``--epochs`` with the self-defined target
-(k-WTA + homeostasis), or reuse ``--checkpoint``; convert it to integrate-and-fire neurons; run
-the first ``--samples`` test images through snnTorch and Lava (floating and fixed point, B samples
-side by side per Lava process); score every backend with the same direct-association read-out.
-Writes receptive fields, a Lava spike raster and the Lava confusion matrix as PNGs to ``--out``.
+3,000/1,000-digit sample); train ``bp-quick`` (``bp-sample`` on the bundled sample) with the
+self-defined target (k-WTA + homeostasis), or reuse ``--checkpoint``; convert it to
+integrate-and-fire neurons; run the first ``--samples`` test images through snnTorch and Lava
+(floating and fixed point, B samples side by side per Lava process); score every backend with the
+same direct-association read-out. Writes to ``--out``: ``index.html`` (the table and every
+picture on one page), what the output neurons learned, the Lava spike raster, the confusion matrix,
+DA against the number of time steps, ``results.json``, and the training run under ``train/``.
 """
 
 from __future__ import annotations
@@ -22,27 +24,31 @@ from typing import Any
 import numpy as np
 import torch
 
-from sdt_neuro.data import load_dataset, stratified_indices
+from sdt_neuro.data import load_dataset
 from sdt_neuro.evaluate import collapse_message
-from sdt_neuro.plots import plot_confusion_matrix, plot_receptive_fields, plot_spike_raster
+from sdt_neuro.gallery import neuron_gallery
+from sdt_neuro.plots import plot_confusion_matrix, plot_curve, plot_spike_raster
 from sdt_neuro.presets import preset_config
+from sdt_neuro.report import table_html, write_report
 from sdt_neuro.scoring import ann_activity, score_activity
 from sdt_neuro.training.checkpoint import load_trained_model
-from sdt_neuro.training.loop import train
+from sdt_neuro.training.loop import learned_change, train
 
 
 def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description="Self-defined-target training on MNIST, run in Lava.")
     ap.add_argument("--samples", type=int, default=10000, help="test images run through the spiking backends")
     ap.add_argument("--steps", type=int, default=32, help="time steps T per image")
-    ap.add_argument("--batch", type=int, default=256, help="images side by side in each Lava process (B)")
+    ap.add_argument("--batch", type=int, default=128, help="images side by side in each Lava process (B)")
     ap.add_argument("--fixed-point", action=argparse.BooleanOptionalAction, default=True,
                     help="also run Lava's fixed-point (Loihi 2 8-bit) simulation")
     ap.add_argument("--data-root", help="folder holding MNIST/raw (default: SDT_DATA_ROOT or a download)")
     ap.add_argument("--checkpoint", help="reuse a trained checkpoint instead of training")
-    ap.add_argument("--epochs", type=int, default=1, help="training epochs when no --checkpoint (default 1)")
+    ap.add_argument("--epochs", type=int, help="training epochs (default: the preset's, 12 on MNIST)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    ap.add_argument("--out", default="runs/mnist_lava", help="output folder for PNGs and results.json")
+    ap.add_argument("--curve-steps", default="1,2,4,8,16,32,64", help="T values of the DA-against-T picture")
+    ap.add_argument("--curve-samples", type=int, default=2000, help="test images of the DA-against-T picture")
+    ap.add_argument("--out", default="runs/mnist_lava", help="output folder for the page, PNGs and results.json")
     ap.add_argument("--seed", type=int, default=0)
     return ap.parse_args()
 
@@ -52,13 +58,14 @@ def trained_model(args: argparse.Namespace, data: Any, out: Path) -> tuple[Any, 
         config, model, _ = load_trained_model(args.checkpoint)
         print(f"reusing {args.checkpoint} ({config.preset or 'custom'}, {'-'.join(map(str, config.sizes))})")
         return config, model
-    config = preset_config("bp-1layer", epochs=args.epochs, seed=args.seed, threads=args.threads)
-    print(f"training bp-1layer (784-2000, k={config.wta_rule.k}, gamma={config.wta_rule.gamma}) "
-          f"for {args.epochs} epoch(s) without labels ...")
-    result = train(config, out_dir=out / "train", dataset=data, progress=True, plots=False)
+    preset = "bp-quick" if data.source != "bundled-sample" else "bp-sample"
+    config = preset_config(preset, epochs=args.epochs, seed=args.seed, threads=args.threads)
+    print(f"training {preset} (784-2000, k={config.wta_rule.k}, batch {config.batch_size}) for {config.epochs} "
+          "epoch(s) without labels ...")
+    result = train(config, out_dir=out / "train", dataset=data, progress=True)
     m = result.metrics[-1]
-    print(f"  epoch {m['epoch']}: DA avg {m['test_da_average']:.4f} on {m.get('test_samples', len(data.test))} "
-          f"test images, {m['epoch_seconds']:.0f} s/epoch")
+    print(f"  epoch {m['epoch']}: DA avg {m['test_da_average']:.4f}, "
+          f"{sum(r['epoch_seconds'] for r in result.metrics):.0f} s of training and per-epoch scoring")
     return result.config, result.learner.model.cpu().eval()
 
 
@@ -74,6 +81,21 @@ def run_lava(net: Any, x: np.ndarray, steps: int, batch: int, fixed: bool, seed:
         return (counts / steps).astype(np.float32), time.perf_counter() - t0
 
 
+def da_against_steps(args: argparse.Namespace, config: Any, model: Any, test: Any, score: Any,
+                     out: Path) -> dict[str, Any]:
+    """snnTorch DA on the first ``--curve-samples`` images for each T, and the ANN's on the same images."""
+    from sdt_neuro.backends import snntorch_head
+
+    n = min(args.curve_samples, len(test))
+    x, steps = test.x[:n], [int(t) for t in args.curve_steps.split(",")]
+    ann = score(ann_activity(config, model, x), None, n)["da_average"]
+    da = [score(snntorch_head.evaluation_activity(config, model, x, {"steps": t, "seed": args.seed}), None,
+                n)["da_average"] for t in steps]
+    plot_curve(steps, {"snnTorch (spiking)": da, "ANN": [ann] * len(steps)}, out / "da_vs_steps.png",
+               f"time steps T ({n} test images)", "DA average", logx=True)
+    return {"steps": steps, "samples": n, "snntorch_da_average": da, "ann_da_average": ann}
+
+
 def main() -> None:
     args = parse_args()
     t_start = time.perf_counter()
@@ -82,31 +104,34 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     data = load_dataset("mnist", args.data_root)
-    full = len(data.train) == 60000
+    full = data.source != "bundled-sample"
     print(f"MNIST: {'full set' if full else 'BUNDLED SAMPLE (no data root or download)'} from {data.source}: "
           f"{len(data.train)} train / {len(data.test)} test images")
     config, model = trained_model(args, data, out)
     n = min(args.samples, len(data.test))
     test = data.test.subset(np.arange(n))
-    labelled = data.train.subset(stratified_indices(data.train.y, fraction=1.0, seed=args.seed))
+    labelled = data.train  # every training label assigns the neurons (the read-out, not the training)
     label_act = ann_activity(config, model, labelled.x)
     rule = config.wta_rule
 
-    def score(act: np.ndarray, ref: np.ndarray | None) -> dict[str, Any]:
-        return score_activity(label_act, labelled.y.numpy(), act, test.y.numpy(), rule.n_classes, rule.k, ref)
+    def score(act: np.ndarray, ref: np.ndarray | None, count: int = n) -> dict[str, Any]:
+        return score_activity(label_act, labelled.y.numpy(), act, test.y.numpy()[:count], rule.n_classes, rule.k, ref)
 
     rows: dict[str, dict[str, Any]] = {}
+    activity: dict[str, np.ndarray] = {}
     t0 = time.perf_counter()
-    ann = score(ann_activity(config, model, test.x), None)
-    rows["ANN (PyTorch)"] = {**ann, "seconds": time.perf_counter() - t0}
-    reference = ann["predictions"]
-    options = {"steps": args.steps, "encoding": "current", "seed": args.seed, "progress": True}
+    activity["ANN (PyTorch)"] = ann_activity(config, model, test.x)
+    rows["ANN (PyTorch)"] = {**score(activity["ANN (PyTorch)"], None), "seconds": time.perf_counter() - t0}
+    reference = rows["ANN (PyTorch)"]["predictions"]
+    curve = None
     try:
         from sdt_neuro.backends import snntorch_head
 
         t0 = time.perf_counter()
-        snn = snntorch_head.evaluation_activity(config, model, test.x, options)
-        rows["snnTorch"] = {**score(snn, reference), "seconds": time.perf_counter() - t0}
+        activity["snnTorch"] = snntorch_head.evaluation_activity(
+            config, model, test.x, {"steps": args.steps, "encoding": "current", "seed": args.seed, "progress": True})
+        rows["snnTorch"] = {**score(activity["snnTorch"], reference), "seconds": time.perf_counter() - t0}
+        curve = da_against_steps(args, config, model, test, score, out)
     except ImportError as exc:
         print(f"snnTorch column skipped: {exc}")
 
@@ -115,25 +140,28 @@ def main() -> None:
     net = spiking_network(config, model, data_root=args.data_root)
     x = test.x.reshape(n, -1).numpy().astype(np.float64)
     for fixed in ([False, True] if args.fixed_point else [False]):
-        rates, seconds = run_lava(net, x, args.steps, args.batch, fixed, args.seed)
-        row = {**score(rates, reference), "seconds": seconds}
+        name = "Lava fixed_pt" if fixed else "Lava floating_pt"
+        activity[name], seconds = run_lava(net, x, args.steps, args.batch, fixed, args.seed)
+        rows[name] = {**score(activity[name], reference), "seconds": seconds}
         if "snnTorch" in rows:
-            row["agreement_with_snntorch"] = float((row["predictions"] == rows["snnTorch"]["predictions"]).mean())
-        rows["Lava fixed_pt" if fixed else "Lava floating_pt"] = row
+            rows[name]["agreement_with_snntorch"] = float((rows[name]["predictions"] ==
+                                                            rows["snnTorch"]["predictions"]).mean())
 
     print(f"\n{n} test images, T={args.steps} steps, direct-current input, Lava B={min(args.batch, n)}:")
     print(f"{'backend':18s} {'DA avg':>7s} {'DA max':>7s} {'agree ANN':>10s} {'samples/s':>10s}")
     for name, row in rows.items():
-        agree = row.get("agreement_with_ann", 1.0)
-        print(f"{name:18s} {row['da_average']:7.4f} {row['da_max']:7.4f} {agree:10.4f} {n / row['seconds']:10.1f}")
+        row["agreement_with_ann"] = row.get("agreement_with_ann", 1.0)
+        print(f"{name:18s} {row['da_average']:7.4f} {row['da_max']:7.4f} {row['agreement_with_ann']:10.4f} "
+              f"{n / row['seconds']:10.1f}")
         if row.get("collapsed"):
             print(f"  warning: {collapse_message(row['collapse_reasons'], name)}")
     if "snnTorch" in rows:
-        agree = rows["Lava floating_pt"]["agreement_with_snntorch"]
-        print(f"Lava floating_pt vs snnTorch prediction agreement (same encoding): {agree:.4f}")
+        print(f"Lava floating_pt vs snnTorch prediction agreement (same encoding): "
+              f"{rows['Lava floating_pt']['agreement_with_snntorch']:.4f}")
 
     lava_name = "Lava fixed_pt" if args.fixed_point else "Lava floating_pt"
-    plot_receptive_fields(model.layers[0].weight.detach().numpy(), out / "receptive_fields.png")
+    neuron_gallery(out, test.x.numpy(), activity[lava_name], label_act, labelled.y.numpy(), rule.n_classes,
+                   learned_change(model, config) if config.arch == "mlp" else None)
     plot_confusion_matrix(np.asarray(rows[lava_name]["confusion_matrix"]), out / "confusion_matrix.png",
                           title=f"{lava_name}, {n} test images, DA avg {rows[lava_name]['da_average']:.3f}")
     from sdt_neuro.backends.lava.runner import LavaNetwork
@@ -141,11 +169,28 @@ def main() -> None:
     with LavaNetwork(net, steps=args.steps, batch=5, fixed_point=args.fixed_point, record="spikes") as lava_net:
         spikes = lava_net.spikes(x[:5])
     plot_spike_raster(spikes, out / "spike_raster.png", labels=test.y[:5].tolist())
-    summary = {name: {k: v for k, v in row.items() if k not in ("predictions",)} for name, row in rows.items()}
-    (out / "results.json").write_text(json.dumps({"samples": n, "steps": args.steps, "batch": args.batch,
-                                                  "data": data.source, "rows": summary}, indent=2, default=float))
-    print(f"wrote receptive_fields.png, spike_raster.png, confusion_matrix.png and results.json to {out} "
-          f"({time.perf_counter() - t_start:.0f} s in all)")
+    seconds = time.perf_counter() - t_start
+    summary = {name: {k: v for k, v in row.items() if k != "predictions"} for name, row in rows.items()}
+    (out / "results.json").write_text(json.dumps({
+        "samples": n, "steps": args.steps, "batch": args.batch, "data": data.source, "preset": config.preset,
+        "epochs": config.epochs, "rows": summary, "da_against_steps": curve, "seconds": seconds},
+        indent=2, default=float))
+    table = [{"backend": name, "DA average": row["da_average"], "DA max": row["da_max"],
+              "agreement with ANN": row["agreement_with_ann"], "samples / s": n / row["seconds"]}
+             for name, row in rows.items()]
+    page = write_report(
+        out, "Self-defined target: MNIST, trained without labels, run as a spiking network",
+        [("Every backend, the same read-out", table_html(table, list(table[0])))],
+        [(out / "neurons.png", f"what the output neurons learned ({lava_name}): the mean test image each wins"),
+         (out / "receptive_fields.png", "the learned change of their input weights (red +, blue -)"),
+         (out / "spike_raster.png", f"{lava_name}: output spikes of five test images"),
+         (out / "confusion_matrix.png", f"{lava_name}: confusion matrix"),
+         (out / "da_vs_steps.png", "DA against the number of time steps T"),
+         (out / "train" / "accuracy.png", "training: DA against epoch")],
+        [f"{config.preset or 'checkpoint'}, {'-'.join(map(str, config.sizes))}, trained without labels on "
+         f"{len(data.train)} images ({data.source}); neurons assigned with the training labels (direct "
+         f"association); {n} test images at T={args.steps}; {seconds:.0f} s in all."])
+    print(f"wrote {page} (table and pictures), the PNGs and results.json to {out} ({seconds:.0f} s in all)")
 
 
 if __name__ == "__main__":

@@ -264,16 +264,32 @@ def train(
 
 def _pictures(out: Path, learner: Learner, config: TrainConfig, metrics: list[dict[str, Any]], labelled: Any,
               test: Any) -> None:
-    """The accuracy curve and what the neurons learned (on at most 10,000 test images)."""
+    """The accuracy curve, what the neurons learned and the confusion matrix (on at most 10,000
+    test images), and ``index.html`` putting them beside the epochs' figures."""
+    from sdt_neuro.evaluate import confusion_matrix, direct_association
     from sdt_neuro.gallery import neuron_gallery
-    from sdt_neuro.plots import plot_accuracy_curve
+    from sdt_neuro.plots import plot_accuracy_curve, plot_confusion_matrix
+    from sdt_neuro.report import table_html, write_report
 
     plot_accuracy_curve(metrics, out / "accuracy.png")
     shown = test.subset(np.arange(min(len(test), 10000)))
     act = compute_activity(learner, config, shown.x)
     label_act = compute_activity(learner, config, labelled.x)
+    n_classes = config.wta_rule.n_classes
     weights = learned_change(learner.model, config) if config.arch == "mlp" else None
-    neuron_gallery(out, shown.x.numpy(), act, label_act, labelled.y.numpy(), config.wta_rule.n_classes, weights)
+    neuron_gallery(out, shown.x.numpy(), act, label_act, labelled.y.numpy(), n_classes, weights)
+    da = direct_association(label_act, labelled.y.numpy(), act, shown.y.numpy(), n_classes)
+    plot_confusion_matrix(confusion_matrix(shown.y.numpy(), da.pred_average, n_classes), out / "confusion_matrix.png",
+                          title=f"ANN, {len(shown)} test images, DA average {da.average:.3f}")
+    columns = ["epoch", *(k for k in ("val_da_average", "test_da_average", "test_da_max", "test_accuracy",
+                                      "unassigned_neurons", "epoch_seconds") if k in metrics[-1])]
+    write_report(out, f"{config.preset or 'run'}: {'-'.join(map(str, config.sizes))} on {config.dataset}",
+                 [("Epochs", table_html(metrics, columns))],
+                 [(out / "accuracy.png", "DA against epoch"),
+                  (out / "neurons.png", "mean image of the test images each output neuron wins, with its class"),
+                  (out / "receptive_fields.png", "what training changed in those neurons' input weights"),
+                  (out / "confusion_matrix.png", "confusion matrix (DA average)")],
+                 [f"{len(labelled)} labelled training images assign the neurons; figures on {len(shown)} test images."])
 
 
 def learned_change(model: torch.nn.Module, config: TrainConfig) -> np.ndarray:

@@ -1,0 +1,30 @@
+"""examples/mnist_lava.py, the main job, offline on the bundled sample with small settings."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("lava", reason="the main job runs Lava (Python 3.10 with sdt-neuro[lava])")
+pytest.importorskip("snntorch", reason="the main job runs snnTorch (sdt-neuro[snntorch])")
+
+
+def test_main_job_writes_its_table_pictures_and_page(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "SDT_DATA_ROOT"}
+    env["SDT_OFFLINE"] = "1"
+    script = Path(__file__).parents[1] / "examples" / "mnist_lava.py"
+    done = subprocess.run([sys.executable, str(script), "--out", str(tmp_path), "--epochs", "2", "--samples", "64",
+                           "--curve-steps", "4,8", "--curve-samples", "32", "--threads", "1"],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert list(results["rows"]) == ["ANN (PyTorch)", "snnTorch", "Lava floating_pt", "Lava fixed_pt"]
+    assert results["preset"] == "bp-sample" and results["da_against_steps"]["steps"] == [4, 8]
+    assert results["rows"]["Lava floating_pt"]["agreement_with_snntorch"] == 1.0
+    pictures = {"neurons.png", "receptive_fields.png", "spike_raster.png", "confusion_matrix.png", "da_vs_steps.png"}
+    assert pictures <= {p.name for p in tmp_path.iterdir()}
+    page = (tmp_path / "index.html").read_text()
+    assert page.count("data:image/png;base64,") == 6 and "Lava fixed_pt" in page  # five pictures + training curve
