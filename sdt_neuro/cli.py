@@ -162,7 +162,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.rank != 0:  # under torchrun only rank 0 reports
         return 0
     fitted = result.config
-    if fitted.input_shape != config.input_shape or fitted.wta_rule.n_classes != config.wta_rule.n_classes:
+    if fitted.sizes != config.sizes or fitted.wta_rule.n_classes != config.wta_rule.n_classes:
         c, h, w = fitted.input_shape
         print(f"{fitted.dataset}: {c}x{h}x{w} images, {fitted.wta_rule.n_classes} classes; the network was "
               f"fitted to them ({'-'.join(map(str, fitted.sizes))})")

@@ -189,7 +189,8 @@ def evaluate_checkpoint(
     if backend == "ann":
         test_act = ann_test
     else:
-        test_act = runner(config, model, test.x, dict(options or {}))
+        run_options = dict(options or {})
+        test_act = runner(config, model, test.x, run_options)  # a backend may report what ran
         ann_scores = score_activity(label_act, labelled.y.numpy(), ann_test, test.y.numpy(),
                                     rule.n_classes, rule.k)
         reference = ann_scores["predictions"]
@@ -200,7 +201,9 @@ def evaluate_checkpoint(
         result.update(steps=int(evaluation_steps(config, options.get("steps"))),
                       encoding=options.get("encoding") or "current",
                       fixed_point=bool(options.get("fixed_point", False)) if backend == "lava" else False,
-                      v_init=float(options.get("v_init") or 0.0), output_scale=options.get("output_scale") or "none")
+                      v_init=float(options.get("v_init") or 0.0), output_scale=options.get("output_scale") or "none",
+                      reset="subtract")
+        result.update(run_options.get("report", {}))
     result.update(dataset=data.name, data_source=data.source, backend=backend, split=split, seconds=seconds,
                   label_fraction=labels_used["fraction"], labels=labels_used, checkpoint=str(checkpoint),
                   preset=config.preset, options=dict(options or {}))

@@ -56,7 +56,8 @@ def evaluation_activity(config: Any, model: Any, x: Any, options: dict[str, Any]
 
     The network is :func:`spiking_network` (hidden layers scaled on training images, found
     through ``options["data_root"]`` or the usual data-root route; ``options["percentile"]``), so
-    it is the one snnTorch runs, whatever ``x`` is.
+    it is the one snnTorch runs, whatever ``x`` is. What ran is left in ``options["report"]``
+    (:func:`run_report`).
     """
     from sdt_neuro.backends.lava.runner import LavaNetwork
 
@@ -68,7 +69,18 @@ def evaluation_activity(config: Any, model: Any, x: Any, options: dict[str, Any]
     net = network_from_options(config, model, options)
     with LavaNetwork(net, **opts) as lava_net, _progress(len(flat), options) as bar:
         counts = lava_net.counts(flat, progress=bar)
+        options["report"] = run_report(lava_net.graph)
     return (counts / opts["steps"] * net.scales[-1]).astype(np.float32)  # on the ANN's scale
+
+
+def run_report(graph: Any) -> dict[str, Any]:
+    """What a Lava run executed: the fully qualified process-model classes (one per process, in
+    graph order), the neurons' reset, and whether the input was event-driven."""
+    models = graph.run_cfg.exception_proc_model_map
+    procs = [graph.input, *(p for pair in zip(graph.synapses, graph.neurons) for p in pair), graph.counter]
+    names = [f"{models[p].__module__}.{models[p].__qualname__}" for p in procs]
+    return {"process_models": names, "reset": "subtract" if graph.neuron == "if" else "zero",
+            "event_driven": bool(graph.meta.get("event_driven", False))}
 
 
 def _progress(total: int, options: dict[str, Any]) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -77,6 +78,11 @@ def test_cli_evaluate_with_the_lava_backend(tmp_path: Path, capsys: pytest.Captu
     assert code == 0
     printed = capsys.readouterr().out
     assert printed.startswith("lava: 30 test samples") and "agreement with ANN" in printed
+    record = json.loads((tmp_path / "lava.json").read_text())
+    assert record["process_models"] == [f"sdt_neuro.backends.lava.process.{name}" for name in (
+        "PyBatchInputFixed", "PyBatchDenseFixed", "PyBatchIFFixed", "PySpikeCounter")]
+    assert record["reset"] == "subtract" and record["event_driven"] is True and record["fixed_point"] is True
+    assert record["dataset"] == "mnist" and record["steps"] == 8 and record["encoding"] == "current"
     assert main(["evaluate", str(ckpt), "--backend", "lava", "--steps", "0", "--samples", "5"]) == 2
     assert "steps=0" in capsys.readouterr().err
 
