@@ -91,10 +91,24 @@ class MLP(nn.Module):
         return out
 
 
+class ChannelCompetition(nn.Module):
+    """The published CIFAR-10 network's "WTA" activation on ``[B, C, H, W]`` feature maps:
+    subtract each channel's spatial mean, ReLU, subtract the mean across channels, ReLU."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(x - x.mean(dim=(2, 3), keepdim=True))
+        return torch.relu(x - x.mean(dim=1, keepdim=True))
+
+
+ACTIVATIONS = ("relu", "wta")
+
+
 class CNN(nn.Module):
     """The paper's 32f5-128f3-N network: conv5(pad 2), ReLU, pool(4, 2, 1), conv3(pad 1),
     ReLU, pool(4, 2, 1), flatten, dropout, linear to ``n_outputs`` with hard-sigmoid output
     (``pool`` "max" or "avg"; ``init_gain=None`` keeps PyTorch's default initialisation).
+    ``channels`` sets the two conv widths (CIFAR-10: 96, 384) and ``activation`` "wta" replaces
+    the ReLUs by :class:`ChannelCompetition`.
 
     ``prune`` removes that fraction of each conv layer's weights once, at random, with
     ``torch.nn.utils.prune.random_unstructured`` (the mask is kept in the state dict).
@@ -103,7 +117,7 @@ class CNN(nn.Module):
 
     def __init__(self, n_outputs: int = 3000, in_channels: int = 1, image_size: int = 28, prune: float = 0.5,
                  init_gain: float | None = INIT_GAIN, straight_through: bool = False, pool: str = "max",
-                 flat_dropout: float = 0.0):
+                 flat_dropout: float = 0.0, channels: Sequence[int] = (32, 128), activation: str = "relu"):
         super().__init__()
         if not 0 <= prune < 1:
             raise ConfigError(f"prune={prune} must be in [0, 1)")
@@ -112,16 +126,25 @@ class CNN(nn.Module):
         if not 0 <= flat_dropout < 1:
             raise ConfigError(f"flat_dropout={flat_dropout} must be in [0, 1)")
 
+        if activation not in ACTIVATIONS:
+            raise ConfigError(f"activation={activation!r} is not one of {ACTIVATIONS}")
+        if len(channels) != 2 or min(channels) < 1:
+            raise ConfigError(f"channels={list(channels)} must be two positive conv widths")
+        c1, c2 = (int(c) for c in channels)
+
         def pooling() -> nn.Module:
             return nn.MaxPool2d(4, 2, 1) if pool == "max" else nn.AvgPool2d(4, 2, 1)
 
+        def act() -> nn.Module:
+            return nn.ReLU() if activation == "relu" else ChannelCompetition()
+
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 5, padding=2), nn.ReLU(), pooling(),
-            nn.Conv2d(32, 128, 3, padding=1), nn.ReLU(), pooling(),
+            nn.Conv2d(in_channels, c1, 5, padding=2), act(), pooling(),
+            nn.Conv2d(c1, c2, 3, padding=1), act(), pooling(),
         )
         side = _pooled(_pooled(image_size))
         self.flat_dropout = nn.Dropout(flat_dropout)
-        self.head = nn.Linear(128 * side * side, n_outputs)
+        self.head = nn.Linear(c2 * side * side, n_outputs)
         self.in_channels, self.image_size, self.n_outputs = in_channels, image_size, n_outputs
         self.straight_through = straight_through
         if init_gain is not None:  # None: PyTorch's default initialisation
@@ -156,7 +179,8 @@ def init_weights(module: nn.Module, gain: float = INIT_GAIN) -> None:
 def build_model(arch: str, sizes: Sequence[int], input_dropout: float, hidden_dropout: float,
                 prune: float = 0.5, init_gain: float = INIT_GAIN, straight_through: bool = False,
                 pool: str = "max", init: str = "xavier",
-                input_shape: Sequence[int] = (1, 28, 28)) -> nn.Module:
+                input_shape: Sequence[int] = (1, 28, 28), cnn_channels: Sequence[int] = (32, 128),
+                cnn_activation: str = "relu") -> nn.Module:
     """Model from config fields: ``arch`` is ``"mlp"`` (uses ``sizes``) or ``"cnn"`` (takes
     ``input_shape`` (C, H, H) images; its ``hidden_dropout`` acts on the flattened features)."""
     if not init_gain > 0:
@@ -166,5 +190,6 @@ def build_model(arch: str, sizes: Sequence[int], input_dropout: float, hidden_dr
     if arch == "cnn":
         return CNN(n_outputs=int(sizes[-1]), in_channels=int(input_shape[0]), image_size=int(input_shape[1]),
                    prune=prune, init_gain=None if init == "torch" else init_gain,
-                   straight_through=straight_through, pool=pool, flat_dropout=hidden_dropout)
+                   straight_through=straight_through, pool=pool, flat_dropout=hidden_dropout,
+                   channels=cnn_channels, activation=cnn_activation)
     raise ConfigError(f"arch={arch!r} is not one of ('mlp', 'cnn')")

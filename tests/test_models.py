@@ -106,3 +106,25 @@ def test_published_cnn_presets_build_what_they_say():
     assert cfg.rule["dropout"] == 0.8 and cfg.final_lr_factor == 0.01 and cfg.schedule_epochs == 100
     mnist = preset_config("cnn-mnist")
     assert mnist.pool == "avg" and mnist.epochs == 50 and mnist.probe_protocols == ("ours", "published-cnn")
+
+
+def test_channel_competition_known_answer():
+    from sdt_neuro.models import ChannelCompetition
+
+    x = torch.tensor([[[[1.0, 3.0]], [[4.0, 4.0]]]])  # [1, 2 channels, 1, 2]
+    # channel means 2 and 4: relu([-1, 1]) = [0, 1] and [0, 0]; cross-channel mean [0, 0.5]
+    out = ChannelCompetition()(x)
+    assert out.tolist() == [[[[0.0, 0.5]], [[0.0, 0.0]]]]
+
+
+def test_cnn_channels_and_activation_from_config():
+    from sdt_neuro.models import ChannelCompetition
+
+    net = CNN(n_outputs=7, in_channels=3, image_size=32, channels=(6, 10), activation="wta", prune=0.0)
+    assert net.features[0].out_channels == 6 and net.features[3].out_channels == 10
+    assert isinstance(net.features[1], ChannelCompetition) and net(torch.rand(2, 3, 32, 32)).shape == (2, 7)
+    assert net.head.in_features == 10 * 8 * 8  # 32 -> 16 -> 8 after the two pools
+    with pytest.raises(ConfigError, match="activation"):
+        CNN(activation="gelu")
+    with pytest.raises(ConfigError, match="channels"):
+        CNN(channels=(32,))

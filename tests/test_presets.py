@@ -26,3 +26,24 @@ def test_every_preset_builds_and_unknown_is_rejected():
         preset_config("bp-9layer")
     with pytest.raises(ValueError, match="k=2000"):
         preset_config("bp-1layer", k=2000)
+
+
+def test_svhn_and_cifar10_presets_fit_colour_images_and_train():
+    """No SVHN or CIFAR-10 on this machine: stand-in 3x32x32 images check the recipes run."""
+    import torch
+
+    from sdt_neuro.data import Dataset, Split
+    from sdt_neuro.training import train
+
+    gen = torch.Generator().manual_seed(0)
+
+    def split(n):
+        return Split(torch.rand(n, 3, 32, 32, generator=gen), torch.arange(n) % 10)
+
+    data = Dataset("stand-in", split(40), split(20), source="stand-in")
+    for name, outputs, channels in (("cnn-svhn", 3000, (32, 128)), ("cnn-cifar10", 5000, (96, 384))):
+        cfg = preset_config(name, epochs=1, threads=1, probe=False)
+        assert cfg.wta_rule.n_outputs == outputs and cfg.cnn_channels == channels
+        result = train(cfg, dataset=data, progress=False)
+        assert result.config.input_shape == (3, 32, 32) and result.learner.model.features[0].in_channels == 3
+    assert preset_config("cnn-cifar10").cnn_activation == "wta" and preset_config("cnn-svhn").prune == 0.11

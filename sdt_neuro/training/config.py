@@ -33,7 +33,9 @@ class TrainConfig:
 
     CNN: ``pool`` ("max" | "avg") is the pooling after each conv layer, ``hidden_dropout`` the
     dropout on the flattened features before the fc layer; ``init="torch"`` keeps PyTorch's default
-    initialisation (the published CNN runs), ``"xavier"`` is Xavier-uniform with ``init_gain``.
+    initialisation (the published CNN runs), ``"xavier"`` is Xavier-uniform with ``init_gain``;
+    ``cnn_channels`` are the two conv widths and ``cnn_activation`` "relu" or "wta" (the published
+    CIFAR-10 network's channel competition).
     ``probe_protocols`` names the linear-probe protocols run at the end (``sdt_neuro.probe``).
 
     Two departures from the paper, off by default: ``clean_target`` builds the self-defined target
@@ -93,6 +95,8 @@ class TrainConfig:
     probe: bool = False
     probe_protocols: tuple[str, ...] = ("ours",)
     pool: str = "max"
+    cnn_channels: tuple[int, ...] = (32, 128)
+    cnn_activation: str = "relu"
     init: str = "xavier"
     max_train_samples: int | None = None
     max_test_samples: int | None = None
@@ -120,6 +124,7 @@ class TrainConfig:
             object.__setattr__(self, "input_shape", tuple(int(s) for s in self.input_shape))
         object.__setattr__(self, "lrs", tuple(float(v) for v in self.lrs))
         object.__setattr__(self, "probe_protocols", tuple(self.probe_protocols))
+        object.__setattr__(self, "cnn_channels", tuple(int(c) for c in self.cnn_channels))
         rule = self.wta_rule  # validates the rule
         for name, value, allowed in (
             ("algorithm", self.algorithm, ALGORITHMS),
@@ -131,6 +136,7 @@ class TrainConfig:
             ("ep_estimate", self.ep_estimate, EP_ESTIMATES),
             ("ep_dropout", self.ep_dropout, EP_DROPOUTS),
             ("pool", self.pool, ("max", "avg")),
+            ("cnn_activation", self.cnn_activation, ("relu", "wta")),
             ("init", self.init, ("xavier", "torch")),
         ):
             if value not in allowed:
@@ -215,7 +221,7 @@ class TrainConfig:
         """The untrained network these fields describe (seed torch first for repeatable weights)."""
         return build_model(self.arch, self.sizes, self.input_dropout, self.hidden_dropout, self.prune,
                            self.init_gain, self.straight_through, self.pool, self.init,
-                           self.input_shape or (1, 28, 28))
+                           self.input_shape or (1, 28, 28), self.cnn_channels, self.cnn_activation)
 
     def lr_for_layer(self, i: int) -> float:
         return self.lrs[min(i, len(self.lrs) - 1)]
@@ -227,6 +233,7 @@ class TrainConfig:
         d = asdict(self)
         d["sizes"], d["lrs"], d["probe_protocols"] = list(self.sizes), list(self.lrs), list(self.probe_protocols)
         d["input_shape"] = None if self.input_shape is None else list(self.input_shape)
+        d["cnn_channels"] = list(self.cnn_channels)
         return d
 
     @classmethod
