@@ -49,7 +49,12 @@ def test_errors_are_reported_without_traceback(tmp_path, capsys):
 def test_presets_list_and_config_files(tmp_path, capsys):
     assert main(["presets"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 40 and any(line.startswith("ep-2layer") and "published" in line for line in lines)
+    from sdt_neuro.presets import PRESETS
+
+    names = [line.split()[0] for line in lines if line.split() and line.split()[0] in PRESETS]
+    assert names == list(PRESETS)  # every preset, one line each, in order
+    assert any(line.startswith("ep-2layer") and "published" in line for line in lines)
+    assert any(line.startswith("bp-quick") and "ours" in line for line in lines)
     assert main(["presets", "bp-fast"]) == 0
     config = json.loads(capsys.readouterr().out)
     assert config["batch_size"] == 128 and config["rule"]["k"] == 6
