@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from sdt_neuro.data import load_dataset
-from sdt_neuro.evaluate import collapse_message
+from sdt_neuro.evaluate import assign_neurons, collapse_message
 from sdt_neuro.gallery import neuron_gallery
 from sdt_neuro.plots import plot_confusion_matrix, plot_curve, plot_spike_raster
 from sdt_neuro.presets import preset_config
@@ -160,7 +160,8 @@ def main() -> None:
               f"{rows['Lava floating_pt']['agreement_with_snntorch']:.4f}")
 
     lava_name = "Lava fixed_pt" if args.fixed_point else "Lava floating_pt"
-    neuron_gallery(out, test.x.numpy(), activity[lava_name], label_act, labelled.y.numpy(), rule.n_classes,
+    neuron_gallery(out, test.x.numpy(), activity[lava_name], assign_neurons(label_act, labelled.y.numpy(),
+                                                                            rule.n_classes),
                    learned_change(model, config) if config.arch == "mlp" else None)
     plot_confusion_matrix(np.asarray(rows[lava_name]["confusion_matrix"]), out / "confusion_matrix.png",
                           title=f"{lava_name}, {n} test images, DA avg {rows[lava_name]['da_average']:.3f}")

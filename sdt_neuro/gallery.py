@@ -8,25 +8,23 @@ from pathlib import Path
 
 import numpy as np
 
-from sdt_neuro.evaluate import assign_neurons
-from sdt_neuro.plots import pick_neurons, plot_neuron_prototypes, plot_receptive_fields
+from sdt_neuro.plots import pick_neurons, plot_neuron_prototypes, plot_receptive_fields, win_counts
 
 PROTOTYPES_PNG = "neurons.png"
 WEIGHTS_PNG = "receptive_fields.png"
 
 
-def neuron_gallery(out_dir: str | os.PathLike, x: np.ndarray, activity: np.ndarray, label_activity: np.ndarray,
-                   label_y: np.ndarray, n_classes: int, weights: np.ndarray | None = None,
-                   grid: int = 8, weights_title: str = "learned change of the input weights") -> list[Path]:
+def neuron_gallery(out_dir: str | os.PathLike, x: np.ndarray, activity: np.ndarray, assignment: np.ndarray,
+                   weights: np.ndarray | None = None, grid: int = 8,
+                   weights_title: str = "learned change of the input weights") -> list[Path]:
     """Write ``neurons.png`` (and ``receptive_fields.png`` when ``weights`` [neurons, inputs] are
     given: best the learned change, see ``training.loop.learned_change``) for the ``grid`` x
-    ``grid`` neurons that win the most of ``x``; each titled with the class direct association
-    assigns it (neurons assigned on ``label_activity``) and its wins."""
+    ``grid`` neurons that win the most of ``x``; each titled with its class in ``assignment``
+    (direct association's, ``-1`` unassigned) and its wins."""
     out = Path(out_dir)
     act = np.asarray(activity)
-    assignment = assign_neurons(np.asarray(label_activity), np.asarray(label_y), n_classes)
     neurons = pick_neurons(act, assignment, grid * grid)
-    wins = np.bincount(act[act.max(axis=1) > 0].argmax(axis=1), minlength=act.shape[1])
+    wins = win_counts(act)
     titles = [f"class {assignment[i]}, {wins[i]} won" if assignment[i] >= 0 else f"unassigned, {wins[i]}"
               for i in neurons]
     shape = tuple(np.asarray(x).shape[1:]) if np.asarray(x).ndim == 4 else (1, 28, 28)

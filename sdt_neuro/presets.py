@@ -12,6 +12,14 @@ from typing import Any
 from sdt_neuro.errors import ConfigError
 from sdt_neuro.training.config import TrainConfig
 
+# What the published CNN recipes share (METHOD.md, "Convolutional runs"); each preset adds its
+# data set, output dropout, pooling, pruning, flat dropout, per-layer rates and epochs.
+_PUBLISHED_CNN: dict[str, Any] = {
+    "rule": {"n_outputs": 3000, "k": 1, "gamma": 1.0}, "arch": "cnn", "sizes": (784, 3000), "pool": "max",
+    "init": "torch", "input_dropout": 0.0, "optimizer": "adam", "batch_size": 16, "schedule_epochs": 100,
+    "final_lr_factor": 0.01, "probe": True, "probe_protocols": ("ours", "published-cnn"),
+}
+
 PRESETS: dict[str, dict[str, Any]] = {
     "bp-1layer": {
         "rule": {"n_outputs": 2000, "k": 6, "gamma": 0.4, "dropout": 0.2},
@@ -86,35 +94,26 @@ PRESETS: dict[str, dict[str, Any]] = {
     # MSE, batch 16, dropout [before fc, on the output]. MNIST's pooling is not recorded (the
     # released configuration says average). Probes: ours and the published protocol, both reported.
     "cnn-mnist": {
-        "rule": {"n_outputs": 3000, "k": 1, "gamma": 1.0, "dropout": 0.4},
-        "dataset": "mnist", "arch": "cnn", "sizes": (784, 3000), "prune": 0.5, "pool": "avg", "init": "torch",
-        "input_dropout": 0.0, "hidden_dropout": 0.0, "optimizer": "adam", "lrs": (2e-6, 2e-6, 1e-4),
-        "batch_size": 16, "epochs": 50, "schedule_epochs": 100, "final_lr_factor": 0.01, "probe": True,
-        "probe_protocols": ("ours", "published-cnn"),
+        **_PUBLISHED_CNN, "rule": {**_PUBLISHED_CNN["rule"], "dropout": 0.4},
+        "dataset": "mnist", "prune": 0.5, "pool": "avg", "hidden_dropout": 0.0, "lrs": (2e-6, 2e-6, 1e-4),
+        "epochs": 50,
     },
     "cnn-fmnist": {
-        "rule": {"n_outputs": 3000, "k": 1, "gamma": 1.0, "dropout": 0.8},
-        "dataset": "fashion-mnist", "arch": "cnn", "sizes": (784, 3000), "prune": 0.5, "pool": "max",
-        "init": "torch", "input_dropout": 0.0, "hidden_dropout": 0.2, "optimizer": "adam",
-        "lrs": (5e-7, 2.5e-8, 2.5e-6), "batch_size": 16, "epochs": 20, "schedule_epochs": 100,
-        "final_lr_factor": 0.01, "probe": True, "probe_protocols": ("ours", "published-cnn"),
+        **_PUBLISHED_CNN, "rule": {**_PUBLISHED_CNN["rule"], "dropout": 0.8},
+        "dataset": "fashion-mnist", "prune": 0.5, "hidden_dropout": 0.2, "lrs": (5e-7, 2.5e-8, 2.5e-6), "epochs": 20,
     },
     # Published SVHN and CIFAR-10 recipes (METHOD.md); not run here: neither data set is on this
     # machine (both load from a data root in torchvision's layout; the CIFAR-10 row has no
     # published result). The input shape (3x32x32) comes from the data.
     "cnn-svhn": {
-        "rule": {"n_outputs": 3000, "k": 1, "gamma": 1.0, "dropout": 0.25},
-        "dataset": "svhn", "arch": "cnn", "sizes": (3072, 3000), "prune": 0.11, "pool": "max", "init": "torch",
-        "input_dropout": 0.0, "hidden_dropout": 0.19, "optimizer": "adam", "lrs": (5.8e-9, 4.4e-9, 1.5e-7),
-        "batch_size": 16, "epochs": 40, "schedule_epochs": 100, "final_lr_factor": 0.01, "probe": True,
-        "probe_protocols": ("ours", "published-cnn"),
+        **_PUBLISHED_CNN, "rule": {**_PUBLISHED_CNN["rule"], "dropout": 0.25},
+        "dataset": "svhn", "sizes": (3072, 3000), "prune": 0.11, "hidden_dropout": 0.19,
+        "lrs": (5.8e-9, 4.4e-9, 1.5e-7), "epochs": 40,
     },
     "cnn-cifar10": {
-        "rule": {"n_outputs": 5000, "k": 1, "gamma": 1.0, "dropout": 0.5},
-        "dataset": "cifar10", "arch": "cnn", "sizes": (3072, 5000), "prune": 0.8, "pool": "max", "init": "torch",
-        "cnn_channels": (96, 384), "cnn_activation": "wta", "input_dropout": 0.0, "hidden_dropout": 0.3,
-        "optimizer": "adam", "lrs": (3.3e-6, 7e-7, 8e-5), "batch_size": 16, "epochs": 40, "schedule_epochs": 100,
-        "final_lr_factor": 0.01, "probe": True, "probe_protocols": ("ours", "published-cnn"),
+        **_PUBLISHED_CNN, "rule": {**_PUBLISHED_CNN["rule"], "n_outputs": 5000, "dropout": 0.5},
+        "dataset": "cifar10", "sizes": (3072, 5000), "prune": 0.8, "cnn_channels": (96, 384), "cnn_activation": "wta",
+        "hidden_dropout": 0.3, "lrs": (3.3e-6, 7e-7, 8e-5), "epochs": 40,
     },
     # Ours, one epoch: CNN 32f5-128f3-3000, k=1, gamma=1, Adam, batch 16 with every layer at 1e-4,
     # no output dropout, Xavier(0.5), max pooling, the rate decayed to 5e-4x inside the one epoch,

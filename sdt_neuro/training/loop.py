@@ -277,8 +277,8 @@ def _pictures(out: Path, learner: Learner, config: TrainConfig, metrics: list[di
     label_act = compute_activity(learner, config, labelled.x)
     n_classes = config.wta_rule.n_classes
     weights = learned_change(learner.model, config) if config.arch == "mlp" else None
-    neuron_gallery(out, shown.x.numpy(), act, label_act, labelled.y.numpy(), n_classes, weights)
     da = direct_association(label_act, labelled.y.numpy(), act, shown.y.numpy(), n_classes)
+    neuron_gallery(out, shown.x.numpy(), act, da.assignment, weights)
     plot_confusion_matrix(confusion_matrix(shown.y.numpy(), da.pred_average, n_classes), out / "confusion_matrix.png",
                           title=f"ANN, {len(shown)} test images, DA average {da.average:.3f}")
     columns = ["epoch", *(k for k in ("val_da_average", "test_da_average", "test_da_max", "test_accuracy",
