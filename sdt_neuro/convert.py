@@ -24,6 +24,7 @@ from sdt_neuro.errors import ConfigError, ShapeError
 from sdt_neuro.models import MLP
 
 ENCODINGS = ("current", "bernoulli")
+RESETS = ("subtract", "zero")
 CALIBRATION_IMAGES = 1000
 
 
@@ -45,10 +46,13 @@ class SpikingNetwork:
     scales: tuple[float, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
     v_init: float = 0.0  # membrane at the start of every sample, as a fraction of the threshold
+    reset: str = "subtract"  # "subtract": v >= theta, v -= theta; "zero" (Lava's LIF, NIR's IF): v > theta, v = 0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.v_init < 1.0:
             raise ConfigError(f"v_init={self.v_init} must be in [0, 1) (a fraction of the threshold)")
+        if self.reset not in RESETS:
+            raise ConfigError(f"reset={self.reset!r} is not one of {RESETS}")
 
     @property
     def sizes(self) -> list[int]:
@@ -88,7 +92,7 @@ OUTPUT_SCALES = ("none", "max")
 
 def checkpoint_network(config: Any, model: MLP, calibration: torch.Tensor | None = None,
                        percentile: float = 99.9, data_root: Any = None, v_init: float = 0.0,
-                       output_scale: str = "none") -> SpikingNetwork:
+                       output_scale: str = "none", reset: str = "subtract") -> SpikingNetwork:
     """The one spiking network of a trained checkpoint: snnTorch, Lava and NIR export all run it.
 
     * one layer, or a network trained in snnTorch (``config.extra["backend"] == "snntorch"``,
@@ -104,7 +108,9 @@ def checkpoint_network(config: Any, model: MLP, calibration: torch.Tensor | None
     ``clamp(a / lambda, 0, 1) = y / lambda`` exactly, a uniform scale that leaves the ANN's
     predictions unchanged. Backends report rates times ``lambda`` (``scales[-1]``), on the ANN's
     scale. ``v_init`` starts every membrane at that fraction of the threshold (0.5: a rate of
-    ``floor(a T + 1/2) / T``, rounded instead of floored). ``meta`` records what the conversion
+    ``floor(a T + 1/2) / T``, rounded instead of floored). ``reset="zero"`` gives neurons that
+    spike at ``v > theta`` and restart from 0 (Lava's stock LIF, NIR's ``IF``); the weights are
+    the same (docs/conversion.md measures what that costs). ``meta`` records what the conversion
     was made from (``scaling``, ``percentile``, ``output_scale``, ``calibration``: data set,
     split, count and source).
     """
@@ -139,7 +145,7 @@ def checkpoint_network(config: Any, model: MLP, calibration: torch.Tensor | None
         layers = net.layers[:-1] + (SpikingLayer(last.weight / lam, last.bias / lam, last.threshold),)
         net = SpikingNetwork(layers, rule, net.scales[:-1] + (lam,))
     meta.update(output_scale=output_scale, **({"calibration": origin} if origin else {}))
-    return SpikingNetwork(net.layers, rule, net.scales, meta, v_init)
+    return SpikingNetwork(net.layers, rule, net.scales, meta, v_init, reset)
 
 
 DEFAULT_STEPS = 32
@@ -153,10 +159,11 @@ def evaluation_steps(config: Any, steps: int | None) -> int:
 
 def network_from_options(config: Any, model: MLP, options: dict[str, Any]) -> SpikingNetwork:
     """:func:`checkpoint_network` with the conversion settings of a backend's evaluation options
-    (``percentile``, ``data_root``, ``v_init``, ``output_scale``)."""
+    (``percentile``, ``data_root``, ``v_init``, ``output_scale``, ``reset``)."""
     return checkpoint_network(config, model, percentile=float(options.get("percentile", 99.9)),
                               data_root=options.get("data_root"), v_init=float(options.get("v_init") or 0.0),
-                              output_scale=options.get("output_scale") or "none")
+                              output_scale=options.get("output_scale") or "none",
+                              reset=options.get("reset") or "subtract")
 
 
 def _calibration_images(config: Any, calibration: torch.Tensor | None,
@@ -185,17 +192,15 @@ def encode_input(x: np.ndarray, steps: int, encoding: str, rng: np.random.Genera
     return (rng.random((steps, *x.shape)) < x).astype(np.float64)
 
 
-RESETS = ("subtract", "zero")
-
-
-def simulate(net: SpikingNetwork, inputs: np.ndarray, reset: str = "subtract") -> np.ndarray:
+def simulate(net: SpikingNetwork, inputs: np.ndarray, reset: str | None = None) -> np.ndarray:
     """NumPy oracle of the spiking network: spike counts [batch, N_out] for inputs [T, batch, in].
 
     Layers update in the same step (no synaptic delay), each from the spikes the layer below
-    emitted in that step; membranes start at ``net.v_init * theta``. ``reset="subtract"``: spike at
-    ``v >= theta``, then ``v -= theta``;
-    ``"zero"`` (Lava's LIF): spike at ``v > theta``, then ``v = 0``.
+    emitted in that step; membranes start at ``net.v_init * theta``. ``reset`` (default
+    ``net.reset``) ``"subtract"``: spike at ``v >= theta``, then ``v -= theta``; ``"zero"`` (Lava's
+    LIF): ``v = (v + W s) + b`` in Lava's order of additions, spike at ``v > theta``, then ``v = 0``.
     """
+    reset = net.reset if reset is None else reset
     if reset not in RESETS:
         raise ConfigError(f"reset={reset!r} is not one of {RESETS}")
     if inputs.ndim != 3 or inputs.shape[2] != net.sizes[0]:
@@ -205,11 +210,12 @@ def simulate(net: SpikingNetwork, inputs: np.ndarray, reset: str = "subtract") -
     counts = np.zeros((batch, net.sizes[-1]))
     for s in inputs:
         for i, layer in enumerate(net.layers):
-            v[i] += s @ layer.weight.T + layer.bias
             if reset == "subtract":
+                v[i] += s @ layer.weight.T + layer.bias
                 s = (v[i] >= layer.threshold).astype(np.float64)
                 v[i] -= s * layer.threshold
             else:
+                v[i] = (v[i] + s @ layer.weight.T) + layer.bias
                 s = (v[i] > layer.threshold).astype(np.float64)
                 v[i] *= 1.0 - s
         counts += s

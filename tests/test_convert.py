@@ -49,6 +49,10 @@ def test_zero_reset_oracle_spikes_above_the_threshold_and_restarts_from_zero():
     assert simulate(net, inputs, reset="zero")[0, 0] == 2  # zero: v > 1 needs 3 steps (steps 3, 6)
     with pytest.raises(ConfigError, match="reset"):
         simulate(net, inputs, reset="keep")
+    zero = SpikingNetwork(net.layers, {}, reset="zero")
+    assert simulate(zero, inputs)[0, 0] == 2  # the network's own reset is the default
+    with pytest.raises(ConfigError, match="reset='keep'"):
+        SpikingNetwork(net.layers, {}, reset="keep")
 
 
 def test_bernoulli_encoding_rate_and_errors():

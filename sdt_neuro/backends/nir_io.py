@@ -4,15 +4,19 @@ A :class:`~sdt_neuro.convert.SpikingNetwork` of L layers is written as the graph
 ``input -> affine_0 -> if_0 -> ... -> affine_{L-1} -> if_{L-1} -> output`` with
 
 * ``nir.Affine(weight [out, in], bias [out])``: ``I(t) = W s(t) + b``, the bias a constant current;
-* ``nir.IF(r=1, v_threshold=theta, v_reset=0)``: ``dv/dt = R I``, a spike when ``v > theta``.
+* ``nir.IF(r=1, v_threshold=theta, v_reset=0)``: ``dv/dt = R I``; a spike when ``v > theta``,
+  then ``v = v_reset`` (the meaning of ``nir.IF`` since nir 1.0.6).
 
-NIR has no field for what our neurons do beyond that, so the graph's ``metadata`` carries it:
-``reset_mechanism="subtract"`` (``v <- v - theta`` at a spike, not ``v <- v_reset``),
-``dt=1`` and ``time_steps`` (one Euler step per time step, ``v[t] = v[t-1] + I[t]``),
-``spike_condition="v >= v_threshold"``, the input ``encoding``, the layer ``scales`` of the
-conversion and the rule (JSON). :func:`read_nir` restores exactly the network that was written.
-Other NIR tools read only the nodes: snnTorch 1.0.0's ``import_from_nir`` maps ``nir.IF`` to
-``snn.Leaky(beta=0.9, reset_delay=False)`` (leaky, so a different network), see docs/snntorch.md.
+That is exactly a ``reset="zero"`` network (Lava's stock LIF), so those files mean what they say
+to any reader that follows the spec (Norse's ``from_nir`` runs them spike for spike). A
+subtractive network (``v <- v - theta``) has no NIR node: :func:`to_nir` refuses it unless
+``subtract_in_metadata=True``, which writes the same nodes and says "subtract" only in the
+metadata, for :func:`read_nir` alone. The graph's ``metadata`` also carries ``dt=1`` and
+``time_steps`` (one Euler step per time step, ``v[t] = v[t-1] + I[t]``), the
+``spike_condition``, the input ``encoding``, the layer ``scales`` of the conversion and the rule
+(JSON). Other readers, as of 2026-12 (docs/nir.md): snnTorch 1.0.0 + nirtorch map ``nir.IF`` to
+``snn.Leaky(beta=0.9)``; sinabs 3.1.3 (nir <= 1.0.4) to a subtractive multi-spike ``IAF`` whose
+membrane is clipped at ``-theta``; rockpool 3.1.0 has no ``IF``.
 """
 
 from __future__ import annotations
@@ -38,11 +42,20 @@ def _nir() -> Any:
     return nir
 
 
-def to_nir(net: SpikingNetwork, steps: int, encoding: str = "current", dtype: type = np.float32) -> Any:
-    """``nir.NIRGraph`` of ``net`` (weights cast to ``dtype``, float32 by default for other tools)."""
+def to_nir(net: SpikingNetwork, steps: int, encoding: str = "current", dtype: type = np.float32,
+           subtract_in_metadata: bool = False) -> Any:
+    """``nir.NIRGraph`` of ``net`` (weights cast to ``dtype``, float32 by default for other tools).
+
+    ``net.reset`` must be ``"zero"`` (what ``nir.IF`` means), unless ``subtract_in_metadata``.
+    """
     if net.v_init:
         raise ConfigError(f"v_init={net.v_init}: NIR's IF node has no initial membrane, so the file would mean "
                           "another network; export with v_init=0")
+    if net.reset != "zero" and not subtract_in_metadata:
+        raise ConfigError(
+            "this network resets by subtraction, but nir.IF resets to v_reset (nir >= 1.0.6), so readers that follow "
+            "the spec would run another network. Convert with reset='zero' (sdt-neuro convert --to nir does), or "
+            "pass subtract_in_metadata=True for a file only sdt-neuro reads as subtractive")
     nir = _nir()
     nodes: dict[str, Any] = {"input": nir.Input(input_type=np.array([net.sizes[0]]))}
     edges, previous = [], "input"
@@ -57,7 +70,8 @@ def to_nir(net: SpikingNetwork, steps: int, encoding: str = "current", dtype: ty
     nodes["output"] = nir.Output(output_type=np.array([net.sizes[-1]]))
     edges.append((previous, "output"))
     metadata = {
-        "format": FORMAT_TAG, "reset_mechanism": "subtract", "spike_condition": "v >= v_threshold",
+        "format": FORMAT_TAG, "reset_mechanism": net.reset,
+        "spike_condition": "v > v_threshold" if net.reset == "zero" else "v >= v_threshold",
         "dt": 1.0, "time_steps": int(steps), "encoding": encoding,
         "output": "spike counts over time_steps; rate = counts / time_steps",
         "scales": np.asarray(net.scales, dtype=np.float64), "rule_json": json.dumps(net.rule),
@@ -66,12 +80,14 @@ def to_nir(net: SpikingNetwork, steps: int, encoding: str = "current", dtype: ty
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
 
 
-def write_nir(net: SpikingNetwork, path: str | os.PathLike, steps: int, encoding: str = "current") -> Path:
-    """Write ``net`` as a NIR file (HDF5) that ``nir.read`` loads; returns the path."""
+def write_nir(net: SpikingNetwork, path: str | os.PathLike, steps: int, encoding: str = "current",
+              subtract_in_metadata: bool = False) -> Path:
+    """Write ``net`` as a NIR file (HDF5) that ``nir.read`` loads; returns the path (see :func:`to_nir`)."""
     nir = _nir()
+    graph = to_nir(net, steps, encoding, subtract_in_metadata=subtract_in_metadata)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    nir.write(str(path), to_nir(net, steps, encoding))
+    nir.write(str(path), graph)
     return path
 
 
@@ -79,7 +95,7 @@ def from_nir(graph: Any) -> tuple[SpikingNetwork, dict[str, Any]]:
     """``(network, metadata)`` from a chain ``Input -> (Affine -> IF)* -> Output``.
 
     Raises :class:`ConfigError` for any other structure, ``r != 1``, per-neuron thresholds or a
-    non-zero ``v_reset``. A graph without our metadata is read as subtractive-reset IF neurons.
+    non-zero ``v_reset``. A graph without our metadata is read as the spec says: reset to zero.
     """
     nir = _nir()
     chain = _chain(graph)
@@ -97,6 +113,7 @@ def from_nir(graph: Any) -> tuple[SpikingNetwork, dict[str, Any]]:
         json.loads(meta.get("rule_json", "{}")),
         tuple(float(s) for s in np.atleast_1d(meta.get("scales", np.ones(len(layers) + 1)))),
         json.loads(meta.get("meta_json", "{}")),
+        reset="subtract" if meta.get("reset_mechanism") == "subtract" else "zero",
     )
     for a, b in zip(layers[:-1], layers[1:]):
         if a.weight.shape[0] != b.weight.shape[1]:

@@ -195,12 +195,13 @@ def spec_for_model(config: TrainConfig, model: MLP, calibration: torch.Tensor | 
 def convert_checkpoint(path: str | os.PathLike, steps: int = 32, encoding: str = "current",
                        data_root: str | os.PathLike | None = None, percentile: float = 99.9,
                        calibration: torch.Tensor | None = None,
-                       device: torch.device | str = "cpu") -> ConvertedNetwork:
+                       device: torch.device | str = "cpu", reset: str = "subtract") -> ConvertedNetwork:
     """Rate-coded snnTorch network from a checkpoint (file or run directory) or a NIR file.
 
     Hidden ReLU layers of an ANN are scaled by the ``percentile`` of their activations on
     ``calibration`` images (default: the first 1000 training images, from ``data_root`` or the
-    usual data-root route); see :func:`sdt_neuro.convert.checkpoint_network`.
+    usual data-root route); see :func:`sdt_neuro.convert.checkpoint_network`. ``reset``
+    (``"subtract"`` or ``"zero"``) is the neurons' reset; a NIR file brings its own.
     """
     from sdt_neuro.training.checkpoint import load_trained_model
 
@@ -211,7 +212,7 @@ def convert_checkpoint(path: str | os.PathLike, steps: int = 32, encoding: str =
         spec, _ = nir_io.read_nir(path)
     else:
         config, model, _ = load_trained_model(path)
-        spec = checkpoint_network(config, model, calibration, percentile, data_root)
+        spec = checkpoint_network(config, model, calibration, percentile, data_root, reset=reset)
     return ConvertedNetwork(from_spec(spec, device=device), spec, steps, encoding)
 
 
@@ -226,7 +227,7 @@ def save_converted(conv: ConvertedNetwork, path: str | os.PathLike) -> Path:
         "biases": [torch.as_tensor(np.asarray(lay.bias)) for lay in spec.layers],
         "thresholds": [float(lay.threshold) for lay in spec.layers],
         "scales": list(spec.scales), "rule_json": json.dumps(spec.rule), "meta_json": json.dumps(spec.meta),
-        "v_init": float(spec.v_init),
+        "v_init": float(spec.v_init), "reset": spec.reset,
     }
     path = save_checkpoint(path, payload)
     return path
@@ -246,7 +247,7 @@ def load_converted(path: str | os.PathLike, device: torch.device | str = "cpu") 
     layers = tuple(SpikingLayer(w.numpy(), b.numpy(), t)
                    for w, b, t in zip(data["weights"], data["biases"], data["thresholds"]))
     spec = SpikingNetwork(layers, json.loads(data["rule_json"]), tuple(data["scales"]), json.loads(data["meta_json"]),
-                          float(data.get("v_init", 0.0)))
+                          float(data.get("v_init", 0.0)), str(data.get("reset", "subtract")))
     return ConvertedNetwork(from_spec(spec, device=device), spec, int(data["steps"]), data["encoding"])
 
 
@@ -310,7 +311,8 @@ def convert_command(args: Any) -> int:
     """``sdt-neuro convert CHECKPOINT --to snntorch [PATH] | --to nir FILE --steps T``."""
     t0 = time.perf_counter()
     conv = convert_checkpoint(args.checkpoint, steps=args.steps, encoding=args.encoding,
-                              data_root=args.data_root)
+                              data_root=args.data_root,
+                              reset=getattr(args, "reset", None) or ("zero" if args.target == "nir" else "subtract"))
     if args.target == "nir":
         from sdt_neuro.backends import nir_io
 
@@ -323,6 +325,7 @@ def convert_command(args: Any) -> int:
         path = save_converted(conv, args.path or default)
     sizes = "-".join(str(s) for s in conv.spec.sizes)
     scales = ", ".join(f"{s:.3g}" for s in conv.spec.scales)
-    print(f"converted {sizes} network (T={conv.steps}, {conv.encoding} input, layer scales {scales}) "
+    print(f"converted {sizes} network (T={conv.steps}, {conv.encoding} input, {conv.spec.reset} reset, "
+          f"layer scales {scales}) "
           f"to {args.target}: wrote {path} in {time.perf_counter() - t0:.1f} s")
     return 0

@@ -6,7 +6,9 @@ in ``init_hidden`` style, inside an ``nn.Sequential`` called once per time step:
     v[t] = v[t-1] - theta s[t-1] + I[t];   s[t] = 1[v[t] >= theta]
 
 (snnTorch keeps ``v`` before the reset and subtracts it one step later, which gives the same spikes
-as resetting at once). Tensors are time-first ``[T, batch, ...]``. Users import these through
+as resetting at once). With ``reset="zero"`` (``reset_mechanism="zero"``):
+``v[t] = (1 - s[t-1]) v[t-1] + I[t]``, ``s[t] = 1[v[t] > theta]``.
+Tensors are time-first ``[T, batch, ...]``. Users import these through
 :mod:`sdt_neuro.backends.snntorch_head`; snnTorch itself is imported where it is used.
 """
 
@@ -19,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sdt_neuro.convert import ENCODINGS, SpikingNetwork
+from sdt_neuro.convert import ENCODINGS, RESETS, SpikingNetwork
 from sdt_neuro.errors import ConfigError, MissingBackendError
 from sdt_neuro.models import MLP
 
@@ -37,46 +39,54 @@ def _snntorch() -> Any:
 
 
 class _HeavisideGeq(torch.autograd.Function):
-    """Forward ``1[x >= 0]``; backward the fast-sigmoid surrogate ``1 / (slope |x| + 1)^2``."""
+    """Forward ``1[x >= 0]`` (``1[x > 0]`` when ``strict``); backward the fast-sigmoid surrogate
+    ``1 / (slope |x| + 1)^2``."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, slope: float) -> torch.Tensor:
+    def forward(ctx: Any, x: torch.Tensor, slope: float, strict: bool = False) -> torch.Tensor:
         ctx.save_for_backward(x)
         ctx.slope = slope
-        return (x >= 0).to(x.dtype)
+        return ((x > 0) if strict else (x >= 0)).to(x.dtype)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (x,) = ctx.saved_tensors
-        return grad / (ctx.slope * x.abs() + 1.0) ** 2, None
+        return grad / (ctx.slope * x.abs() + 1.0) ** 2, None, None
 
 
 class SpikeFunction:
-    """snnTorch ``spike_grad`` that fires at ``v >= threshold`` (the NumPy oracle's convention;
-    snnTorch's own surrogates fire at ``v > threshold``) with a fast-sigmoid surrogate gradient."""
+    """snnTorch ``spike_grad`` that fires at ``v >= threshold`` (the NumPy oracle's convention for
+    subtractive reset; ``strict=True``: at ``v > threshold``, as snnTorch's own surrogates and Lava's
+    LIF do) with a fast-sigmoid surrogate gradient."""
 
-    def __init__(self, slope: float = DEFAULT_SLOPE) -> None:
+    def __init__(self, slope: float = DEFAULT_SLOPE, strict: bool = False) -> None:
         if not slope > 0:
             raise ConfigError(f"surrogate slope={slope} must be > 0")
         self.slope = float(slope)
+        self.strict = bool(strict)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return _HeavisideGeq.apply(x, self.slope)
+        return _HeavisideGeq.apply(x, self.slope, self.strict)
 
     def __repr__(self) -> str:
-        return f"SpikeFunction(slope={self.slope})"
+        return f"SpikeFunction(slope={self.slope}{', strict=True' if self.strict else ''})"
 
 
-def if_neuron(threshold: float = 1.0, slope: float = DEFAULT_SLOPE, v_init: float = 0.0) -> nn.Module:
-    """Integrate-and-fire population: ``snn.Leaky(beta=1, subtractive reset, init_hidden=True)``.
+def if_neuron(threshold: float = 1.0, slope: float = DEFAULT_SLOPE, v_init: float = 0.0,
+              reset: str = "subtract") -> nn.Module:
+    """Integrate-and-fire population: ``snn.Leaky(beta=1, init_hidden=True)``.
 
-    ``v_init`` starts the membrane at that fraction of the threshold after every
-    :func:`reset_states` (snnTorch zeroes the membrane at a new input shape, so the offset is added
-    to the first step's input instead: the same voltage).
+    ``reset="subtract"``: spike at ``v >= theta``, ``v -= theta``; ``"zero"``: spike at
+    ``v > theta``, ``v = 0`` (snnTorch's ``reset_mechanism="zero"``, Lava's LIF). ``v_init`` starts
+    the membrane at that fraction of the threshold after every :func:`reset_states` (snnTorch
+    zeroes the membrane at a new input shape, so the offset is added to the first step's input
+    instead: the same voltage).
     """
+    if reset not in RESETS:
+        raise ConfigError(f"reset={reset!r} is not one of {RESETS}")
     snn = _snntorch()
-    neuron = snn.Leaky(beta=1.0, threshold=float(threshold), spike_grad=SpikeFunction(slope),
-                       init_hidden=True, reset_mechanism="subtract")
+    neuron = snn.Leaky(beta=1.0, threshold=float(threshold), spike_grad=SpikeFunction(slope, reset == "zero"),
+                       init_hidden=True, reset_mechanism=reset)
     if v_init:
         neuron.v_init_offset = float(v_init) * float(threshold)
         neuron.fresh = True
@@ -117,7 +127,7 @@ def from_spec(spec: SpikingNetwork, dtype: torch.dtype = torch.float32,
         with torch.no_grad():
             linear.weight.copy_(torch.as_tensor(np.asarray(layer.weight)))
             linear.bias.copy_(torch.as_tensor(np.asarray(layer.bias)))
-        mods += [linear, if_neuron(layer.threshold, v_init=spec.v_init)]
+        mods += [linear, if_neuron(layer.threshold, v_init=spec.v_init, reset=spec.reset)]
     return nn.Sequential(*mods).to(device=device, dtype=dtype).eval()
 
 

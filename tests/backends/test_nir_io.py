@@ -7,14 +7,14 @@ nir = pytest.importorskip("nir")
 
 from sdt_neuro.backends import nir_io  # noqa: E402
 from sdt_neuro.convert import SpikingLayer, SpikingNetwork, encode_input, simulate  # noqa: E402
-from sdt_neuro.errors import CheckpointError, ConfigError  # noqa: E402
+from sdt_neuro.errors import CheckpointError, ConfigError, ShapeError  # noqa: E402
 
 
-def spec(seed=0) -> SpikingNetwork:
+def spec(seed=0, reset="zero") -> SpikingNetwork:
     rng = np.random.default_rng(seed)
     layers = (SpikingLayer(rng.normal(0, 0.3, (12, 8)), rng.normal(0, 0.1, 12)),
               SpikingLayer(rng.normal(0, 0.3, (5, 12)), rng.normal(0, 0.1, 5), threshold=1.0))
-    return SpikingNetwork(layers, {"n_outputs": 5, "k": 2}, (1.0, 2.5, 1.0), {"percentile": 99.9})
+    return SpikingNetwork(layers, {"n_outputs": 5, "k": 2}, (1.0, 2.5, 1.0), {"percentile": 99.9}, reset=reset)
 
 
 def test_round_trip_gives_identical_weights_and_metadata(tmp_path):
@@ -23,8 +23,10 @@ def test_round_trip_gives_identical_weights_and_metadata(tmp_path):
     graph = nir.read(str(path))
     assert [type(graph.nodes[n]).__name__ for n in ("affine_0", "if_0", "affine_1", "if_1")] == \
         ["Affine", "IF", "Affine", "IF"]
-    assert graph.metadata["reset_mechanism"] == "subtract" and graph.metadata["time_steps"] == 32
+    assert graph.metadata["reset_mechanism"] == "zero" and graph.metadata["time_steps"] == 32
+    assert graph.metadata["spike_condition"] == "v > v_threshold"
     back, meta = nir_io.read_nir(path)
+    assert back.reset == "zero"
     for a, b in zip(back.layers, net.layers):
         np.testing.assert_array_equal(a.weight, b.weight.astype(np.float32))
         np.testing.assert_array_equal(a.bias, b.bias.astype(np.float32))
@@ -34,8 +36,64 @@ def test_round_trip_gives_identical_weights_and_metadata(tmp_path):
     inputs = encode_input(np.random.default_rng(1).random((10, 8)), 20, "current")
     f32 = SpikingNetwork(tuple(SpikingLayer(lay.weight.astype(np.float32).astype(np.float64),
                                             lay.bias.astype(np.float32).astype(np.float64)) for lay in net.layers),
-                         net.rule)
+                         net.rule, reset="zero")
     np.testing.assert_array_equal(simulate(back, inputs), simulate(f32, inputs))
+
+
+def test_a_subtractive_network_is_refused_unless_kept_in_metadata(tmp_path):
+    """nir.IF means reset to v_reset: a subtractive file would mean another network to spec readers."""
+    net = spec(reset="subtract")
+    with pytest.raises(ConfigError, match="reset='zero'"):
+        nir_io.write_nir(net, tmp_path / "net.nir", steps=8)
+    path = nir_io.write_nir(net, tmp_path / "net.nir", steps=8, subtract_in_metadata=True)
+    back, meta = nir_io.read_nir(path)
+    assert back.reset == "subtract" and meta["spike_condition"] == "v >= v_threshold"
+
+
+def test_a_foreign_if_chain_is_read_as_the_spec_says(tmp_path):
+    w = np.ones((3, 4), np.float32)
+    node = nir.IF(r=np.ones(3), v_threshold=np.ones(3), v_reset=np.zeros(3))
+    back, _ = nir_io.from_nir(nir.NIRGraph.from_list(nir.Affine(w, np.zeros(3, np.float32)), node))
+    assert back.reset == "zero"
+
+
+def test_norse_runs_our_file_spike_for_spike(tmp_path):
+    """Norse (an independent reader that follows nir >= 1.0.6) gives the oracle's counts."""
+    norse = pytest.importorskip("norse.torch", reason="norse is an optional test dependency (pip install norse)")
+    import torch
+
+    from sdt_neuro.backends.nir_readers import run_reader
+
+    net = spec(3)
+    path = nir_io.write_nir(net, tmp_path / "net.nir", steps=16)
+    x = np.random.default_rng(2).random((20, 8))
+    counts = run_reader("norse", path, x, steps=16)
+    back, _ = nir_io.read_nir(path)
+    np.testing.assert_array_equal(counts, simulate(back, encode_input(x.astype(np.float32), 16, "current")))
+    assert norse is not None and torch is not None
+
+
+def test_spikingjelly_runs_our_file_spike_for_spike(tmp_path):
+    """SpikingJelly >= 2.0 (Python >= 3.11) fires at v >= theta; off the threshold it is our network."""
+    pytest.importorskip("spikingjelly.activation_based.nir_exchange",
+                        reason="spikingjelly[nir] >= 2.0 is an optional test dependency (Python >= 3.11)")
+    from sdt_neuro.backends.nir_readers import run_reader
+
+    net = spec(4)
+    path = nir_io.write_nir(net, tmp_path / "net.nir", steps=12)
+    x = np.random.default_rng(5).random((20, 8))
+    back, _ = nir_io.read_nir(path)
+    expected = simulate(back, encode_input(x.astype(np.float32), 12, "current"))
+    np.testing.assert_array_equal(run_reader("spikingjelly", path, x, steps=12), expected)
+
+
+def test_reader_names_and_steps_are_checked(tmp_path):
+    from sdt_neuro.backends.nir_readers import run_reader
+
+    with pytest.raises(ConfigError, match="reader="):
+        run_reader("brian", tmp_path / "x.nir", np.zeros((1, 8)), steps=4)
+    with pytest.raises(ConfigError, match="steps"):
+        run_reader("norse", tmp_path / "x.nir", np.zeros((1, 8)), steps=0)
 
 
 def test_float64_export_is_bit_exact(tmp_path):
@@ -56,6 +114,16 @@ def test_foreign_graphs_are_refused_with_a_reason(tmp_path):
     mixed = nir.IF(r=np.ones(3), v_threshold=np.array([1.0, 2.0, 1.0]), v_reset=np.zeros(3))
     with pytest.raises(ConfigError, match="per-neuron thresholds"):
         nir_io.from_nir(nir.NIRGraph.from_list(nir.Affine(w, np.zeros(3, np.float32)), mixed))
+    loop = nir.NIRGraph(nodes={"input": nir.Input(np.array([4])), "a": nir.Affine(w, np.zeros(3, np.float32)),
+                               "n": nir.IF(np.ones(3), np.ones(3), np.zeros(3)), "output": nir.Output(np.array([3]))},
+                        edges=[("input", "a"), ("a", "n"), ("n", "a"), ("n", "output")], type_check=False)
+    with pytest.raises(ConfigError, match="exactly one successor"):
+        nir_io.from_nir(loop)
+    unchained = nir.NIRGraph.from_list(nir.Affine(w, np.zeros(3, np.float32)), nir.IF(np.ones(3), np.ones(3),
+                                       np.zeros(3)), nir.Affine(np.ones((2, 5), np.float32), np.zeros(2, np.float32)),
+                                       nir.IF(np.ones(2), np.ones(2), np.zeros(2)), type_check=False)
+    with pytest.raises(ShapeError, match="do not chain"):
+        nir_io.from_nir(unchained)
     with pytest.raises(CheckpointError, match="does not exist"):
         nir_io.read_nir(tmp_path / "missing.nir")
     (tmp_path / "junk.nir").write_text("not hdf5")
@@ -73,7 +141,8 @@ def test_snntorch_reads_our_file_as_a_leaky_network_as_documented(tmp_path):
     from sdt_neuro.backends.nir_io import write_nir
     from sdt_neuro.convert import SpikingLayer, SpikingNetwork
 
-    net = SpikingNetwork((SpikingLayer(np.random.default_rng(0).normal(0, 0.3, (5, 8)), np.zeros(5)),), {})
+    net = SpikingNetwork((SpikingLayer(np.random.default_rng(0).normal(0, 0.3, (5, 8)), np.zeros(5)),), {},
+                         reset="zero")
     write_nir(net, tmp_path / "net.nir", steps=8)
     imported = import_from_nir(nir.read(str(tmp_path / "net.nir")))
     leaky = [m for m in imported.modules() if type(m).__name__ == "Leaky"]

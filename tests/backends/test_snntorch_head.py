@@ -230,7 +230,12 @@ def test_cli_convert_to_snntorch_and_nir_and_errors(tmp_path, capsys):
     assert main(["convert", ckpt, "--to", "nir", str(tmp_path / "net.nir"), "--steps", "16"]) == 0
     graph = nir.read(str(tmp_path / "net.nir"))
     assert {type(n).__name__ for n in graph.nodes.values()} == {"Input", "Affine", "IF", "Output"}
+    assert graph.metadata["reset_mechanism"] == "zero"  # what nir.IF means: the default for --to nir
     back = sh.convert_checkpoint(tmp_path / "net.nir", steps=16)
+    assert back.spec.reset == "zero" and conv.spec.reset == "subtract"
+    capsys.readouterr()
+    assert main(["convert", ckpt, "--to", "nir", str(tmp_path / "sub.nir"), "--reset", "subtract"]) == 2
+    assert "reset='zero'" in capsys.readouterr().err
     np.testing.assert_array_equal(back.spec.layers[0].weight, conv.spec.layers[0].weight.astype(np.float32))
     for a, b in zip(back.network.parameters(), conv.network.parameters()):  # the same float32 network
         assert torch.equal(a, b)
@@ -284,6 +289,21 @@ def test_cuda_rates_equal_cpu_rates():
     cpu = sh.ConvertedNetwork(sh.from_spec(spec, dtype=torch.float64), spec, 16).rates(x)
     gpu = sh.ConvertedNetwork(sh.from_spec(spec, dtype=torch.float64, device="cuda"), spec, 16).rates(x)
     torch.testing.assert_close(cpu, gpu)
+
+
+@pytest.mark.parametrize("v_init", [0.0, 0.5])
+def test_zero_reset_equals_the_oracle_and_survives_a_save(tmp_path, v_init):
+    """snnTorch's reset_mechanism="zero" with a strict threshold is Lava's stock LIF, step for step."""
+    import dataclasses
+
+    spec = dataclasses.replace(random_spec(seed=4), reset="zero", v_init=v_init)
+    x = torch.from_numpy(np.random.default_rng(9).random((25, 20)))
+    with torch.no_grad():
+        counts = sh.spike_counts(sh.from_spec(spec, dtype=torch.float64), x, 12, "current").numpy()
+    np.testing.assert_array_equal(counts, simulate(spec, encode_input(x.numpy(), 12, "current")))
+    assert not np.array_equal(counts, simulate(spec, encode_input(x.numpy(), 12, "current"), reset="subtract"))
+    conv = sh.ConvertedNetwork(sh.from_spec(spec), spec, 12)
+    assert sh.load_converted(sh.save_converted(conv, tmp_path / "z.pt")).spec.reset == "zero"
 
 
 def test_half_threshold_start_equals_the_oracle_across_resets_and_saves(tmp_path):

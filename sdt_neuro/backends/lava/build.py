@@ -3,7 +3,9 @@
 Graph: ``BatchInput -> (BatchDense -> neurons) x L -> SpikeCounter``, every port ``[n, B]``.
 Neurons are our :class:`~sdt_neuro.backends.lava.process.BatchIF` (subtractive reset, the
 conversion's neuron) or Lava's own ``LIFReset`` (``neuron="lava-lif"``: spikes when ``v > vth``
-and resets to zero, so counts differ slightly). Every process model is named explicitly in the
+and resets to zero, so counts differ slightly). A network converted with ``reset="zero"`` is
+built from Lava's stock processes only (:mod:`~sdt_neuro.backends.lava.stock`, one sample per
+window), the graph Loihi 2's NeuroCores can run. Every process model is named explicitly in the
 run configuration, keyed by process instance, so Lava runs no model discovery.
 """
 
@@ -125,9 +127,17 @@ def build_graph(net: SpikingNetwork, *, steps: int = 32, batch: int = 64, encodi
 
     ``event_driven`` (current encoding): the input sends each window's value once, as a change,
     and the first synapse computes only then (same counts, one product per window instead of T).
+    A ``reset="zero"`` network ignores ``batch``, ``neuron`` and ``event_driven``: it runs on Lava's
+    stock Dense and LIFReset, one sample per window (:func:`~sdt_neuro.backends.lava.stock.build_stock_graph`).
     """
     validate_options(steps, batch, encoding, neuron, record)
     _check_network(net)
+    if getattr(net, "reset", "subtract") == "zero":
+        require_lava()
+        from sdt_neuro.backends.lava.stock import build_stock_graph
+
+        return build_stock_graph(net, steps=int(steps), encoding=encoding, fixed_point=fixed_point, seed=seed,
+                                 record=record, quantized=quantized)
     if net.v_init and neuron != "if":
         raise ConfigError(f"v_init={net.v_init} needs neuron='if' (Lava's LIFReset always restarts from 0)")
     require_lava()

@@ -16,13 +16,15 @@ DEFAULT_BATCH = 128
 
 
 def spiking_network(config: Any, model: Any, calibration: Any = None, percentile: float = 99.9,
-                    data_root: Any = None, v_init: float = 0.0, output_scale: str = "none") -> Any:
+                    data_root: Any = None, v_init: float = 0.0, output_scale: str = "none",
+                    reset: str = "subtract") -> Any:
     """The checkpoint's spiking network: :func:`sdt_neuro.convert.checkpoint_network`, the same
-    conversion snnTorch and NIR export use (hidden layers scaled on training images)."""
+    conversion snnTorch and NIR export use (hidden layers scaled on training images).
+    ``reset="zero"`` gives the network Lava's stock processes run."""
     from sdt_neuro.convert import checkpoint_network
 
     _check_arch(config)
-    return checkpoint_network(config, model, calibration, percentile, data_root, v_init, output_scale)
+    return checkpoint_network(config, model, calibration, percentile, data_root, v_init, output_scale, reset)
 
 
 def compile_checkpoint(checkpoint: str | os.PathLike, calibration: Any = None, data_root: Any = None,
@@ -80,7 +82,8 @@ def run_report(graph: Any) -> dict[str, Any]:
     procs = [graph.input, *(p for pair in zip(graph.synapses, graph.neurons) for p in pair), graph.counter]
     names = [f"{models[p].__module__}.{models[p].__qualname__}" for p in procs]
     return {"process_models": names, "reset": "subtract" if graph.neuron == "if" else "zero",
-            "event_driven": bool(graph.meta.get("event_driven", False))}
+            "event_driven": bool(graph.meta.get("event_driven", False)),
+            "stock_processes_only": bool(graph.meta.get("stock", False)), "batch": int(graph.batch)}
 
 
 def _progress(total: int, options: dict[str, Any]) -> Any:
@@ -93,21 +96,24 @@ def _progress(total: int, options: dict[str, Any]) -> Any:
 def convert_command(args: argparse.Namespace) -> int:
     """``sdt-neuro convert CHECKPOINT --to lava [PATH]``: build and compile the process graph,
     print its layers (and fixed-point exponents), optionally save Lava-ready parameters as .npz."""
-    from sdt_neuro.backends.lava.fixed_point import quantize_network
+    from sdt_neuro.backends.lava.fixed_point import quantize_network, quantize_stock
     from sdt_neuro.backends.lava.runner import LavaNetwork
     from sdt_neuro.training.checkpoint import load_trained_model
 
     config, model, _ = load_trained_model(args.checkpoint)
-    net = spiking_network(config, model, data_root=args.data_root)
-    quantized = quantize_network(net, args.encoding) if args.fixed_point else None
+    net = spiking_network(config, model, data_root=args.data_root, reset=getattr(args, "reset", None) or "subtract")
+    quantize = quantize_stock if net.reset == "zero" else quantize_network
+    quantized = quantize(net, args.encoding) if args.fixed_point else None
+    cells = "Dense + LIFReset (Lava stock)" if net.reset == "zero" else "BatchDense + BatchIF"
     with LavaNetwork(net, steps=args.steps, batch=1, encoding=args.encoding, fixed_point=args.fixed_point,
                      quantized=quantized) as lava_net:
         graph = lava_net.graph
         print(f"Lava graph ({'fixed_pt' if args.fixed_point else 'floating_pt'}, {args.encoding} input, "
+              f"{net.reset} reset, "
               f"T={args.steps}, delay {graph.delay} steps): sizes {'-'.join(map(str, graph.sizes))}, "
               f"{2 + 2 * len(graph.synapses)} processes, compiled in {lava_net.compile_seconds:.2f} s")
         for i, layer in enumerate(net.layers):
-            line = (f"  layer {i + 1}: BatchDense {layer.weight.shape[1]}->{layer.weight.shape[0]} + BatchIF, "
+            line = (f"  layer {i + 1}: {cells} {layer.weight.shape[1]}->{layer.weight.shape[0]}, "
                     f"|W| max {np.abs(layer.weight).max():.4g}, threshold {layer.threshold:g}")
             if quantized is not None:
                 q = quantized.layers[i]

@@ -17,6 +17,12 @@ Units follow Lava's fixed-point LIF and Dense models. A layer with float weights
 (``vth (1 + max_i(sum_j |W_ij| + |b_i|) / theta) < 2**17``), at most ``2**17 - 1``, small enough
 for every bias to fit ``4095 << 7``, and lowered so
 that the largest weight fills the mantissa (``max |W| S`` in (127, 254] ``* 2**weight_exp``).
+
+Reset-to-zero networks run on Lava's stock ``Dense`` and ``LIFReset`` (:func:`quantize_stock`):
+the stock Dense drops the bits below ``2**shift`` by an arithmetic right shift (``floor``), so half
+a unit (``2**5`` voltage units) is added to the bias to centre the error; the synaptic input of
+every neuron must fit the LIF's 16-bit ``a_in``; a neuron spikes at ``v > vth << 6`` and restarts
+from ``v = 0``.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ BIAS_EXP_MAX = 7  # 3-bit unsigned exponent
 UV_BITS = 24
 ACT_SHIFT = 6  # Lava left-shifts synaptic input and threshold by 6 bits
 UV_MAX = 2 ** (UV_BITS - 1)
+A_IN_MAX = 2**15 - 1  # Lava's LIF declares its synaptic input a_in as 16-bit
+ROUNDINGS = ("nearest", "floor")
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,12 @@ class FixedPointLayer:
     bias_mant: np.ndarray  # int32 [out]
     bias_exp: np.ndarray  # int32 [out], 0..7
     scale: float  # S: weight units per float unit
+    rounding: str = "nearest"  # the synapse's rounding below 2**shift: ours, or "floor" (Lava's stock Dense)
+
+    @property
+    def shift(self) -> int:
+        """The synapse's power of two: ``a = weight_mant @ s * 2**shift`` before rounding."""
+        return self.weight_exp - self.input_bits
 
     def float_weight(self) -> np.ndarray:
         """The weights the mantissas represent, in the float network's units (for reports)."""
@@ -62,7 +76,8 @@ class FixedPointLayer:
 
     def summary(self) -> dict[str, Any]:
         return {"weight_exp": self.weight_exp, "input_bits": self.input_bits, "vth": self.vth,
-                "scale": self.scale, "weight_mant_range": [int(self.weight_mant.min()), int(self.weight_mant.max())],
+                "scale": self.scale, "rounding": self.rounding,
+                "weight_mant_range": [int(self.weight_mant.min()), int(self.weight_mant.max())],
                 "bias_exp_max": int(self.bias_exp.max()) if self.bias_exp.size else 0}
 
 
@@ -173,24 +188,63 @@ def quantize_network(net: SpikingNetwork, encoding: str = "current") -> FixedPoi
     return FixedPointNetwork(tuple(layers))
 
 
-def synaptic_input(weight_float: np.ndarray, s: np.ndarray, shift: int) -> np.ndarray:
-    """``round(weight_mant @ s * 2**shift)`` as int32, exact in float64 for these magnitudes."""
+def synaptic_input(weight_float: np.ndarray, s: np.ndarray, shift: int, rounding: str = "nearest") -> np.ndarray:
+    """``round(weight_mant @ s * 2**shift)`` (or ``floor``, Lava's stock Dense) as int32, exact in
+    float64 for these magnitudes."""
     acc = weight_float @ s.astype(np.float64)
     if shift:
-        acc = np.floor(acc * 2.0**shift + 0.5)
+        acc = np.floor(acc * 2.0**shift + (0.5 if rounding == "nearest" else 0.0))
     return acc.astype(np.int32)
 
 
-def if_step_fixed(v: np.ndarray, a: np.ndarray, bias: np.ndarray, vth: int) -> np.ndarray:
+def quantize_stock(net: SpikingNetwork, encoding: str = "current") -> FixedPointNetwork:
+    """Fixed point for Lava's stock ``Dense`` + ``LIFReset`` (reset-to-zero networks).
+
+    As :func:`quantize_network`, then: ``vth`` lowered until every neuron's largest synaptic input
+    fits the LIF's 16-bit ``a_in``; where the Dense shifts right (``shift < 0``) it floors, so
+    ``2**5`` voltage units (half a synaptic unit after Lava's ``<< 6``) join the bias.
+    """
+    layers = []
+    for i, layer in enumerate(net.layers):
+        bits = GRADED_BITS if (i == 0 and encoding == "current") else 0
+        q = quantize_layer(layer.weight, layer.bias, layer.threshold, input_bits=bits)
+        while _largest_synaptic_input(q) > A_IN_MAX:
+            if q.vth <= 1:
+                raise ConfigError(f"layer {i}: no threshold keeps the synaptic input inside Lava's 16-bit a_in")
+            q = quantize_layer(layer.weight, layer.bias, layer.threshold, input_bits=bits, vth=int(q.vth * 0.9))
+        volts = np.asarray(layer.bias, dtype=np.float64) * q.scale * 2**ACT_SHIFT
+        if q.shift < 0:
+            volts = volts + 2 ** (ACT_SHIFT - 1)
+        bias_mant, bias_exp = _quantize_bias(volts)
+        layers.append(FixedPointLayer(q.weight_mant, q.weight_exp, q.input_bits, q.vth, bias_mant, bias_exp,
+                                      q.scale, "floor"))
+    return FixedPointNetwork(tuple(layers))
+
+
+def _largest_synaptic_input(layer: FixedPointLayer) -> float:
+    """Largest ``|weight_mant @ s| * 2**shift`` over all inputs (payloads up to 255, or spikes)."""
+    peak = GRADED_MAX if layer.input_bits else 1
+    w = layer.weight_mant.astype(np.int64)
+    worst = np.maximum(np.clip(w, 0, None).sum(axis=1), -np.clip(w, None, 0).sum(axis=1)) * peak
+    return float(worst.max()) * 2.0**layer.shift if worst.size else 0.0
+
+
+def if_step_fixed(v: np.ndarray, a: np.ndarray, bias: np.ndarray, vth: int, reset: str = "subtract") -> np.ndarray:
     """One fixed-point IF step in place on ``v``; returns the spikes (Lava's LIF with du=4095, dv=0)::
 
         u = wrap24(a << 6);  v = clip(v + u + bias, +-(2**23 - 1));  s = v >= vth << 6;  v -= s (vth << 6)
+
+    ``reset="zero"`` (Lava's stock LIF): ``s = v > vth << 6``, then ``v = 0`` where it spiked.
     """
     u = np.left_shift(a.astype(np.int64), ACT_SHIFT)
     u = np.where(u > UV_MAX, u - 2 * UV_MAX, u)
     u = np.where(u <= -UV_MAX, u + 2 * UV_MAX, u)
     v[...] = np.clip(v + u + bias, -UV_MAX + 1, UV_MAX - 1)
     threshold = vth << ACT_SHIFT
+    if reset == "zero":
+        spikes = v > threshold
+        v[spikes] = 0
+        return spikes
     spikes = v >= threshold
     v[spikes] -= threshold
     return spikes
@@ -201,10 +255,11 @@ def start_voltage_fixed(vth: int, v_init: float) -> int:
     return int(round(v_init * (int(vth) << ACT_SHIFT)))
 
 
-def simulate_fixed(qnet: FixedPointNetwork, inputs: np.ndarray, v_init: float = 0.0) -> np.ndarray:
+def simulate_fixed(qnet: FixedPointNetwork, inputs: np.ndarray, v_init: float = 0.0,
+                   reset: str = "subtract") -> np.ndarray:
     """Integer oracle of the fixed-point network (no synaptic delay): counts [batch, N_out] for
     inputs [T, batch, in] (graded payloads for a first layer with ``input_bits``, else 0/1);
-    voltages start at :func:`start_voltage_fixed`."""
+    voltages start at :func:`start_voltage_fixed`; ``reset`` as in :func:`if_step_fixed`."""
     n_in = qnet.layers[0].weight_mant.shape[1]
     if inputs.ndim != 3 or inputs.shape[2] != n_in:
         raise ShapeError(f"inputs must be [T, batch, {n_in}], got {inputs.shape}")
@@ -217,7 +272,7 @@ def simulate_fixed(qnet: FixedPointNetwork, inputs: np.ndarray, v_init: float = 
     for step in inputs:
         s = step.T
         for i, layer in enumerate(qnet.layers):
-            a = synaptic_input(w[i], s, layer.weight_exp - layer.input_bits)
-            s = if_step_fixed(v[i], a, bias[i], layer.vth)
+            a = synaptic_input(w[i], s, layer.shift, layer.rounding)
+            s = if_step_fixed(v[i], a, bias[i], layer.vth, reset)
         counts += s
     return counts.T
