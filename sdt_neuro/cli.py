@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="build the self-defined target from a pass without dropout")
     tr.add_argument("--straight-through", action=argparse.BooleanOptionalAction, default=None,
                     help="BP: pass the output gradient through the hard-sigmoid outside [0, 1]")
+    tr.add_argument("--rate-steps", type=int, metavar="T",
+                    help="BP: train with the rate quantisation of a T-step spiking network (outputs rounded to "
+                         "multiples of 1/T in the training pass; evaluation stays float)")
     tr.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     tr.add_argument("--device", choices=("auto", "cpu", "cuda"))
     tr.add_argument("--label-fraction", type=float, help="labelled fraction used for DA")
@@ -143,7 +146,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = dict(
         dataset=args.dataset, epochs=args.epochs, schedule_epochs=args.schedule_epochs, batch_size=args.batch_size,
         lr=args.lr, k=args.k, init_gain=args.init_gain, clean_target=args.clean_target,
-        straight_through=args.straight_through, gamma=args.gamma, dropout=args.dropout, seed=args.seed,
+        straight_through=args.straight_through, rate_steps=args.rate_steps, gamma=args.gamma, dropout=args.dropout, seed=args.seed,
         threads=args.threads,
         device=args.device, label_fraction=args.label_fraction, probe=args.probe,
         max_train_samples=args.max_train_samples, max_test_samples=args.max_test_samples,
@@ -156,7 +159,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = preset_config(args.preset, **overrides)
     out = Path(args.out)
     if args.backend != "ann":
-        ann_only = [f"--{name.replace('_', '-')}" for name in ("clean_target", "straight_through")
+        ann_only = [f"--{name.replace('_', '-')}" for name in ("clean_target", "straight_through", "rate_steps")
                     if getattr(config, name)]
         if ann_only:
             raise ConfigError(f"{' and '.join(ann_only)} (set by the flag or by --preset {args.preset}) "

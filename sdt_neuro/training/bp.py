@@ -54,6 +54,8 @@ class BPLearner:
             return self._fast_step(x, labels)
         self.model.train()
         y = self.model(x)
+        if self.config.rate_steps:
+            y = quantize_rates(y, self.config.rate_steps)
         mask = output_dropout_mask(y.shape, self.rule.dropout, y.device)
         if mask is not None:
             y = y * mask
@@ -79,6 +81,8 @@ class BPLearner:
         inputs.append(h)
         a = _linear(layers[-1], h)
         y = a.clamp(0.0, 1.0)
+        if self.config.rate_steps:
+            y = quantize_rates(y, self.config.rate_steps)
         mask = output_dropout_mask(y.shape, self.rule.dropout, y.device)
         if mask is not None:
             y = y * mask
@@ -105,6 +109,12 @@ class BPLearner:
         """Output activity in eval mode (no dropout)."""
         self.model.eval()
         return self.model(x)
+
+
+def quantize_rates(y: torch.Tensor, steps: int) -> torch.Tensor:
+    """``floor(y T + 1/2) / T`` forward, identity gradient: the rate of a T-step integrate-and-fire
+    neuron started at half its threshold, for a constant drive ``y`` in [0, 1]."""
+    return y + (torch.floor(y * steps + 0.5) / steps - y).detach()
 
 
 def _linear(layer: nn.Linear, h: torch.Tensor) -> torch.Tensor:

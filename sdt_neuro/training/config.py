@@ -43,7 +43,10 @@ class TrainConfig:
     noisy-student self-training; the paper builds both from one pass). It helps semi-supervised
     runs and collapsed the unsupervised ``bp-fast``. ``straight_through`` passes the output
     gradient through the hard-sigmoid outside [0, 1] (BP only), so an output whose
-    pre-activation sank below zero can still learn when it wins.
+    pre-activation sank below zero can still learn when it wins. ``rate_steps`` (BP only, off by
+    default) trains with the rate quantisation of a T-step spiking network: the outputs are
+    rounded to multiples of ``1 / rate_steps`` in the training forward pass (identity gradient),
+    what the converted network with a half-threshold start computes; evaluation stays float.
 
     ``ep_*`` fields set equilibrium propagation (``algorithm="ep"``): free steps T, nudged steps
     Kmax, step size dt, nudging strength beta, the estimate, and whether the sign of beta is drawn
@@ -79,6 +82,7 @@ class TrainConfig:
     init_gain: float = 0.5
     clean_target: bool = False
     straight_through: bool = False
+    rate_steps: int | None = None
     algorithm: str = "bp"
     mode: str = "batch"
     optimizer: str = "sgd"
@@ -172,6 +176,9 @@ class TrainConfig:
             probe_protocol(name)  # refuses unknown names
         if self.straight_through and self.algorithm != "bp":
             raise ConfigError("straight_through=True needs algorithm='bp' (EP has no output gradient)")
+        if self.rate_steps is not None and (self.algorithm != "bp" or int(self.rate_steps) != self.rate_steps
+                                            or self.rate_steps < 1):
+            raise ConfigError(f"rate_steps={self.rate_steps} must be an integer >= 1 and needs algorithm='bp'")
         if self.semi_labels is not None and self.semi_labels < rule.n_classes:
             raise ConfigError(f"semi_labels={self.semi_labels} must be >= n_classes={rule.n_classes}")
         if self.semi_pretrain_epochs < 0:

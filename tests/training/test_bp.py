@@ -178,3 +178,28 @@ def test_clean_target_is_built_from_a_pass_without_dropout(fast):
     learner.config = cfg  # labelled batches keep the training pass even with clean_target
     labels = torch.zeros(8, dtype=torch.long)
     torch.testing.assert_close(learner.target_source(x, clean * 0, None, labels), clean * 0)
+
+
+def test_rate_steps_trains_on_the_quantised_rates_with_an_identity_gradient():
+    from sdt_neuro.errors import ConfigError
+    from sdt_neuro.training.bp import quantize_rates
+
+    y = torch.tensor([0.0, 0.01, 0.02, 0.5, 0.99, 1.0], requires_grad=True)
+    q = quantize_rates(y, 32)
+    torch.testing.assert_close(q.detach(), torch.tensor([0.0, 0.0, 1 / 32, 16 / 32, 1.0, 1.0]))
+    q.sum().backward()
+    torch.testing.assert_close(y.grad, torch.ones(6))
+    torch.manual_seed(0)
+    model = MLP((784, 30))
+    plain, quantised = (BPLearner(copy.deepcopy(model), config(sizes=(784, 30), rate_steps=r), torch.device("cpu"))
+                        for r in (None, 4))
+    slow = BPLearner(copy.deepcopy(model), config(sizes=(784, 30), rate_steps=4), torch.device("cpu"))
+    slow.fast = False
+    x = torch.rand(8, 784)
+    losses = [learner.train_step(x) for learner in (plain, quantised, slow)]
+    assert not torch.equal(losses[0], losses[1])  # the quantised pass is what the loss sees
+    torch.testing.assert_close(losses[1], losses[2])  # fast path and autograd agree
+    for a, b in zip(quantised.model.parameters(), slow.model.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConfigError, match="rate_steps"):
+        config(rate_steps=0)
