@@ -43,6 +43,9 @@ def _entry(row: str, **fields: Any) -> dict[str, Any]:
 
 
 def _single_run(results: Path, row: str, file: str, preset: str) -> dict[str, Any]:
+    """The run's last epoch; its re-run under the issue-26 rules (``rescored/``) when committed."""
+    if _load(results, f"rescored/{file}"):
+        file = f"rescored/{file}"
     records = _load(results, file)
     if not records:
         return _entry(row, reason=f"no committed run ({file} missing)", command=RUN.format(preset=preset))
