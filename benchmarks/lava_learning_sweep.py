@@ -4,7 +4,10 @@ The Lava learner (``sdt-neuro train --backend lava``) takes minutes per pass; it
 (:func:`sdt_neuro.backends.lava.learning.reference_window`, equal to the Lava run within 1e-12 in
 ``tests/backends/lava/test_learning.py``) takes seconds. This script runs one pass over ``--samples``
 MNIST training images for every combination of the swept settings and several sample orders, and
-scores each result by test DA-average (neurons assigned on the whole training set).
+scores each result by DA-average on a validation set carved from the training set
+(``--val-samples``, stratified, seeded; neurons assigned on the images of the pass, as ``evaluate``
+does for a Lava run). ``--val-samples 0`` scores the test set instead (how the sweeps before
+2026-12-03 were scored: test-set tuning, not a result).
 
 Example (the sweep quoted in BENCHMARKS.md and presets.py)::
 
@@ -30,6 +33,7 @@ from sdt_neuro.data import load_dataset
 from sdt_neuro.evaluate import direct_association
 from sdt_neuro.presets import preset_config
 from sdt_neuro.training.loop import lr_factor
+from sdt_neuro.training.run_data import training_split, validation_split
 
 
 def one_pass(config, x: np.ndarray, order: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -56,16 +60,19 @@ def main() -> int:
     parser.add_argument("--lr", type=float, nargs="+")
     parser.add_argument("--init-gain", type=float, nargs="+")
     parser.add_argument("--orders", type=int, default=3, help="sample orders (seeds 1..N) per setting")
+    parser.add_argument("--val-samples", type=int, default=10000,
+                        help="validation images carved from the training set (0: score the test set)")
     parser.add_argument("--data-root", default=os.environ.get("SDT_DATA_ROOT"))
     parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "lava_learning" / "sweep.json"))
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    base = preset_config(args.preset)
+    base = preset_config(args.preset, val_samples=args.val_samples or None, max_train_samples=None)
     data = load_dataset(base.dataset, args.data_root, allow_sample=False)
-    x_train = data.train.flat().double().numpy()
-    x_test = data.test.flat().double().numpy()
-    y_train, y_test = data.train.y.numpy(), data.test.y.numpy()
+    train = training_split(base, data)
+    scored = validation_split(base, data) if args.val_samples else data.test
+    x_train, x_test = train.flat().double().numpy(), scored.flat().double().numpy()
+    y_train, y_test = train.y.numpy(), scored.y.numpy()
     grid = {"k": args.k or [base.wta_rule.k], "gamma": args.gamma or [base.wta_rule.gamma],
             "lr": args.lr or [base.lrs[0]], "init_gain": args.init_gain or [base.init_gain], "steps": args.steps}
     runs = []
@@ -79,13 +86,15 @@ def main() -> int:
             order = np.random.default_rng(seed).permutation(len(x_train))[: args.samples]
             t0 = time.perf_counter()
             w, b = one_pass(config, x_train, order, setting["steps"])
-            act = [np.clip(x @ w.T + b, 0.0, 1.0) for x in (x_train, x_test)]
-            da = direct_association(act[0], y_train, act[1], y_test).average
+            act = [np.clip(x @ w.T + b, 0.0, 1.0) for x in (x_train[order], x_test)]
+            da = direct_association(act[0], y_train[order], act[1], y_test).average
             scores.append(da)
             runs.append({**setting, "order_seed": seed, "da_average": da, "seconds": time.perf_counter() - t0})
         tqdm.write(f"{setting}: DA-average {np.mean(scores):.4f} (min {min(scores):.4f}, max {max(scores):.4f})")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"preset": args.preset, "samples": args.samples, "runs": runs}, indent=1))
+    split = f"validation ({args.val_samples} training images)" if args.val_samples else "test"
+    Path(args.json).write_text(json.dumps({"preset": args.preset, "samples": args.samples, "split": split,
+                                           "runs": runs}, indent=1))
     print(f"wrote {args.json}")
     return 0
 
