@@ -49,23 +49,16 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     from sdt_neuro.backends import lava, snntorch_head
-    from sdt_neuro.data import load_dataset
-    from sdt_neuro.scoring import ann_activity, score_activity
-    from sdt_neuro.training.checkpoint import load_trained_model
-    from sdt_neuro.training.run_data import label_indices, training_split
+    from sdt_neuro.scoring import labelled_reference
 
-    config, model, _ = load_trained_model(args.checkpoint)
-    data = load_dataset(config.dataset, args.data_root)
-    train = training_split(config, data)
-    labelled = train.subset(label_indices(config, train))
-    label_act = ann_activity(config, model, labelled.x)
-    rule = config.wta_rule
+    ref = labelled_reference(args.checkpoint, args.data_root)
+    config, model, data = ref.config, ref.model, ref.data
     n_max = max(args.samples)
     test = data.test.subset(np.arange(n_max))
     y = test.y.numpy()
 
     def predictions(act: np.ndarray) -> np.ndarray:
-        return score_activity(label_act, labelled.y.numpy(), act, y[: len(act)], rule.n_classes, rule.k)["predictions"]
+        return ref.score(act, y[: len(act)])["predictions"]
 
     opts = {"steps": args.steps, "progress": False}
     t0 = time.perf_counter()

@@ -36,14 +36,17 @@ from sdt_neuro.training.loop import lr_factor
 from sdt_neuro.training.run_data import training_split, validation_split
 
 
-def one_pass(config, x: np.ndarray, order: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Weights and biases after one sequential pass over ``x[order]`` with the preset's rate schedule."""
+def one_pass(config, x: np.ndarray, order: np.ndarray, steps: int, passes: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Weights and biases after a sequential pass over ``x[order]`` with the preset's rate schedule
+    (``order`` holds ``passes`` epochs; homeostasis restarts at each, as the training loop does)."""
     torch.manual_seed(config.seed)
     layer = config.build_model().layers[0]
     w, b = layer.weight.detach().double().numpy(), layer.bias.detach().double().numpy()
     rule, n = config.wta_rule, len(order)
-    offsets, average = np.zeros(rule.n_outputs), np.zeros(rule.n_outputs)
+    per_pass = n // passes
     for i, j in enumerate(order):
+        if i % per_pass == 0 and (i == 0 or rule.homeostasis_reset == "epoch"):
+            offsets, average = np.zeros(rule.n_outputs), np.zeros(rule.n_outputs)
         lr = config.lrs[0] * lr_factor(config, (i + 1) / n)
         r = reference_window(w, b, x[j], offsets, average, rule, steps, lr)
         w, b, offsets, average = r.weights, r.bias, r.offsets, r.average
@@ -60,6 +63,7 @@ def main() -> int:
     parser.add_argument("--lr", type=float, nargs="+")
     parser.add_argument("--init-gain", type=float, nargs="+")
     parser.add_argument("--orders", type=int, default=3, help="sample orders (seeds 1..N) per setting")
+    parser.add_argument("--passes", type=int, default=1, help="passes over the same --samples images")
     parser.add_argument("--val-samples", type=int, default=10000,
                         help="validation images carved from the training set (0: score the test set)")
     parser.add_argument("--data-root", default=os.environ.get("SDT_DATA_ROOT"))
@@ -83,17 +87,20 @@ def main() -> int:
                                init_gain=setting["init_gain"])
         scores = []
         for seed in range(1, args.orders + 1):
-            order = np.random.default_rng(seed).permutation(len(x_train))[: args.samples]
+            rng = np.random.default_rng(seed)
+            images = rng.permutation(len(x_train))[: args.samples]
+            order = np.concatenate([rng.permutation(images) for _ in range(args.passes)])
             t0 = time.perf_counter()
-            w, b = one_pass(config, x_train, order, setting["steps"])
-            act = [np.clip(x @ w.T + b, 0.0, 1.0) for x in (x_train[order], x_test)]
-            da = direct_association(act[0], y_train[order], act[1], y_test).average
+            w, b = one_pass(config, x_train, order, setting["steps"], args.passes)
+            act = [np.clip(x @ w.T + b, 0.0, 1.0) for x in (x_train[images], x_test)]
+            da = direct_association(act[0], y_train[images], act[1], y_test).average
             scores.append(da)
             runs.append({**setting, "order_seed": seed, "da_average": da, "seconds": time.perf_counter() - t0})
         tqdm.write(f"{setting}: DA-average {np.mean(scores):.4f} (min {min(scores):.4f}, max {max(scores):.4f})")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     split = f"validation ({args.val_samples} training images)" if args.val_samples else "test"
-    Path(args.json).write_text(json.dumps({"preset": args.preset, "samples": args.samples, "split": split,
+    Path(args.json).write_text(json.dumps({"preset": args.preset, "samples": args.samples, "passes": args.passes,
+                                           "split": split,
                                            "runs": runs}, indent=1))
     print(f"wrote {args.json}")
     return 0

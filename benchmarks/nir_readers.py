@@ -72,24 +72,17 @@ def check(ckpt: str, args: argparse.Namespace) -> dict[str, Any]:
     from sdt_neuro.backends.nir_readers import run_reader
     from sdt_neuro.backends.snntorch_sim import from_spec, spike_counts
     from sdt_neuro.convert import checkpoint_network
-    from sdt_neuro.data import load_dataset
-    from sdt_neuro.scoring import ann_activity, score_activity
-    from sdt_neuro.training.checkpoint import load_trained_model
-    from sdt_neuro.training.run_data import label_indices, training_split
+    from sdt_neuro.scoring import ann_activity, labelled_reference
 
-    config, model, _ = load_trained_model(ckpt)
-    data = load_dataset(config.dataset, args.data_root)
-    train = training_split(config, data)
-    labelled = train.subset(label_indices(config, train))
-    label_act, label_y = ann_activity(config, model, labelled.x), labelled.y.numpy()
+    ref = labelled_reference(ckpt, args.data_root)
+    config, model, data = ref.config, ref.model, ref.data
     n = args.samples or len(data.test.y)
     x = data.test.x[:n].reshape(n, -1).numpy().astype(np.float32)
     y = data.test.y.numpy()[:n]
-    rule = config.wta_rule
     net = checkpoint_network(config, model, data_root=args.data_root, reset="zero")
 
     def score(act: np.ndarray, reference: np.ndarray | None = None) -> dict[str, Any]:
-        return score_activity(label_act, label_y, act, y, rule.n_classes, rule.k, reference)
+        return ref.score(act, y, reference)
 
     entry: dict[str, Any] = {"sizes": list(net.sizes), "samples": n, "readers": {},
                              "ann_da_average": score(ann_activity(config, model, data.test.x[:n]))["da_average"]}

@@ -68,23 +68,15 @@ def main() -> None:
     from sdt_neuro.backends.lava.fixed_point import quantize_stock
     from sdt_neuro.backends.lava.runner import LavaNetwork
     from sdt_neuro.convert import checkpoint_network
-    from sdt_neuro.data import load_dataset
-    from sdt_neuro.scoring import ann_activity, score_activity
-    from sdt_neuro.training.checkpoint import load_trained_model
-    from sdt_neuro.training.run_data import label_indices, training_split
+    from sdt_neuro.scoring import ann_activity, labelled_reference
 
-    config, model, _ = load_trained_model(args.checkpoint)
-    data = load_dataset(config.dataset, args.data_root)
-    train = training_split(config, data)
-    labelled = train.subset(label_indices(config, train))
-    label_act = ann_activity(config, model, labelled.x)
-    test_x, y = data.test.x, data.test.y.numpy()
-    rule = config.wta_rule
+    ref = labelled_reference(args.checkpoint, args.data_root)
+    config, model = ref.config, ref.model
+    test_x, y = ref.data.test.x, ref.data.test.y.numpy()
     ann = ann_activity(config, model, test_x)
 
     def score(act: np.ndarray) -> dict[str, Any]:
-        r = score_activity(label_act, labelled.y.numpy(), act, y[: len(act)], rule.n_classes, rule.k)
-        return {"da_average": r["da_average"], "da_max": r["da_max"], "silent_samples": r.get("silent_samples")}
+        return ref.score(act, y[: len(act)])
 
     ann_da = score(ann)["da_average"]
     print(f"ANN DA-average {ann_da:.4f} on {len(y)} test images")

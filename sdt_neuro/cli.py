@@ -146,7 +146,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = dict(
         dataset=args.dataset, epochs=args.epochs, schedule_epochs=args.schedule_epochs, batch_size=args.batch_size,
         lr=args.lr, k=args.k, init_gain=args.init_gain, clean_target=args.clean_target,
-        straight_through=args.straight_through, rate_steps=args.rate_steps, gamma=args.gamma, dropout=args.dropout, seed=args.seed,
+        straight_through=args.straight_through, rate_steps=args.rate_steps, gamma=args.gamma, dropout=args.dropout,
+        seed=args.seed,
         threads=args.threads,
         device=args.device, label_fraction=args.label_fraction, probe=args.probe,
         max_train_samples=args.max_train_samples, max_test_samples=args.max_test_samples,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -118,6 +119,36 @@ def score_activity(
 
         result["agreement_with_ann"] = agreement(da.pred_average, reference_predictions)
     return result
+
+
+@dataclass
+class LabelledReference:
+    """A checkpoint with what the shared evaluation assigns its neurons from: the ANN outputs of
+    the labelled training images the run used (:func:`labelled_reference`)."""
+
+    config: TrainConfig
+    model: torch.nn.Module
+    data: Dataset
+    label_activity: np.ndarray
+    label_y: np.ndarray
+
+    def score(self, activity: np.ndarray, y: np.ndarray, reference: np.ndarray | None = None) -> dict[str, Any]:
+        """:func:`score_activity` of test ``activity`` [n, N] with labels ``y`` under this assignment."""
+        rule = self.config.wta_rule
+        return score_activity(self.label_activity, self.label_y, activity, y, rule.n_classes, rule.k, reference)
+
+
+def labelled_reference(checkpoint: str | os.PathLike, data_root: str | os.PathLike | None = None,
+                       dataset: Dataset | None = None) -> LabelledReference:
+    """Load ``checkpoint`` and its data set (or ``dataset``), and compute the labelled activity that
+    assigns its neurons (the run's own labelled training images, as :func:`evaluate_checkpoint` does)."""
+    from sdt_neuro.training.run_data import label_indices, training_split
+
+    config, model, _ = load_trained_model(checkpoint)
+    data = dataset or load_dataset(config.dataset, data_root)
+    train = training_split(config, data)
+    labelled = train.subset(label_indices(config, train))
+    return LabelledReference(config, model, data, ann_activity(config, model, labelled.x), labelled.y.numpy())
 
 
 PROBE_PROTOCOL = ("dropout(0.2) + linear, trained on the ANN outputs of the labelled training images (the "

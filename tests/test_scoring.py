@@ -1,7 +1,7 @@
 import pytest
 
 from sdt_neuro.errors import ConfigError
-from sdt_neuro.scoring import evaluate_checkpoint
+from sdt_neuro.scoring import ann_activity, evaluate_checkpoint, labelled_reference
 from sdt_neuro.training import TrainConfig, train
 from tests.conftest import synthetic_dataset
 
@@ -18,6 +18,9 @@ def test_ann_evaluation_of_a_checkpoint(tmp_path):
     assert "ANN outputs of the labelled training images" in out["linear_probe_protocol"]
     assert "output_accuracy" not in out  # unsupervised: only DA reads its output
     assert evaluate_checkpoint(tmp_path, dataset=data, samples=10)["samples"] == 10
+    ref = labelled_reference(tmp_path, dataset=data)  # what benchmarks score other backends' activity with
+    test_act = ann_activity(ref.config, ref.model, data.test.x)
+    assert ref.score(test_act, data.test.y.numpy())["da_average"] == out["da_average"]
     with pytest.raises(ConfigError, match="samples"):
         evaluate_checkpoint(tmp_path, dataset=data, samples=1000)
     with pytest.raises(ConfigError, match="backend"):

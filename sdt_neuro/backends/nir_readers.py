@@ -53,16 +53,7 @@ def _norse(graph: Any) -> Any:
         import norse.torch as norse
     except ImportError as exc:
         raise MissingBackendError("norse", "readers") from exc
-    model = norse.from_nir(graph, dt=1.0)
-
-    def run(xb: Any, steps: int) -> np.ndarray:
-        state, total = None, 0
-        for _ in range(steps):
-            z, state = model(xb) if state is None else model(xb, state)
-            total = total + z
-        return total.numpy()
-
-    return run
+    return _stateful(norse.from_nir(graph, dt=1.0))
 
 
 def _spikingjelly(graph: Any) -> Any:
@@ -71,12 +62,16 @@ def _spikingjelly(graph: Any) -> Any:
     except ImportError as exc:
         raise MissingBackendError("spikingjelly", "readers", "spikingjelly >= 2.0 (Python >= 3.11) is not installed: "
                                   "pip install 'spikingjelly[nir]>=2.0'") from exc
-    model = import_from_nir(graph, dt=1.0)
+    return _stateful(import_from_nir(graph, dt=1.0))
+
+
+def _stateful(model: Any) -> Any:
+    """Counts of a model called as ``model(x[, state]) -> (spikes, state)`` once per step."""
 
     def run(xb: Any, steps: int) -> np.ndarray:
         state, total = None, 0
         for _ in range(steps):
-            z, state = model(xb, state)
+            z, state = model(xb) if state is None else model(xb, state)
             total = total + z
         return total.numpy()
 
