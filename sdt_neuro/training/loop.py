@@ -194,6 +194,8 @@ def train(
     horizon = config.schedule_epochs or config.epochs
     epochs_bar = tqdm(range(start_epoch, config.epochs), desc="epochs", disable=not show,
                       initial=start_epoch, total=config.epochs)
+    # whether an epoch so far trained on the self-defined target (only then can it collapse)
+    self_defined = any(not epoch_pool(config, e, len(train_split), labelled)[1] for e in range(start_epoch))
     for epoch in epochs_bar:
         t0 = time.perf_counter()
         if rule.homeostasis_reset == "epoch":
@@ -241,7 +243,8 @@ def train(
             epoch_seconds=time.perf_counter() - t0,
         )
         metrics.append(record)
-        if scored:
+        self_defined = self_defined or not with_labels
+        if scored and self_defined:  # a collapse of the self-defined target; label-only epochs cannot have one
             flag_collapse(record, config, warn=ranks.main)
             epochs_bar.set_postfix(da=f"{headline(record)['da_average']:.4f}", loss=f"{record['train_loss']:.4f}")
         if write is not None:

@@ -126,3 +126,23 @@ def test_semi_config_validation():
         semi_config(semi_pretrain_epochs=-1)
     with pytest.raises(ConfigError, match="semi_unlabelled_lr_factor"):
         semi_config(semi_unlabelled_lr_factor=0.0)
+
+
+def test_only_epochs_on_the_self_defined_target_are_checked_for_collapse(tmp_path):
+    """Label-only epochs (pre-training, the supervised-only ablation) train no self-defined target:
+    no collapse warning for them, however poor the epoch; from the first unlabelled epoch on, yes."""
+    import warnings
+
+    from sdt_neuro.evaluate import CollapseWarning
+
+    data = synthetic_dataset()
+    bad = {"lrs": (1e9, 1e9), "epochs": 2}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CollapseWarning)
+        res = train(semi_config(semi_supervised_only=True, **bad), out_dir=tmp_path / "sup", dataset=data,
+                    progress=False, plots=False)
+    assert not any(m["collapsed"] for m in res.metrics if "collapsed" in m)
+    assert all("collapse_reasons" not in m for m in res.metrics)
+    with pytest.warns(CollapseWarning):
+        res = train(semi_config(**bad), out_dir=tmp_path / "semi", dataset=data, progress=False, plots=False)
+    assert "collapsed" not in res.metrics[0] and res.metrics[1]["collapsed"] is True
