@@ -110,7 +110,7 @@ def checkpoint_network(config: Any, model: MLP, calibration: torch.Tensor | None
     scale. ``v_init`` starts every membrane at that fraction of the threshold (0.5: a rate of
     ``floor(a T + 1/2) / T``, rounded instead of floored). ``reset="zero"`` gives neurons that
     spike at ``v > theta`` and restart from 0 (Lava's stock LIF, NIR's ``IF``); the weights are
-    the same (docs/conversion.md measures what that costs). ``meta`` records what the conversion
+    the same (BENCHMARKS.md measures what that costs: DA against T). ``meta`` records what the conversion
     was made from (``scaling``, ``percentile``, ``output_scale``, ``calibration``: data set,
     split, count and source).
     """
