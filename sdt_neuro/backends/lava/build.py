@@ -132,7 +132,7 @@ def build_graph(net: SpikingNetwork, *, steps: int = 32, batch: int = 64, encodi
     """
     validate_options(steps, batch, encoding, neuron, record)
     _check_network(net)
-    if getattr(net, "reset", "subtract") == "zero":
+    if net.reset == "zero":
         require_lava()
         from sdt_neuro.backends.lava.stock import build_stock_graph
 

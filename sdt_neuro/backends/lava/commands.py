@@ -96,18 +96,15 @@ def _progress(total: int, options: dict[str, Any]) -> Any:
 def convert_command(args: argparse.Namespace) -> int:
     """``sdt-neuro convert CHECKPOINT --to lava [PATH]``: build and compile the process graph,
     print its layers (and fixed-point exponents), optionally save Lava-ready parameters as .npz."""
-    from sdt_neuro.backends.lava.fixed_point import quantize_network, quantize_stock
     from sdt_neuro.backends.lava.runner import LavaNetwork
     from sdt_neuro.training.checkpoint import load_trained_model
 
     config, model, _ = load_trained_model(args.checkpoint)
     net = spiking_network(config, model, data_root=args.data_root, reset=getattr(args, "reset", None) or "subtract")
-    quantize = quantize_stock if net.reset == "zero" else quantize_network
-    quantized = quantize(net, args.encoding) if args.fixed_point else None
     cells = "Dense + LIFReset (Lava stock)" if net.reset == "zero" else "BatchDense + BatchIF"
-    with LavaNetwork(net, steps=args.steps, batch=1, encoding=args.encoding, fixed_point=args.fixed_point,
-                     quantized=quantized) as lava_net:
+    with LavaNetwork(net, steps=args.steps, batch=1, encoding=args.encoding, fixed_point=args.fixed_point) as lava_net:
         graph = lava_net.graph
+        quantized = graph.quantized  # the graph quantised the network for its own processes
         print(f"Lava graph ({'fixed_pt' if args.fixed_point else 'floating_pt'}, {args.encoding} input, "
               f"{net.reset} reset, "
               f"T={args.steps}, delay {graph.delay} steps): sizes {'-'.join(map(str, graph.sizes))}, "

@@ -48,7 +48,6 @@ UV_BITS = 24
 ACT_SHIFT = 6  # Lava left-shifts synaptic input and threshold by 6 bits
 UV_MAX = 2 ** (UV_BITS - 1)
 A_IN_MAX = 2**15 - 1  # Lava's LIF declares its synaptic input a_in as 16-bit
-ROUNDINGS = ("nearest", "floor")
 
 
 @dataclass(frozen=True)
