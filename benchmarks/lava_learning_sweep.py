@@ -29,6 +29,8 @@ import torch
 from tqdm import tqdm
 
 from sdt_neuro.backends.lava.learning import reference_window
+from sdt_neuro.backends.lava.learning_fixed import fixed_reference_window, make_scale
+from sdt_neuro.backends.lava.local_wta import LocalWTA
 from sdt_neuro.data import load_dataset
 from sdt_neuro.evaluate import direct_association
 from sdt_neuro.presets import preset_config
@@ -36,21 +38,40 @@ from sdt_neuro.training.loop import lr_factor
 from sdt_neuro.training.run_data import training_split, validation_split
 
 
-def one_pass(config, x: np.ndarray, order: np.ndarray, steps: int, passes: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def one_pass(config, x: np.ndarray, order: np.ndarray, steps: int, passes: int = 1,
+             wta: LocalWTA | None = None, weight_max: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Weights and biases after a sequential pass over ``x[order]`` with the preset's rate schedule
-    (``order`` holds ``passes`` epochs; homeostasis restarts at each, as the training loop does)."""
+    (``order`` holds ``passes`` epochs; homeostasis restarts at each, as the training loop does).
+    ``weight_max``: learn in Loihi 2 fixed point (``learning_fixed.fixed_reference_window``)."""
     torch.manual_seed(config.seed)
     layer = config.build_model().layers[0]
     w, b = layer.weight.detach().double().numpy(), layer.bias.detach().double().numpy()
     rule, n = config.wta_rule, len(order)
     per_pass = n // passes
+    if weight_max is not None:
+        return fixed_pass(config, w, b, x, order, steps, per_pass, weight_max)
     for i, j in enumerate(order):
         if i % per_pass == 0 and (i == 0 or rule.homeostasis_reset == "epoch"):
             offsets, average = np.zeros(rule.n_outputs), np.zeros(rule.n_outputs)
         lr = config.lrs[0] * lr_factor(config, (i + 1) / n)
-        r = reference_window(w, b, x[j], offsets, average, rule, steps, lr)
+        r = reference_window(w, b, x[j], offsets, average, rule, steps, lr, wta)
         w, b, offsets, average = r.weights, r.bias, r.offsets, r.average
     return w, b
+
+
+def fixed_pass(config, w: np.ndarray, b: np.ndarray, x: np.ndarray, order: np.ndarray, steps: int,
+               per_pass: int, weight_max: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`one_pass` in Lava's integers: the oracle of ``--fixed-point`` (its own rounding stream)."""
+    rule, n = config.wta_rule, len(order)
+    scale = make_scale(rule, steps, config.lrs[0], weight_max)
+    w_int, rng = scale.quantize_layer(w, b), np.random.default_rng(config.seed)
+    for i, j in enumerate(order):
+        if i % per_pass == 0:
+            offsets = np.zeros(rule.n_outputs, np.int64)
+        level = scale.rate_level(config.lrs[0] * lr_factor(config, (i + 1) / n), rng)
+        r = fixed_reference_window(scale, w_int, scale.payload(x[j]), offsets, level, rng.random())
+        w_int, offsets = r.weights, r.offsets
+    return scale.dequantize_layer(w_int)
 
 
 def main() -> int:
@@ -62,6 +83,12 @@ def main() -> int:
     parser.add_argument("--gamma", type=float, nargs="+")
     parser.add_argument("--lr", type=float, nargs="+")
     parser.add_argument("--init-gain", type=float, nargs="+")
+    parser.add_argument("--race-steps", type=int, nargs="+", default=[0],
+                        help="winner-take-all: 0 sorts the rates; R > 0 runs the local race of R steps")
+    parser.add_argument("--race-floor", type=float, nargs="+", default=[-1.0], help="the race's lowest score")
+    parser.add_argument("--race-ceiling", type=float, nargs="+", default=[2.0], help="the race's finish line")
+    parser.add_argument("--weight-max", type=float, nargs="+", default=[0.0],
+                        help="0: float; w > 0: Loihi 2 fixed point with weights up to w (--fixed-point)")
     parser.add_argument("--orders", type=int, default=3, help="sample orders (seeds 1..N) per setting")
     parser.add_argument("--passes", type=int, default=1, help="passes over the same --samples images")
     parser.add_argument("--val-samples", type=int, default=10000,
@@ -78,7 +105,9 @@ def main() -> int:
     x_train, x_test = train.flat().double().numpy(), scored.flat().double().numpy()
     y_train, y_test = train.y.numpy(), scored.y.numpy()
     grid = {"k": args.k or [base.wta_rule.k], "gamma": args.gamma or [base.wta_rule.gamma],
-            "lr": args.lr or [base.lrs[0]], "init_gain": args.init_gain or [base.init_gain], "steps": args.steps}
+            "lr": args.lr or [base.lrs[0]], "init_gain": args.init_gain or [base.init_gain], "steps": args.steps,
+            "race_steps": args.race_steps, "race_floor": args.race_floor, "race_ceiling": args.race_ceiling,
+            "weight_max": args.weight_max}
     runs = []
     combos = list(itertools.product(*grid.values()))
     for values in tqdm(combos, desc="settings"):
@@ -91,7 +120,10 @@ def main() -> int:
             images = rng.permutation(len(x_train))[: args.samples]
             order = np.concatenate([rng.permutation(images) for _ in range(args.passes)])
             t0 = time.perf_counter()
-            w, b = one_pass(config, x_train, order, setting["steps"], args.passes)
+            wta = (LocalWTA(setting["race_steps"], setting["race_floor"], setting["race_ceiling"]).check()
+                   if setting["race_steps"] else None)
+            w, b = one_pass(config, x_train, order, setting["steps"], args.passes, wta,
+                            setting["weight_max"] or None)
             act = [np.clip(x @ w.T + b, 0.0, 1.0) for x in (x_train[images], x_test)]
             da = direct_association(act[0], y_train[images], act[1], y_test).average
             scores.append(da)

@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--encoding", choices=("current", "bernoulli"),
                     help="input encoding while training (snntorch backend; default current)")
     tr.add_argument("--samples", type=int, help="training images (Lava on-chip learning)")
+    tr.add_argument("--fixed-point", action="store_true",
+                    help="learn in Loihi 2 integers: Lava's bit-approximate learning engine (--backend lava)")
+    tr.add_argument("--race-steps", type=int, metavar="R",
+                    help="local winner-take-all: winners by a race of R steps with lateral inhibition, not by "
+                         "sorting (--backend lava, float)")
+    tr.add_argument("--weight-max", type=float,
+                    help="largest |weight| the 8-bit fixed-point weights represent (default 0.08; --fixed-point)")
 
     cv = sub.add_parser("convert", help="convert a trained checkpoint to a spiking network")
     cv.add_argument("checkpoint", help="checkpoint file or run directory")
@@ -159,6 +166,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.preset = args.preset or "bp-1layer"
         config = preset_config(args.preset, **overrides)
     out = Path(args.out)
+    if args.backend != "lava" and (args.fixed_point or args.weight_max is not None or args.race_steps):
+        raise ConfigError(f"--fixed-point, --weight-max and --race-steps are Lava learning settings; --backend "
+                          f"{args.backend} does not take them")
     if args.backend != "ann":
         ann_only = [f"--{name.replace('_', '-')}" for name in ("clean_target", "straight_through", "rate_steps")
                     if getattr(config, name)]

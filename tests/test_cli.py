@@ -91,6 +91,15 @@ def test_ann_only_training_options_are_refused_by_the_spiking_backends(tmp_path,
     assert not (tmp_path / "x").exists()
 
 
+def test_lava_learning_options_are_refused_by_the_other_backends(tmp_path, capsys):
+    for flag in (["--fixed-point"], ["--race-steps", "16"], ["--weight-max", "0.1"]):
+        code = main(["train", "--backend", "ann", "--preset", "lava-100", *flag, "--out", str(tmp_path / "x"),
+                     "--no-progress"])
+        assert code == 2
+        assert "--backend ann does not take them" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
 def test_a_diverging_rate_warns_of_collapse_and_flags_the_record(tmp_path, capsys):
     from sdt_neuro.evaluate import CollapseWarning
 

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 
 from sdt_neuro.backends.lava.build import require_lava
+from sdt_neuro.backends.lava.learning_fixed import TRACE_SEED, TRACE_TAU, FixedLearningScale, check_initial_weights
+from sdt_neuro.backends.lava.local_wta import LocalWTA, race_winners
 from sdt_neuro.backends.lava.runner import LavaNetwork, check_samples
 from sdt_neuro.errors import ConfigError, ShapeError
 from sdt_neuro.rule import WTARule
@@ -46,13 +48,15 @@ class WindowResult:
 
 
 def reference_window(weights: np.ndarray, bias: np.ndarray, x: np.ndarray, offsets: np.ndarray,
-                     average: np.ndarray, rule: WTARule, steps: int, lr: float) -> WindowResult:
+                     average: np.ndarray, rule: WTARule, steps: int, lr: float,
+                     wta: LocalWTA | None = None) -> WindowResult:
     """One sequential-mode step of the rule for a layer of IF neurons (threshold 1, subtractive
     reset) driven by the constant current ``W x + b`` for ``steps`` steps, in NumPy.
 
     ``r = counts / T``; ``d = kwta(r - H)``; ``A, H`` by sequential homeostasis;
     ``W += lr 2/N ((d - r) 1[0 <= a <= 1]) x^T`` and ``b += lr 2/N (d - r) 1[0 <= a <= 1]``: the
     gradient step of ``mean((y - d)^2)`` with the hard-sigmoid output ``y`` read as the spike rate.
+    ``wta``: the winners of the local race instead of the k largest ``r - H``.
     """
     current = weights @ x
     v = np.zeros(len(bias))
@@ -64,7 +68,10 @@ def reference_window(weights: np.ndarray, bias: np.ndarray, x: np.ndarray, offse
         counts += spikes
     rate = counts / steps
     mean_input = (v + counts) / steps
-    target = kwta_target(rate[None, :], offsets, rule.k)[0]
+    if wta is None:
+        target = kwta_target(rate[None, :], offsets, rule.k)[0]
+    else:  # the local race (``local_wta.py``)
+        target = race_winners(rate - offsets, rule.k, wta)
     offsets, average = sequential_homeostasis_step(offsets, average, target, rule)
     third = lr * (2.0 / len(rate)) * (target - rate) * ((mean_input >= 0) & (mean_input <= 1))
     return WindowResult(rate, target, weights + np.outer(third, x), bias + third, offsets, average)
@@ -84,11 +91,12 @@ class LearningGraph:
     steps: int
     sizes: list[int]
     windows: int
+    race_steps: int = 0
 
     @property
     def period(self) -> int:
-        """Steps per sample window: T presentation steps plus one blank step."""
-        return self.steps + 1
+        """Steps per sample window: T presentation steps, one blank step, and the race's steps."""
+        return self.steps + 1 + self.race_steps
 
 
 def check_learning_options(rule: WTARule, steps: int, windows: int) -> None:
@@ -102,8 +110,15 @@ def check_learning_options(rule: WTARule, steps: int, windows: int) -> None:
 
 
 def build_learning_graph(weights: np.ndarray, bias: np.ndarray, rule: WTARule, steps: int, windows: int,
-                         offsets: np.ndarray | None = None, average: np.ndarray | None = None) -> LearningGraph:
-    """Processes for ``windows`` samples of ``steps`` steps each (plus a blank step per window)."""
+                         offsets: np.ndarray | None = None, average: np.ndarray | None = None,
+                         fixed: FixedLearningScale | None = None, wta: LocalWTA | None = None) -> LearningGraph:
+    """Processes for ``windows`` samples of ``steps`` steps each (plus a blank step per window).
+
+    ``fixed``: learn in Loihi 2 integers with Lava's bit-approximate engine (``learning_fixed.py``);
+    the weights, bias and offsets given here are real values, quantized with ``fixed``.
+    ``wta``: choose the winners by a local race with lateral inhibition (float only) instead of
+    sorting the rates in the output population's process model.
+    """
     weights = np.asarray(weights, dtype=np.float64)
     bias = np.asarray(bias, dtype=np.float64)
     if weights.ndim != 2 or bias.shape != (weights.shape[0],):
@@ -125,13 +140,23 @@ def build_learning_graph(weights: np.ndarray, bias: np.ndarray, rule: WTARule, s
     from sdt_neuro.backends.lava import learning_process as P
 
     period = steps + 1
+    if fixed is not None:
+        if (fixed.steps, fixed.n_outputs, fixed.k) != (steps, n_out, rule.k):
+            raise ConfigError(f"the fixed-point scale was made for steps={fixed.steps}, n_outputs={fixed.n_outputs}, "
+                              f"k={fixed.k}; this graph has {steps}, {n_out}, {rule.k}")
+        if wta is not None:
+            raise ConfigError("the local winner-take-all runs in floating point only; drop --fixed-point or the race")
+        return _fixed_graph(weights, bias, rule, steps, windows, offsets, fixed, P, Loihi3FLearningRule, Loihi2SimCfg)
+    race_steps = 0 if wta is None else wta.check().steps
+    period += race_steps
     # x1: graded pre-synaptic trace (payload / 2); tau large, its decay is undone by the neuron.
     lava_rule = Loihi3FLearningRule(dw="2 * x0 * x1 * y2", x1_impulse=0, x1_tau=2**16 - 1, t_epoch=period)
-    inp = P.WindowInput(n_in=n_in, steps=steps)
+    inp = P.WindowInput(n_in=n_in, steps=steps, period=period)
     dense = P.PlasticDense(weights=weights, readout_step=windows * period, num_message_bits=24,
                            learning_rule=lava_rule, graded_spike_cfg=_graded_overwrite())
-    out = P.WTAOutput(n=n_out, steps=steps, rule=rule.to_dict(), bias=bias, offsets=offsets, average=average,
-                      learning_rule=lava_rule)
+    neuron_args = dict(n=n_out, steps=steps, rule=rule.to_dict(), bias=bias, offsets=offsets, average=average,
+                       learning_rule=lava_rule)
+    out = P.WTAOutput(**neuron_args) if wta is None else P.RaceWTAOutput(race=wta.to_dict(), **neuron_args)
     inp.s_out.connect(dense.s_in)
     inp.lr_out.connect(out.lr_in)
     dense.a_out.connect(out.a_in)
@@ -139,7 +164,39 @@ def build_learning_graph(weights: np.ndarray, bias: np.ndarray, rule: WTARule, s
                      (out.s_out_y2, dense.s_in_y2), (out.s_out_y3, dense.s_in_y3)):
         src.connect(dst)
     models = {inp: P.PyWindowInputFloat, dense: P.PyPlasticDenseFloat, out: P.PyWTAOutputFloat}
+    if wta is not None:  # lateral inhibition: a stock Dense, -1 between every pair of distinct neurons
+        from lava.proc.dense.models import PyDenseModelFloat
+        from lava.proc.dense.process import Dense
+
+        lateral = Dense(weights=np.eye(n_out) - 1.0)
+        out.race_out.connect(lateral.s_in)
+        lateral.a_out.connect(out.inh_in)
+        models.update({lateral: PyDenseModelFloat, out: P.PyRaceWTAOutputFloat})
     run_cfg = Loihi2SimCfg(select_tag="floating_pt", exception_proc_model_map=models)
+    return LearningGraph(inp, dense, out, run_cfg, int(steps), [n_in, n_out], int(windows), race_steps)
+
+
+def _fixed_graph(weights: np.ndarray, bias: np.ndarray, rule: WTARule, steps: int, windows: int,
+                 offsets: np.ndarray, fixed: FixedLearningScale, P: Any, rule_cls: Any, cfg_cls: Any) -> LearningGraph:
+    """The integer graph: always-on bias input, bit-approximate engine, fixed-point output population."""
+    n_out, n_in = weights.shape
+    period = steps + 1
+    w_int = fixed.quantize_layer(weights, bias)
+    lava_rule = rule_cls(dw=fixed.rule_string, x1_impulse=0, x1_tau=TRACE_TAU, t_epoch=period, rng_seed=TRACE_SEED)
+    inp = P.WindowInput(n_in=n_in + 1, steps=steps)
+    dense = P.PlasticDense(weights=w_int, readout_step=windows * period, num_message_bits=24, learning_rule=lava_rule,
+                           graded_spike_cfg=_graded_overwrite(), weight_exp=fixed.weight_exp)
+    out = P.WTAOutput(n=n_out, steps=steps, rule=rule.to_dict(), bias=np.zeros(n_out), learning_rule=lava_rule,
+                      offsets=fixed.offsets_to_int(offsets), average=np.zeros(n_out, np.int64),
+                      fixed_scale=fixed.to_dict())
+    inp.s_out.connect(dense.s_in)
+    inp.lr_out.connect(out.lr_in)
+    dense.a_out.connect(out.a_in)
+    for src, dst in ((out.s_out_bap, dense.s_in_bap), (out.s_out_y1, dense.s_in_y1),
+                     (out.s_out_y2, dense.s_in_y2), (out.s_out_y3, dense.s_in_y3)):
+        src.connect(dst)
+    models = {inp: P.PyWindowInputFixed, dense: P.PyPlasticDenseFixed, out: P.PyWTAOutputFixed}
+    run_cfg = cfg_cls(select_tag="fixed_pt", exception_proc_model_map=models)
     return LearningGraph(inp, dense, out, run_cfg, int(steps), [n_in, n_out], int(windows))
 
 
@@ -161,9 +218,14 @@ class LavaLearningSession(LavaNetwork):
     """
 
     def __init__(self, weights: np.ndarray, bias: np.ndarray, rule: WTARule, *, steps: int, windows: int,
-                 offsets: np.ndarray | None = None, average: np.ndarray | None = None) -> None:
+                 offsets: np.ndarray | None = None, average: np.ndarray | None = None,
+                 fixed: FixedLearningScale | None = None, seed: int = 0, wta: LocalWTA | None = None) -> None:
         require_lava()
-        self.graph = build_learning_graph(weights, bias, rule, steps, windows, offsets, average)  # type: ignore[assignment]
+        self.graph = build_learning_graph(weights, bias, rule, steps, windows, offsets, average,  # type: ignore[assignment]
+                                          fixed=fixed, wta=wta)
+        self.fixed = fixed
+        self._levels = np.random.default_rng(seed)  # stochastic rounding of the per-window rate level
+        self.weights_int: np.ndarray | None = None
         self.rule = rule
         self._t = 0
         self._started = False
@@ -203,13 +265,23 @@ class LavaLearningSession(LavaNetwork):
         if self.sent >= self.graph.windows:
             raise ConfigError(f"this session was built for {self.graph.windows} samples")
         send, recv = self._ports()
-        send.send(np.concatenate([x, [lr]]))
+        if self.fixed is None:
+            send.send(np.concatenate([x, [lr]]))
+        else:
+            level = self.fixed.rate_level(lr, self._levels)
+            send.send(np.append(self.fixed.payload(x), level).astype(np.int32))
         self.sent += 1
         self._inflight["send"] -= 1
         stats = self._receive(recv)
         self.received += 1
         self._inflight["recv"] -= 1
-        self.bias, self.offsets, self.average = stats[2].copy(), stats[3].copy(), stats[4].copy()
+        if self.fixed is None:
+            self.bias, self.offsets, self.average = stats[2].copy(), stats[3].copy(), stats[4].copy()
+        else:  # counts, target, y2, H_int, average -> rate, target, y2, H, average
+            stats = np.asarray(stats, dtype=np.float64)
+            stats[0] /= self.graph.steps
+            stats[3] = self.fixed.offsets_to_real(stats[3])
+            self.offsets, self.average = stats[3].copy(), stats[4].copy()
         if self.received == self.graph.windows:
             self._finish()
         return stats
@@ -231,6 +303,9 @@ class LavaLearningSession(LavaNetwork):
         g = self.graph
         recv = g.dense.w_out.external_pipe_csp_recv_port
         self.weights = np.array(self._receive(recv), dtype=np.float64)
+        if self.fixed is not None:
+            self.weights_int = self.weights.astype(np.int64)
+            self.weights, self.bias = self.fixed.dequantize_layer(self.weights_int)
         self._inflight["weights"] = 0
         self.runtime.wait()
         self._inflight = {}
@@ -271,6 +346,13 @@ class LavaLearner:
         self.epoch_samples = int(epoch_samples)
         self.session: LavaLearningSession | None = None
         self.compile_seconds = 0.0
+        self.fixed = fixed_scale(config)
+        race_steps = int(config.extra.get("race_steps") or 0)
+        self.wta = LocalWTA(steps=race_steps).check() if race_steps else None
+        if self.fixed is not None:
+            layer = self.model.layers[0]
+            check_initial_weights(self.fixed, layer.weight.detach().numpy(), layer.bias.detach().numpy())
+        self._epochs = 0
 
     def train_step(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if labels is not None:
@@ -291,7 +373,9 @@ class LavaLearner:
         self.session = LavaLearningSession(
             layer.weight.detach().double().numpy(), layer.bias.detach().double().numpy(), self.rule,
             steps=self.steps, windows=self.epoch_samples, offsets=self.state.offsets.double().numpy(),
-            average=self.state.average.double().numpy())
+            average=self.state.average.double().numpy(), fixed=self.fixed, seed=self.config.seed + self._epochs,
+            wta=self.wta)
+        self._epochs += 1
         self.session.start()
         self.compile_seconds += self.session.compile_seconds
 
@@ -319,6 +403,17 @@ class LavaLearner:
             raise ConfigError("an epoch is still running in Lava; its weights are not back yet")
         self.model.eval()
         return self.model(x)
+
+
+def fixed_scale(config: Any) -> FixedLearningScale | None:
+    """The integer scale of a ``--fixed-point`` run (``extra["fixed_point"]``), or ``None`` for float."""
+    if not config.extra.get("fixed_point"):
+        return None
+    from sdt_neuro.backends.lava.learning_fixed import DEFAULT_WEIGHT_MAX, make_scale
+
+    steps = int(config.extra.get("steps", DEFAULT_STEPS))
+    return make_scale(config.wta_rule, steps, float(config.lrs[0]),
+                      float(config.extra.get("weight_max", DEFAULT_WEIGHT_MAX)))
 
 
 def check_config(config: Any) -> None:
@@ -352,7 +447,20 @@ def train_command(config: Any, args: Any) -> int:
         config = config.replace(max_train_samples=int(args.samples))
     steps = int(args.steps) if args.steps is not None else int(config.extra.get("steps", DEFAULT_STEPS))
     config = config.replace(extra={**config.extra, "backend": "lava", "steps": steps})
+    if getattr(args, "fixed_point", False):
+        config = config.replace(extra={**config.extra, "fixed_point": True})
+    if getattr(args, "race_steps", None):
+        config = config.replace(extra={**config.extra, "race_steps": int(args.race_steps)})
+    if getattr(args, "weight_max", None) is not None:
+        if not config.extra.get("fixed_point"):
+            raise ConfigError("--weight-max sets the fixed-point weight range: add --fixed-point")
+        config = config.replace(extra={**config.extra, "weight_max": float(args.weight_max)})
     check_config(config)
+    scale = fixed_scale(config)
+    if scale is not None:
+        print(f"fixed point: dw = {scale.rule_string}, weight unit {scale.weight_scale:.4g} (|w| <= "
+              f"{255 * scale.weight_scale:.4g}), {scale.rate_levels} rate levels, threshold {scale.vth} << 6, "
+              f"weight_exp {scale.weight_exp}")
     data = load_dataset(config.dataset, args.data_root)
     n = len(data.train)
     if config.max_train_samples and config.max_train_samples < n:

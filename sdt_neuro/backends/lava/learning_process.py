@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import numpy as np
 from lava.magma.core.decorator import implements, requires, tag
-from lava.magma.core.model.py.connection import LearningConnectionModelFloat
+from lava.magma.core.model.py.connection import LearningConnectionModelBitApproximate, LearningConnectionModelFloat
 from lava.magma.core.model.py.model import PyLoihiProcessModel
-from lava.magma.core.model.py.neuron import LearningNeuronModelFloat
+from lava.magma.core.model.py.neuron import LearningNeuronModelFixed, LearningNeuronModelFloat
 from lava.magma.core.model.py.ports import PyInPort, PyOutPort
 from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.process.ports.ports import InPort, OutPort
@@ -42,11 +42,12 @@ from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.process.variable import Var
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
-from lava.proc.dense.models import AbstractPyDenseModelFloat
+from lava.proc.dense.models import AbstractPyDenseModelBitAcc, AbstractPyDenseModelFloat
 from lava.proc.dense.process import LearningDense
-from lava.proc.lif.models import AbstractPyLifModelFloat
+from lava.proc.lif.models import AbstractPyLifModelFixed, AbstractPyLifModelFloat
 from lava.proc.lif.process import LearningLIF
 
+from sdt_neuro.backends.lava.local_wta import LocalWTA
 from sdt_neuro.rule import WTARule
 from sdt_neuro.targets import kwta_target, sequential_homeostasis_step
 
@@ -61,13 +62,15 @@ class WindowInput(AbstractProcess):
     the window's learning rate to the output population once per window.
     """
 
-    def __init__(self, *, n_in: int, steps: int, buffer_size: int = BUFFER_SIZE, name: str | None = None) -> None:
+    def __init__(self, *, n_in: int, steps: int, period: int | None = None, buffer_size: int = BUFFER_SIZE,
+                 name: str | None = None) -> None:
         super().__init__(name=name)
         self.x_in = InPort(shape=(n_in + 1,))
         self.x_in.flag_external_pipe(buffer_size=buffer_size)
         self.s_out = OutPort(shape=(n_in,))
         self.lr_out = OutPort(shape=(1,))
         self.proc_params["steps"] = int(steps)
+        self.proc_params["period"] = int(steps + 1 if period is None else period)
         self.proc_params["n_in"] = int(n_in)
 
 
@@ -84,11 +87,12 @@ class PyWindowInputFloat(PyLoihiProcessModel):
     def __init__(self, proc_params: dict) -> None:
         super().__init__(proc_params)
         self.steps = proc_params["steps"]
+        self.period = proc_params["period"]
         self.zeros = np.zeros(proc_params["n_in"])
         self.x = self.zeros
 
     def run_spk(self) -> None:
-        step = (self.time_step - 1) % (self.steps + 1)
+        step = (self.time_step - 1) % self.period
         if step == 0:
             message = self.x_in.recv()
             self.x = message[:-1]
@@ -138,25 +142,28 @@ class WTAOutput(LearningLIF):
     """
 
     def __init__(self, *, n: int, steps: int, rule: dict, bias: np.ndarray, offsets: np.ndarray,
-                 average: np.ndarray, learning_rule: object,
-                 vth: float = 1.0, buffer_size: int = BUFFER_SIZE, name: str | None = None) -> None:
-        super().__init__(shape=(n,), du=1.0, dv=0.0, vth=vth, bias_mant=np.asarray(bias, float),
-                         learning_rule=learning_rule, name=name)
+                 average: np.ndarray, learning_rule: object, vth: float = 1.0, fixed_scale: dict | None = None,
+                 buffer_size: int = BUFFER_SIZE, name: str | None = None) -> None:
+        if fixed_scale is None:  # float: du = 1 (u = a_in), dv = 0, the bias in the neuron
+            super().__init__(shape=(n,), du=1.0, dv=0.0, vth=vth, bias_mant=np.asarray(bias, float),
+                             learning_rule=learning_rule, name=name)
+        else:  # Loihi integers: du = 4095 (+1: u = a_in), dv = 0, the bias is a learned synapse
+            super().__init__(shape=(n,), du=4095, dv=0, vth=int(fixed_scale["vth"]), bias_mant=0,
+                             learning_rule=learning_rule, name=name)
         self.lr_in = InPort(shape=(1,))
         self.stats_out = OutPort(shape=(len(STATS_ROWS), n))
         self.stats_out.flag_external_pipe(buffer_size=buffer_size)
-        self.offsets = Var(shape=(n,), init=np.asarray(offsets, float))
-        self.average = Var(shape=(n,), init=np.asarray(average, float))
+        self.offsets = Var(shape=(n,), init=np.asarray(offsets))
+        self.average = Var(shape=(n,), init=np.asarray(average))
         self.counts = Var(shape=(n,), init=0)
         self.proc_params["steps"] = int(steps)
         self.proc_params["rule"] = dict(rule)
+        self.proc_params["fixed_scale"] = None if fixed_scale is None else dict(fixed_scale)
 
 
-@implements(proc=WTAOutput, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("floating_pt")
-class PyWTAOutputFloat(LearningNeuronModelFloat, AbstractPyLifModelFloat):
-    """Float model of :class:`WTAOutput` on Lava's learning-neuron and abstract LIF model classes."""
+class WTAOutputFloatBase(LearningNeuronModelFloat, AbstractPyLifModelFloat):
+    """Float model of :class:`WTAOutput` on Lava's learning-neuron and abstract LIF model classes
+    (undecorated: ``@implements`` refuses a subclass of a model of another process)."""
 
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
     vth: float = LavaPyType(float, float)
@@ -197,14 +204,208 @@ class PyWTAOutputFloat(LearningNeuronModelFloat, AbstractPyLifModelFloat):
         self.s_out_y2.send(self.y2 * self.trace_gain)
         self.s_out_y3.send(self.y3)
 
-    def decide(self, lr: float) -> np.ndarray:
-        """k-WTA target, homeostasis and third factor at the end of a window; returns the factor."""
+    def decide(self, lr: float, target: np.ndarray | None = None, mean_input: np.ndarray | None = None) -> np.ndarray:
+        """k-WTA target (unless given), homeostasis and third factor at the end of a window; returns the factor."""
         rate = self.counts / self.steps
-        mean_input = (self.v + self.counts * self.vth) / self.steps  # = W x + b over the window
-        target = kwta_target(rate[None, :], self.offsets, self.rule.k)[0]
+        if mean_input is None:
+            mean_input = (self.v + self.counts * self.vth) / self.steps  # = W x + b over the window
+        if target is None:
+            target = kwta_target(rate[None, :], self.offsets, self.rule.k)[0]
         self.offsets, self.average = sequential_homeostasis_step(self.offsets, self.average, target, self.rule)
         slope = (mean_input >= 0) & (mean_input <= 1)  # derivative of the hard-sigmoid
         third = lr * (2.0 / rate.size) * (target - rate) * slope
         self.bias_mant = self.bias_mant + third  # the neuron learns its own bias
         self.stats_out.send(np.stack([rate, target, self.bias_mant, self.offsets, self.average]))
         return third
+
+
+@implements(proc=WTAOutput, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyWTAOutputFloat(WTAOutputFloatBase):
+    """Float model of :class:`WTAOutput`: the k winners by sorting the rates (``kwta_target``)."""
+
+
+# ----------------------------------------------------------------------------- local winner-take-all
+
+
+class RaceWTAOutput(WTAOutput):
+    """:class:`WTAOutput` that chooses its k winners locally, by a race with lateral inhibition.
+
+    The window grows by ``race["steps"]`` (R) steps after the T counting steps. At race step j
+    each neuron's potential is its score ``r - H`` (``H``: its own adaptive threshold) plus
+    ``j (ceiling - floor) / R``; a neuron that reaches ``ceiling`` spikes once on ``race_out``,
+    unless it has already received k inhibitory spikes. ``race_out`` feeds back through a stock
+    ``Dense`` with weight -1 between every pair of distinct neurons (one-step delay), so each
+    neuron knows only how many others have won. Neurons that cross in the same step all win, so
+    a window can have more than k winners; ``local_wta.race_winners`` is the NumPy oracle.
+    """
+
+    def __init__(self, *, race: dict, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        n = self.counts.shape[0]
+        self.race_out = OutPort(shape=(n,))
+        self.inh_in = InPort(shape=(n,))
+        self.proc_params["race"] = dict(race)
+
+
+@implements(proc=RaceWTAOutput, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyRaceWTAOutputFloat(WTAOutputFloatBase):
+    """Float model of :class:`RaceWTAOutput`: counting as in :class:`PyWTAOutputFloat`, then the race."""
+
+    race_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
+    inh_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+
+    def __init__(self, proc_params: dict) -> None:
+        super().__init__(proc_params)
+        self.race = LocalWTA(**proc_params["race"])
+        self.period = self.steps + 1 + self.race.steps
+        self.score = np.zeros(proc_params["shape"])
+        self.fired = np.zeros(proc_params["shape"], dtype=bool)
+        self.inhibition = np.zeros(proc_params["shape"])
+        self.mean_input = np.zeros(proc_params["shape"])
+
+    def run_spk(self) -> None:
+        a_in = self.a_in.recv()
+        inh = self.inh_in.recv()
+        within = (self.time_step - 1) % self.period + 1  # 1..P
+        if within == 2:
+            self.u.fill(0)
+            self.v.fill(0)
+            self.counts.fill(0)
+        race_spikes = self.no_spikes
+        spikes = self.no_spikes
+        if 2 <= within <= self.steps + 1:  # the window's T input currents
+            self.subthr_dynamics(activation_in=a_in)
+            spikes = self.v >= self.vth
+            self.v[spikes] -= self.vth
+            self.counts += spikes
+            if within == self.steps + 1:  # counting done: the race starts from r - H
+                self.score = self.counts / self.steps - self.offsets
+                self.mean_input = (self.v + self.counts * self.vth) / self.steps
+                self.fired = np.zeros_like(self.fired)
+                self.inhibition = np.zeros_like(self.inhibition)
+        else:
+            j = within - self.steps - 1 if within > 1 else 0
+            if j >= 1:
+                self.inhibition -= inh  # -1 per other neuron that won one step earlier
+                race_spikes = (~self.fired & (self.score + j * self.race.climb >= self.race.ceiling)
+                               & (self.inhibition < self.rule.k))
+                self.fired |= race_spikes
+        third = np.zeros_like(self.y2)
+        if self.time_step % self.period == 0:  # last step of the window: learn from the winners
+            third = self.decide(float(self.lr_in.recv()[0]), self.fired.astype(np.float64), self.mean_input)
+        self.y2 = third
+        self.s_out.send(spikes)
+        self.race_out.send(race_spikes)
+        self.s_out_bap.send(self.no_spikes)
+        self.s_out_y1.send(self.y1)
+        self.s_out_y2.send(self.y2 * self.trace_gain)
+        self.s_out_y3.send(self.y3)
+
+
+# ----------------------------------------------------------------------------- fixed point
+# The same graph in Loihi 2 integers (``learning_fixed.py`` has the encoding and the oracle): the
+# input sends graded payloads ``2 round(127 x)`` plus an always-on input that carries the bias, and
+# the window's rate level; Lava's bit-approximate learning engine updates the 8-bit weights; the
+# output population runs Lava's fixed-point LIF arithmetic and integer homeostasis.
+
+
+@implements(proc=WindowInput, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyWindowInputFixed(PyWindowInputFloat):
+    """Integer graded input: payloads for T steps, a blank step; the rate level once per window."""
+
+    x_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    lr_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=8)
+
+    def __init__(self, proc_params: dict) -> None:
+        super().__init__(proc_params)
+        self.zeros = np.zeros(proc_params["n_in"], dtype=np.int32)
+        self.x = self.zeros
+
+
+@implements(proc=PlasticDense, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyPlasticDenseFixed(LearningConnectionModelBitApproximate, AbstractPyDenseModelBitAcc):
+    """Lava's bit-approximate learning synapse (``PyLearningDenseModelBitApproximate``'s
+    ``run_spk``, graded input) plus the weight readout. The weights are loaded as the engine
+    stores them (integers in [-256, 255]), not truncated again to even values at the first step,
+    so a run that continues an earlier one starts from exactly its weights."""
+
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    w_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=9)
+    readout_step: np.ndarray = LavaPyType(np.ndarray, int)
+
+    def run_spk(self) -> None:
+        shift = int(self.proc_params.get("weight_exp", 0))
+        self.a_out.send(self.a_buff)  # one-step synaptic delay
+        s_in = self.s_in.recv()
+        a = self.weights.astype(np.int64).dot(s_in.astype(np.int64))
+        self.a_buff = a << shift if shift >= 0 else a >> -shift
+        self.recv_traces(s_in)
+
+    def run_lrn(self) -> None:
+        super().run_lrn()
+        if self.time_step == int(self.readout_step[0]):
+            self.w_out.send(self.weights)
+
+
+@implements(proc=WTAOutput, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyWTAOutputFixed(LearningNeuronModelFixed, AbstractPyLifModelFixed):
+    """Integer model of :class:`WTAOutput`: Lava's fixed-point LIF arithmetic (``du = 4095``,
+    ``dv = 0``: integrate and fire), strict threshold, subtractive reset; at the end of the window
+    the k-WTA target, integer homeostasis and the signed third factor ``y2`` (``learning_fixed.decide``)."""
+
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
+    vth: int = LavaPyType(int, np.int32, precision=17)
+    lr_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=8)
+    stats_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64)
+    offsets: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    average: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    counts: np.ndarray = LavaPyType(np.ndarray, np.int64)
+
+    def __init__(self, proc_params: dict) -> None:
+        from sdt_neuro.backends.lava.learning_fixed import FixedLearningScale
+
+        super().__init__(proc_params)
+        self.scale = FixedLearningScale(**proc_params["fixed_scale"])
+        self.steps = proc_params["steps"]
+        self.period = self.steps + 1
+        self.no_spikes = np.zeros(proc_params["shape"], dtype=bool)
+
+    def run_spk(self) -> None:
+        from sdt_neuro.backends.lava.learning_fixed import SHIFT, decide
+
+        a_in = self.a_in.recv()
+        if self.time_step % self.period == 2 % self.period:  # first step of this sample's currents
+            self.u.fill(0)
+            self.v.fill(0)
+            self.counts.fill(0)
+        if not self.isbiasscaled:
+            self.scale_bias()
+        self.subthr_dynamics(activation_in=a_in)  # u = a_in << 6; v += u (du = 4095 + 1, dv = 0)
+        vth = int(self.vth) << SHIFT
+        spikes = self.v > vth
+        self.v[spikes] -= vth  # subtractive reset
+        self.counts += spikes
+        third = np.zeros(self.y2.shape, dtype=np.int32)
+        if self.time_step % self.period == 0:  # last step of the window: decide and learn
+            level = int(self.lr_in.recv()[0])
+            target, y2, self.offsets = decide(self.scale, self.counts, self.v.astype(np.int64), self.offsets, level)
+            self.average = target
+            third = y2.astype(np.int32)
+            self.stats_out.send(np.stack([self.counts, target, y2, self.offsets, target]))
+        self.y2 = third
+        self.s_out.send(spikes)
+        self.s_out_bap.send(self.no_spikes)  # no post-synaptic spike: y2 keeps its sign
+        self.s_out_y1.send(self.y1)
+        self.s_out_y2.send(self.y2)
+        self.s_out_y3.send(self.y3)

@@ -15,6 +15,7 @@ from sdt_neuro.backends.lava.learning import (  # noqa: E402
     check_config,
     reference_window,
 )
+from sdt_neuro.backends.lava.local_wta import LocalWTA  # noqa: E402
 from sdt_neuro.errors import ConfigError, ShapeError  # noqa: E402
 from sdt_neuro.models import build_model  # noqa: E402
 from sdt_neuro.rule import WTARule  # noqa: E402
@@ -138,3 +139,21 @@ def test_bad_inputs_raise_clear_errors() -> None:
     batch = TrainConfig(rule=RULE.to_dict(), sizes=(30, 10), input_dropout=0.0, batch_size=16)
     with pytest.raises(ConfigError, match="sequential"):
         check_config(batch)
+
+
+def test_local_race_in_lava_equals_the_numpy_oracle() -> None:
+    """Winners chosen by the race with lateral inhibition (a stock Dense) inside Lava: the same
+    targets, offsets and weights as ``reference_window`` with the race oracle."""
+    wta = LocalWTA(steps=6)
+    w, b = _layer(seed=5)
+    x = np.random.default_rng(6).random((6, 30))
+    with LavaLearningSession(w, b, RULE, steps=4, windows=len(x), wta=wta) as session:
+        stats = session.learn(x, 0.5)
+        w_lava = session.weights
+    h, a, w_ref, b_ref = np.zeros(10), np.zeros(10), w.copy(), b.copy()
+    for i in range(len(x)):
+        r = reference_window(w_ref, b_ref, x[i], h, a, RULE, 4, 0.5, wta)
+        np.testing.assert_array_equal(stats[i, 1], r.target)
+        w_ref, b_ref, h, a = r.weights, r.bias, r.offsets, r.average
+    np.testing.assert_allclose(w_lava, w_ref, rtol=0, atol=1e-12)
+    assert np.abs(w_lava - w).max() > 1e-3

@@ -1,0 +1,58 @@
+"""A winner-take-all a chip can do locally: a race with lateral inhibition (NumPy, no Lava).
+
+``learning_process.RaceWTAOutput`` runs it inside Lava; :func:`race_winners` is its oracle. After
+the T counting steps of a window, each output neuron races for ``steps`` (R) steps: at race step j
+its potential is its score ``r - H`` (spike rate minus its own adaptive threshold, the homeostasis
+offset) plus ``j (ceiling - floor) / R``. A neuron whose potential reaches ``ceiling`` spikes once,
+unless k spikes of other neurons have already reached it through the lateral inhibition (a stock
+``Dense`` with weight -1 between every pair of distinct neurons, one step of delay). Every
+decision is local to a neuron: its own score, its own count of inhibitory spikes. Neurons that
+cross in the same step all win, so a window can have more than k winners; a window in which no
+score climbs to ``ceiling`` within R steps has none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sdt_neuro.errors import ConfigError
+
+MAX_RACE_STEPS = 1000
+
+
+@dataclass(frozen=True)
+class LocalWTA:
+    """The race's settings: ``steps`` race steps, scores climbing from ``floor`` to ``ceiling``."""
+
+    steps: int = 16
+    floor: float = -1.0
+    ceiling: float = 2.0
+
+    def check(self) -> LocalWTA:
+        """Raise :class:`ConfigError` naming a setting the race cannot run."""
+        if not isinstance(self.steps, (int, np.integer)) or not 1 <= self.steps <= MAX_RACE_STEPS:
+            raise ConfigError(f"race steps={self.steps} must be an integer in [1, {MAX_RACE_STEPS}]")
+        if not self.floor < self.ceiling:
+            raise ConfigError(f"race floor={self.floor} must lie below ceiling={self.ceiling}")
+        return self
+
+    @property
+    def climb(self) -> float:
+        """Potential gained per race step."""
+        return (self.ceiling - self.floor) / self.steps
+
+    def to_dict(self) -> dict:
+        return {"steps": int(self.steps), "floor": float(self.floor), "ceiling": float(self.ceiling)}
+
+
+def race_winners(score: np.ndarray, k: int, race: LocalWTA) -> np.ndarray:
+    """The neurons (0/1, float) that win the race from ``score`` ``[N]``: the oracle of the Lava model."""
+    score = np.asarray(score, dtype=np.float64)
+    fired = np.zeros(score.shape, dtype=bool)
+    for j in range(1, race.steps + 1):
+        if fired.sum() >= k:  # every neuron still racing has received k inhibitory spikes
+            break
+        fired |= score + j * race.climb >= race.ceiling
+    return fired.astype(np.float64)

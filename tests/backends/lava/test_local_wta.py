@@ -1,0 +1,40 @@
+"""The local race: known winners, ties in one step, no winner, inhibition after k, bad settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sdt_neuro.backends.lava.local_wta import LocalWTA, race_winners
+from sdt_neuro.errors import ConfigError
+
+
+def test_the_highest_scores_arrive_first() -> None:
+    race = LocalWTA(steps=30, floor=-1.0, ceiling=2.0)  # climb 0.1 per step
+    score = np.array([0.05, 0.92, 0.31, 0.55, 0.74])
+    np.testing.assert_array_equal(race_winners(score, 2, race), [0, 1, 0, 0, 1])
+    np.testing.assert_array_equal(race_winners(score, 1, race), [0, 1, 0, 0, 0])
+
+
+def test_scores_that_cross_in_one_step_all_win() -> None:
+    race = LocalWTA(steps=3, floor=-1.0, ceiling=2.0)  # climb 1.0: 0.9 and 0.5 cross together
+    np.testing.assert_array_equal(race_winners(np.array([0.9, 0.5, -0.5]), 1, race), [1, 1, 0])
+
+
+def test_inhibition_stops_the_race_after_k_winners() -> None:
+    race = LocalWTA(steps=300, floor=-1.0, ceiling=2.0)
+    score = np.linspace(-0.9, 1.9, 50)
+    assert race_winners(score, 3, race).sum() == 3
+    assert race_winners(score, 3, race)[-3:].sum() == 3
+
+
+def test_no_score_reaches_the_ceiling_no_winner() -> None:
+    race = LocalWTA(steps=10, floor=0.0, ceiling=1.0)
+    assert race_winners(np.array([-0.5, -0.2]), 1, race).sum() == 0
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ConfigError, match="steps=0"):
+        LocalWTA(steps=0).check()
+    with pytest.raises(ConfigError, match="floor=2.0"):
+        LocalWTA(floor=2.0, ceiling=1.0).check()
