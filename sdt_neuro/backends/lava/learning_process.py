@@ -291,7 +291,7 @@ class PyRaceWTAOutputFloat(WTAOutputFloatBase):
             j = within - self.steps - 1 if within > 1 else 0
             if j >= 1:
                 self.inhibition -= inh  # -1 per other neuron that won one step earlier
-                race_spikes = (~self.fired & (self.score + j * self.race.climb >= self.race.ceiling)
+                race_spikes = (~self.fired & (self.score + self.race.gained(j) >= self.race.ceiling)
                                & (self.inhibition < self.rule.k))
                 self.fired |= race_spikes
         third = np.zeros_like(self.y2)

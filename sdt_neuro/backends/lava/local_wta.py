@@ -20,15 +20,21 @@ import numpy as np
 from sdt_neuro.errors import ConfigError
 
 MAX_RACE_STEPS = 1000
+RAMPS = ("linear", "quadratic")
 
 
 @dataclass(frozen=True)
 class LocalWTA:
-    """The race's settings: ``steps`` race steps, scores climbing from ``floor`` to ``ceiling``."""
+    """The race's settings: ``steps`` race steps, scores climbing from ``floor`` to ``ceiling``.
 
-    steps: int = 16
-    floor: float = -1.0
-    ceiling: float = 2.0
+    Defaults chosen on a 10,000-image validation split with the NumPy oracle (lava-100-10k, three
+    sample orders; ``BENCHMARKS.md``): 12 linear steps from 0 to 1.25, i.e. 0.104 per step, just
+    under the rate quantum 1/T at T = 8. A quadratic ramp scored lower."""
+
+    steps: int = 12
+    floor: float = 0.0
+    ceiling: float = 1.25
+    ramp: str = "linear"
 
     def check(self) -> LocalWTA:
         """Raise :class:`ConfigError` naming a setting the race cannot run."""
@@ -36,15 +42,22 @@ class LocalWTA:
             raise ConfigError(f"race steps={self.steps} must be an integer in [1, {MAX_RACE_STEPS}]")
         if not self.floor < self.ceiling:
             raise ConfigError(f"race floor={self.floor} must lie below ceiling={self.ceiling}")
+        if self.ramp not in RAMPS:
+            raise ConfigError(f"race ramp={self.ramp!r} must be one of {RAMPS}")
         return self
 
-    @property
-    def climb(self) -> float:
-        """Potential gained per race step."""
-        return (self.ceiling - self.floor) / self.steps
+    def gained(self, j: int) -> float:
+        """Potential gained after ``j`` race steps: ``(ceiling - floor) j / R`` (linear), or
+        ``(ceiling - floor) j (j + 1) / (R (R + 1))`` (quadratic: an integrated constant current,
+        fine steps first, where the winners are)."""
+        span = self.ceiling - self.floor
+        if self.ramp == "linear":
+            return span * j / self.steps
+        return span * j * (j + 1) / (self.steps * (self.steps + 1))
 
     def to_dict(self) -> dict:
-        return {"steps": int(self.steps), "floor": float(self.floor), "ceiling": float(self.ceiling)}
+        return {"steps": int(self.steps), "floor": float(self.floor), "ceiling": float(self.ceiling),
+                "ramp": self.ramp}
 
 
 def race_winners(score: np.ndarray, k: int, race: LocalWTA) -> np.ndarray:
@@ -54,5 +67,5 @@ def race_winners(score: np.ndarray, k: int, race: LocalWTA) -> np.ndarray:
     for j in range(1, race.steps + 1):
         if fired.sum() >= k:  # every neuron still racing has received k inhibitory spikes
             break
-        fired |= score + j * race.climb >= race.ceiling
+        fired |= score + race.gained(j) >= race.ceiling
     return fired.astype(np.float64)

@@ -10,7 +10,7 @@ from sdt_neuro.errors import ConfigError
 
 
 def test_the_highest_scores_arrive_first() -> None:
-    race = LocalWTA(steps=30, floor=-1.0, ceiling=2.0)  # climb 0.1 per step
+    race = LocalWTA(steps=30, floor=-1.0, ceiling=2.0)  # 0.1 per step
     score = np.array([0.05, 0.92, 0.31, 0.55, 0.74])
     np.testing.assert_array_equal(race_winners(score, 2, race), [0, 1, 0, 0, 1])
     np.testing.assert_array_equal(race_winners(score, 1, race), [0, 1, 0, 0, 0])
@@ -38,3 +38,14 @@ def test_bad_settings_are_refused() -> None:
         LocalWTA(steps=0).check()
     with pytest.raises(ConfigError, match="floor=2.0"):
         LocalWTA(floor=2.0, ceiling=1.0).check()
+
+
+def test_a_quadratic_ramp_separates_close_scores_at_the_top() -> None:
+    score = np.array([0.95, 0.85, 0.5])
+    linear = LocalWTA(steps=4, floor=0.0, ceiling=1.0)  # 0.25 per step: the top two cross together
+    quadratic = LocalWTA(steps=4, floor=0.0, ceiling=1.0, ramp="quadratic")  # gains 0.1, 0.3, 0.6, 1.0
+    np.testing.assert_array_equal(race_winners(score, 1, linear), [1, 1, 0])
+    np.testing.assert_array_equal(race_winners(score, 1, quadratic), [1, 0, 0])
+    assert [quadratic.gained(j) for j in range(1, 5)] == pytest.approx([0.1, 0.3, 0.6, 1.0])
+    with pytest.raises(ConfigError, match="ramp='cubic'"):
+        LocalWTA(ramp="cubic").check()
