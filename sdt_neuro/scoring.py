@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -131,6 +131,7 @@ class LabelledReference:
     data: Dataset
     label_activity: np.ndarray
     label_y: np.ndarray
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def score(self, activity: np.ndarray, y: np.ndarray, reference: np.ndarray | None = None) -> dict[str, Any]:
         """:func:`score_activity` of test ``activity`` [n, N] with labels ``y`` under this assignment."""
@@ -139,16 +140,29 @@ class LabelledReference:
 
 
 def labelled_reference(checkpoint: str | os.PathLike, data_root: str | os.PathLike | None = None,
-                       dataset: Dataset | None = None) -> LabelledReference:
+                       dataset: Dataset | None = None, label_fraction: float | None = None,
+                       seed: int | None = None) -> LabelledReference:
     """Load ``checkpoint`` and its data set (or ``dataset``), and compute the labelled activity that
-    assigns its neurons (the run's own labelled training images, as :func:`evaluate_checkpoint` does)."""
-    from sdt_neuro.training.run_data import label_indices, training_split
+    assigns its neurons: the run's own labelled training images, or (``label_fraction``, ``seed``:
+    default the run's) another stratified fraction of its training split. ``provenance`` says which."""
+    from sdt_neuro.training.run_data import label_indices, label_provenance, training_split
 
     config, model, _ = load_trained_model(checkpoint)
     data = dataset or load_dataset(config.dataset, data_root)
     train = training_split(config, data)
-    labelled = train.subset(label_indices(config, train))
-    return LabelledReference(config, model, data, ann_activity(config, model, labelled.x), labelled.y.numpy())
+    if label_fraction is None:
+        label_idx = label_indices(config, train)
+        provenance = label_provenance(config, len(label_idx))
+    else:
+        seed = config.seed if seed is None else seed
+        label_idx = stratified_indices(train.y, fraction=label_fraction, seed=seed)
+        provenance = label_provenance(config, len(label_idx), label_fraction, seed)
+        if config.semi_labels is not None and len(label_idx) > config.semi_labels:
+            provenance["warning"] = (f"the run was trained with {config.semi_labels} labels; this evaluation "
+                                     f"assigns neurons with {len(label_idx)}")
+    labelled = train.subset(label_idx)
+    return LabelledReference(config, model, data, ann_activity(config, model, labelled.x), labelled.y.numpy(),
+                             provenance)
 
 
 PROBE_PROTOCOL = ("dropout(0.2) + linear, trained on the ANN outputs of the labelled training images (the "
@@ -183,15 +197,15 @@ def evaluate_checkpoint(
     records the data set, split and the settings that ran.
     A semi-supervised checkpoint also gets ``output_accuracy``, its output read as a classifier.
     """
-    from sdt_neuro.training.run_data import label_indices, label_provenance, training_split, validation_split
+    from sdt_neuro.training.run_data import validation_split
 
     runner = _backend_runner(backend)
     options = _merge_options(backend, options, backend_options)
-    config, model, _ = load_trained_model(checkpoint)
-    rule = config.wta_rule
-    data = dataset or load_dataset(config.dataset, data_root)
     if split not in SPLITS:
         raise ConfigError(f"split={split!r} is not one of {SPLITS}")
+    ref = labelled_reference(checkpoint, data_root, dataset, label_fraction, seed)
+    config, model, data = ref.config, ref.model, ref.data
+    rule = config.wta_rule
     pool = data.test if split == "test" else validation_split(config, data)
     if pool is None:
         raise ConfigError(f"{checkpoint} was trained without a validation split (val_samples); use split='test'")
@@ -199,19 +213,7 @@ def evaluate_checkpoint(
     if not 1 <= n <= len(pool):
         raise ConfigError(f"samples={samples} must be in [1, {len(pool)}]")
     test = pool.subset(np.arange(n))
-    train = training_split(config, data)
-    if label_fraction is None:
-        label_idx = label_indices(config, train)
-        labels_used = label_provenance(config, len(label_idx))
-    else:
-        seed = config.seed if seed is None else seed
-        label_idx = stratified_indices(train.y, fraction=label_fraction, seed=seed)
-        labels_used = label_provenance(config, len(label_idx), label_fraction, seed)
-        if config.semi_labels is not None and len(label_idx) > config.semi_labels:
-            labels_used["warning"] = (f"the run was trained with {config.semi_labels} labels; this evaluation "
-                                      f"assigns neurons with {len(label_idx)}")
-    labelled = train.subset(label_idx)
-    label_act = ann_activity(config, model, labelled.x)
+    labels_used, label_act, label_y = ref.provenance, ref.label_activity, ref.label_y
     t0 = time.perf_counter()
     ann_test = ann_activity(config, model, test.x)
     reference = None
@@ -222,12 +224,10 @@ def evaluate_checkpoint(
     else:
         run_options = dict(options or {})
         test_act = runner(config, model, test.x, run_options)  # a backend may report what ran
-        ann_scores = score_activity(label_act, labelled.y.numpy(), ann_test, test.y.numpy(),
-                                    rule.n_classes, rule.k)
+        ann_scores = score_activity(label_act, label_y, ann_test, test.y.numpy(), rule.n_classes, rule.k)
         reference = ann_scores["predictions"]
     seconds = time.perf_counter() - t0
-    result = score_activity(label_act, labelled.y.numpy(), test_act, test.y.numpy(),
-                            rule.n_classes, rule.k, reference)
+    result = score_activity(label_act, label_y, test_act, test.y.numpy(), rule.n_classes, rule.k, reference)
     if backend != "ann":
         result.update(steps=int(evaluation_steps(config, options.get("steps"))),
                       encoding=options.get("encoding") or "current",
@@ -243,7 +243,7 @@ def evaluate_checkpoint(
     if backend != "ann":
         result["ann_da_average"] = float((reference == test.y.numpy()).mean()) if reference is not None else None
     if probe:
-        result["linear_probe"] = linear_probe(label_act, labelled.y.numpy(), test_act, test.y.numpy(),
+        result["linear_probe"] = linear_probe(label_act, label_y, test_act, test.y.numpy(),
                                               n_classes=rule.n_classes, seed=labels_used["seed"])
         result["linear_probe_protocol"] = PROBE_PROTOCOL
     return result
