@@ -156,3 +156,16 @@ def test_learner_in_the_shared_loop_learns_in_fixed_point(tmp_path) -> None:
     np.testing.assert_allclose(w, np.round(w), atol=1e-3)  # the weights are the engine's integers
     torch.manual_seed(0)
     assert np.abs(np.round(w)).max() <= 256 and np.abs(np.round(w)).sum() > 0
+
+
+def test_weight_max_without_fixed_point_is_refused(tmp_path) -> None:
+    pytest.importorskip("lava")
+    from types import SimpleNamespace
+
+    from sdt_neuro.backends.lava.learning import train_command
+    from sdt_neuro.presets import preset_config
+
+    args = SimpleNamespace(resume=False, samples=None, steps=None, fixed_point=False, race_steps=None,
+                           weight_max=0.1, data_root=None, out=str(tmp_path), no_progress=True)
+    with pytest.raises(ConfigError, match="--weight-max sets the fixed-point weight range: add --fixed-point"):
+        train_command(preset_config("lava-100"), args)
