@@ -6,7 +6,9 @@ for one run of ``n`` sample windows, streams the samples through an external pip
 per window), receives the output population's per-window statistics, and gets the learned weight
 matrix back in a single message at the end. :class:`LavaLearner` plugs it into the shared training
 loop (``sdt-neuro train --backend lava``); :func:`reference_window` is the NumPy oracle of one
-window (the reference's one-layer sequential-mode update on spike rates).
+window (the reference's one-layer sequential-mode update on spike rates). The same session runs
+in Loihi 2 integers (``fixed=``, ``learning_fixed.py``) or with the local race for the winners
+(``wta=``, ``local_wta.py``).
 """
 
 from __future__ import annotations
@@ -146,7 +148,7 @@ def build_learning_graph(weights: np.ndarray, bias: np.ndarray, rule: WTARule, s
                               f"k={fixed.k}; this graph has {steps}, {n_out}, {rule.k}")
         if wta is not None:
             raise ConfigError("the local winner-take-all runs in floating point only; drop --fixed-point or the race")
-        return _fixed_graph(weights, bias, rule, steps, windows, offsets, fixed, P, Loihi3FLearningRule, Loihi2SimCfg)
+        return _fixed_graph(weights, bias, rule, steps, windows, offsets, fixed)
     race_steps = 0 if wta is None else wta.check().steps
     period += race_steps
     # x1: graded pre-synaptic trace (payload / 2); tau large, its decay is undone by the neuron.
@@ -177,12 +179,18 @@ def build_learning_graph(weights: np.ndarray, bias: np.ndarray, rule: WTARule, s
 
 
 def _fixed_graph(weights: np.ndarray, bias: np.ndarray, rule: WTARule, steps: int, windows: int,
-                 offsets: np.ndarray, fixed: FixedLearningScale, P: Any, rule_cls: Any, cfg_cls: Any) -> LearningGraph:
+                 offsets: np.ndarray, fixed: FixedLearningScale) -> LearningGraph:
     """The integer graph: always-on bias input, bit-approximate engine, fixed-point output population."""
+    from lava.magma.core.learning.learning_rule import Loihi3FLearningRule
+    from lava.magma.core.run_configs import Loihi2SimCfg
+
+    from sdt_neuro.backends.lava import learning_process as P
+
     n_out, n_in = weights.shape
     period = steps + 1
     w_int = fixed.quantize_layer(weights, bias)
-    lava_rule = rule_cls(dw=fixed.rule_string, x1_impulse=0, x1_tau=TRACE_TAU, t_epoch=period, rng_seed=TRACE_SEED)
+    lava_rule = Loihi3FLearningRule(dw=fixed.rule_string, x1_impulse=0, x1_tau=TRACE_TAU, t_epoch=period,
+                                    rng_seed=TRACE_SEED)
     inp = P.WindowInput(n_in=n_in + 1, steps=steps)
     dense = P.PlasticDense(weights=w_int, readout_step=windows * period, num_message_bits=24, learning_rule=lava_rule,
                            graded_spike_cfg=_graded_overwrite(), weight_exp=fixed.weight_exp)
@@ -196,7 +204,7 @@ def _fixed_graph(weights: np.ndarray, bias: np.ndarray, rule: WTARule, steps: in
                      (out.s_out_y2, dense.s_in_y2), (out.s_out_y3, dense.s_in_y3)):
         src.connect(dst)
     models = {inp: P.PyWindowInputFixed, dense: P.PyPlasticDenseFixed, out: P.PyWTAOutputFixed}
-    run_cfg = cfg_cls(select_tag="fixed_pt", exception_proc_model_map=models)
+    run_cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=models)
     return LearningGraph(inp, dense, out, run_cfg, int(steps), [n_in, n_out], int(windows))
 
 
