@@ -25,7 +25,11 @@ the update to inputs that were active in the epoch (``x > 0``; the others have `
 The top-k in step 2 is not local to a neuron: on Loihi it would be a soft winner-take-all by
 lateral inhibition; here the population computes it in its process model.
 
-Keep this module free of torch imports and import-time side effects (Lava may execute it).
+The same processes have ``fixed_pt`` models (Lava's bit-approximate learning engine and fixed-point
+LIF arithmetic; ``learning_fixed.py``), and :class:`RaceWTAOutput` replaces the sort by a local
+race with lateral inhibition (``local_wta.py``).
+
+Keep this module free of import-time side effects (Lava may execute it).
 """
 
 from __future__ import annotations
