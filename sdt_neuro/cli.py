@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -262,9 +264,22 @@ def _format_warning(message: Warning | str, category: type[Warning], filename: s
     return f"sdt-neuro: warning: {message}\n"
 
 
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM (a job scheduler's stop, ``kill PID``) into ``SystemExit(143)`` in the main thread,
+    so ``with`` blocks and ``finally`` clauses run: a Lava runtime stops its worker processes instead
+    of leaving them orphaned, and a training run's last checkpoint stays whole."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_exit)
+
+
+def _raise_exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.formatwarning = _format_warning
+    exit_on_sigterm()
     try:
         return COMMANDS[args.command](args)
     except SdtError as exc:

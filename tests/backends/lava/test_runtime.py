@@ -138,3 +138,44 @@ def test_ctrl_c_to_the_process_group_leaves_no_orphans(tmp_path: Path) -> None:
     last_line = err.strip().splitlines()[-1]
     assert proc.returncode != 0 and last_line.startswith(b"KeyboardInterrupt"), err.decode()[-3000:]
     assert survivors == [], err.decode()[-3000:]
+
+
+SIGTERM_SCRIPT = textwrap.dedent("""
+    import faulthandler
+    faulthandler.dump_traceback_later(40, exit=True)
+    import numpy as np
+    from sdt_neuro.cli import exit_on_sigterm
+    exit_on_sigterm()
+    from tests.backends.lava.nets import random_network
+    from sdt_neuro.backends.lava.runner import LavaNetwork
+    with LavaNetwork(random_network((400, 300)), steps=50, batch=4) as net:
+        print("running", flush=True)
+        net.counts(np.random.default_rng(0).random((100000, 400)))
+""")
+
+
+def test_sigterm_to_the_main_process_alone_stops_the_workers(tmp_path: Path) -> None:
+    """What a job scheduler or ``kill PID`` does: only the main process gets SIGTERM. Before
+    ``exit_on_sigterm`` Python died at once and Lava's workers lived on as orphans."""
+    root = Path(__file__).resolve().parents[3]
+    err_path = tmp_path / "stderr.txt"
+    with err_path.open("wb") as err_file:
+        proc = subprocess.Popen([sys.executable, "-c", SIGTERM_SCRIPT], cwd=root, stdout=subprocess.PIPE,
+                                stderr=err_file, start_new_session=True, env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        assert proc.stdout.readline().strip() == b"running"
+        time.sleep(1.0)
+        assert len(_session_members(proc.pid)) > 1  # the workers are up
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+        deadline = time.monotonic() + 5
+        while _session_members(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        survivors = _session_members(proc.pid)
+    finally:
+        proc.stdout.close()
+        if proc.poll() is None or _session_members(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+    err = err_path.read_bytes().decode()
+    assert proc.returncode == 143, err[-3000:]
+    assert survivors == [], err[-3000:]
