@@ -49,7 +49,7 @@ def one_pass(config, x: np.ndarray, order: np.ndarray, steps: int, passes: int =
     rule, n = config.wta_rule, len(order)
     per_pass = n // passes
     if weight_max is not None:
-        return fixed_pass(config, w, b, x, order, steps, per_pass, weight_max)
+        return fixed_pass(config, w, b, x, order, steps, per_pass, weight_max, wta)
     for i, j in enumerate(order):
         if i % per_pass == 0 and (i == 0 or rule.homeostasis_reset == "epoch"):
             offsets, average = np.zeros(rule.n_outputs), np.zeros(rule.n_outputs)
@@ -60,7 +60,7 @@ def one_pass(config, x: np.ndarray, order: np.ndarray, steps: int, passes: int =
 
 
 def fixed_pass(config, w: np.ndarray, b: np.ndarray, x: np.ndarray, order: np.ndarray, steps: int,
-               per_pass: int, weight_max: float) -> tuple[np.ndarray, np.ndarray]:
+               per_pass: int, weight_max: float, wta: LocalWTA | None = None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`one_pass` in Lava's integers: the oracle of ``--fixed-point`` (its own rounding stream)."""
     rule, n = config.wta_rule, len(order)
     scale = make_scale(rule, steps, config.lrs[0], weight_max)
@@ -69,7 +69,7 @@ def fixed_pass(config, w: np.ndarray, b: np.ndarray, x: np.ndarray, order: np.nd
         if i % per_pass == 0:
             offsets = np.zeros(rule.n_outputs, np.int64)
         level = scale.rate_level(config.lrs[0] * lr_factor(config, (i + 1) / n), rng)
-        r = fixed_reference_window(scale, w_int, scale.payload(x[j]), offsets, level, rng.random())
+        r = fixed_reference_window(scale, w_int, scale.payload(x[j]), offsets, level, rng.random(), race=wta)
         w_int, offsets = r.weights, r.offsets
     return scale.dequantize_layer(w_int)
 

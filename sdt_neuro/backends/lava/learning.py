@@ -118,8 +118,8 @@ def build_learning_graph(weights: np.ndarray, bias: np.ndarray, rule: WTARule, s
 
     ``fixed``: learn in Loihi 2 integers with Lava's bit-approximate engine (``learning_fixed.py``);
     the weights, bias and offsets given here are real values, quantized with ``fixed``.
-    ``wta``: choose the winners by a local race with lateral inhibition (float only) instead of
-    sorting the rates in the output population's process model.
+    ``wta``: choose the winners by a local race with lateral inhibition instead of sorting the
+    rates in the output population's process model (float and fixed point).
     """
     weights = np.asarray(weights, dtype=np.float64)
     bias = np.asarray(bias, dtype=np.float64)
@@ -146,9 +146,7 @@ def build_learning_graph(weights: np.ndarray, bias: np.ndarray, rule: WTARule, s
         if (fixed.steps, fixed.n_outputs, fixed.k) != (steps, n_out, rule.k):
             raise ConfigError(f"the fixed-point scale was made for steps={fixed.steps}, n_outputs={fixed.n_outputs}, "
                               f"k={fixed.k}; this graph has {steps}, {n_out}, {rule.k}")
-        if wta is not None:
-            raise ConfigError("the local winner-take-all runs in floating point only; drop --fixed-point or the race")
-        return _fixed_graph(weights, bias, rule, steps, windows, offsets, fixed)
+        return _fixed_graph(weights, bias, rule, steps, windows, offsets, fixed, wta)
     race_steps = 0 if wta is None else wta.check().steps
     period += race_steps
     # x1: graded pre-synaptic trace (payload / 2); tau large, its decay is undone by the neuron.
@@ -179,24 +177,27 @@ def build_learning_graph(weights: np.ndarray, bias: np.ndarray, rule: WTARule, s
 
 
 def _fixed_graph(weights: np.ndarray, bias: np.ndarray, rule: WTARule, steps: int, windows: int,
-                 offsets: np.ndarray, fixed: FixedLearningScale) -> LearningGraph:
-    """The integer graph: always-on bias input, bit-approximate engine, fixed-point output population."""
+                 offsets: np.ndarray, fixed: FixedLearningScale, wta: LocalWTA | None = None) -> LearningGraph:
+    """The integer graph: always-on bias input, bit-approximate engine, fixed-point output population
+    (with the local race: a bit-accurate lateral ``Dense``)."""
     from lava.magma.core.learning.learning_rule import Loihi3FLearningRule
     from lava.magma.core.run_configs import Loihi2SimCfg
 
     from sdt_neuro.backends.lava import learning_process as P
 
     n_out, n_in = weights.shape
-    period = steps + 1
+    race_steps = 0 if wta is None else wta.check().steps
+    period = steps + 1 + race_steps
     w_int = fixed.quantize_layer(weights, bias)
     lava_rule = Loihi3FLearningRule(dw=fixed.rule_string, x1_impulse=0, x1_tau=TRACE_TAU, t_epoch=period,
                                     rng_seed=TRACE_SEED)
-    inp = P.WindowInput(n_in=n_in + 1, steps=steps)
+    inp = P.WindowInput(n_in=n_in + 1, steps=steps, period=period)
     dense = P.PlasticDense(weights=w_int, readout_step=windows * period, num_message_bits=24, learning_rule=lava_rule,
                            graded_spike_cfg=_graded_overwrite(), weight_exp=fixed.weight_exp)
-    out = P.WTAOutput(n=n_out, steps=steps, rule=rule.to_dict(), bias=np.zeros(n_out), learning_rule=lava_rule,
-                      offsets=fixed.offsets_to_int(offsets), average=np.zeros(n_out, np.int64),
-                      fixed_scale=fixed.to_dict())
+    neuron_args = dict(n=n_out, steps=steps, rule=rule.to_dict(), bias=np.zeros(n_out), learning_rule=lava_rule,
+                       offsets=fixed.offsets_to_int(offsets), average=np.zeros(n_out, np.int64),
+                       fixed_scale=fixed.to_dict())
+    out = P.WTAOutput(**neuron_args) if wta is None else P.RaceWTAOutput(race=wta.to_dict(), **neuron_args)
     inp.s_out.connect(dense.s_in)
     inp.lr_out.connect(out.lr_in)
     dense.a_out.connect(out.a_in)
@@ -204,8 +205,16 @@ def _fixed_graph(weights: np.ndarray, bias: np.ndarray, rule: WTARule, steps: in
                      (out.s_out_y2, dense.s_in_y2), (out.s_out_y3, dense.s_in_y3)):
         src.connect(dst)
     models = {inp: P.PyWindowInputFixed, dense: P.PyPlasticDenseFixed, out: P.PyWTAOutputFixed}
+    if wta is not None:  # lateral inhibition on Lava's bit-accurate Dense: -1 rounds to the even -2
+        from lava.proc.dense.models import PyDenseModelBitAcc
+        from lava.proc.dense.process import Dense
+
+        lateral = Dense(weights=2 * (np.eye(n_out) - 1.0))
+        out.race_out.connect(lateral.s_in)
+        lateral.a_out.connect(out.inh_in)
+        models.update({lateral: PyDenseModelBitAcc, out: P.PyRaceWTAOutputFixed})
     run_cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=models)
-    return LearningGraph(inp, dense, out, run_cfg, int(steps), [n_in, n_out], int(windows))
+    return LearningGraph(inp, dense, out, run_cfg, int(steps), [n_in, n_out], int(windows), race_steps)
 
 
 def _graded_overwrite() -> Any:

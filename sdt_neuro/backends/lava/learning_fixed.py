@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from sdt_neuro.backends.lava.local_wta import LocalWTA, race_winners
 from sdt_neuro.errors import ConfigError, ShapeError
 from sdt_neuro.rule import WTARule
 from sdt_neuro.targets import kwta_target
@@ -215,10 +216,18 @@ def integrate(scale: FixedLearningScale, a: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def decide(scale: FixedLearningScale, counts: np.ndarray, v: np.ndarray, offsets: np.ndarray,
-           level: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Target, third factor ``y2`` and the new offsets at the end of a window (all integers)."""
+           level: int, race: LocalWTA | None = None,
+           winners: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Target, third factor ``y2`` and the new offsets at the end of a window (all integers);
+    ``race``: the winners of the local race (``local_wta.py``) instead of the k largest scores;
+    ``winners``: a target already chosen (the Lava race model ran the race itself)."""
     score = counts * 2**H_BITS - offsets
-    target = kwta_target(score[None, :], np.zeros_like(score), scale.k)[0].astype(np.int64)
+    if winners is not None:
+        target = np.asarray(winners, np.int64)
+    elif race is None:
+        target = kwta_target(score[None, :], np.zeros_like(score), scale.k)[0].astype(np.int64)
+    else:
+        target = race_winners(score, scale.k, race, unit=scale.h_unit).astype(np.int64)
     offsets = offsets + np.where(target == 1, scale.h_up, -scale.h_down)
     vth = scale.vth << SHIFT
     summed = v + counts * vth  # T times the mean input, in v units
@@ -262,7 +271,7 @@ def engine_update(scale: FixedLearningScale, w_int: np.ndarray, payload: np.ndar
 
 def fixed_reference_window(scale: FixedLearningScale, w_int: np.ndarray, payload: np.ndarray,
                            offsets: np.ndarray, level: int, rand: float,
-                           trace_rands: tuple[float, float] | None = None) -> FixedWindow:
+                           trace_rands: tuple[float, float] | None = None, race: LocalWTA | None = None) -> FixedWindow:
     """One window in integers: Lava's fixed-point IF neurons, the k-WTA target, homeostasis, the
     third factor and the learning engine's rounded update (``rand``: the epoch's random number)."""
     w_int = np.asarray(w_int, np.int64)
@@ -270,7 +279,7 @@ def fixed_reference_window(scale: FixedLearningScale, w_int: np.ndarray, payload
     if w_int.shape != (scale.n_outputs, payload.size):
         raise ShapeError(f"weights must be [{scale.n_outputs}, {payload.size}], got {w_int.shape}")
     counts, v = integrate(scale, input_current(scale, w_int, payload))
-    target, third, offsets = decide(scale, counts, v, np.asarray(offsets, np.int64), level)
+    target, third, offsets = decide(scale, counts, v, np.asarray(offsets, np.int64), level, race)
     return FixedWindow(counts, target, third, engine_update(scale, w_int, payload, third, rand, trace_rands),
                        offsets)
 

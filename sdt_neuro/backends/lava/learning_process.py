@@ -413,3 +413,84 @@ class PyWTAOutputFixed(LearningNeuronModelFixed, AbstractPyLifModelFixed):
         self.s_out_y1.send(self.y1)
         self.s_out_y2.send(self.y2)
         self.s_out_y3.send(self.y3)
+
+
+@implements(proc=RaceWTAOutput, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyRaceWTAOutputFixed(LearningNeuronModelFixed, AbstractPyLifModelFixed):
+    """Integer model of :class:`RaceWTAOutput`: counting as in :class:`PyWTAOutputFixed`, then the
+    race on integer scores ``c 2**14 - H_int`` with the ramp rounded to the same units. The lateral
+    ``Dense`` is Lava's bit-accurate model, whose 8-bit mixed-sign weights are even: each win arrives
+    as -2."""
+
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
+    race_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
+    inh_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=16)
+    vth: int = LavaPyType(int, np.int32, precision=17)
+    lr_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=8)
+    stats_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64)
+    offsets: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    average: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    counts: np.ndarray = LavaPyType(np.ndarray, np.int64)
+
+    def __init__(self, proc_params: dict) -> None:
+        from sdt_neuro.backends.lava.learning_fixed import FixedLearningScale
+
+        super().__init__(proc_params)
+        self.scale = FixedLearningScale(**proc_params["fixed_scale"])
+        self.race = LocalWTA(**proc_params["race"])
+        self.ramp, self.ceiling = self.race.integer_ramp(self.scale.h_unit)
+        self.steps = proc_params["steps"]
+        self.period = self.steps + 1 + self.race.steps
+        self.no_spikes = np.zeros(proc_params["shape"], dtype=bool)
+        self.score = np.zeros(proc_params["shape"], dtype=np.int64)
+        self.fired = np.zeros(proc_params["shape"], dtype=bool)
+        self.wins_heard = np.zeros(proc_params["shape"], dtype=np.int64)
+        self.v_window = np.zeros(proc_params["shape"], dtype=np.int64)
+
+    def run_spk(self) -> None:
+        from sdt_neuro.backends.lava.learning_fixed import H_BITS, SHIFT, decide
+
+        a_in = self.a_in.recv()
+        inh = self.inh_in.recv()
+        within = (self.time_step - 1) % self.period + 1
+        if within == 2:
+            self.u.fill(0)
+            self.v.fill(0)
+            self.counts.fill(0)
+        spikes = race_spikes = self.no_spikes
+        if 2 <= within <= self.steps + 1:  # the window's T input currents
+            if not self.isbiasscaled:
+                self.scale_bias()
+            self.subthr_dynamics(activation_in=a_in)
+            vth = int(self.vth) << SHIFT
+            spikes = self.v > vth
+            self.v[spikes] -= vth
+            self.counts += spikes
+            if within == self.steps + 1:  # counting done: the race starts from c 2**14 - H
+                self.score = self.counts * 2**H_BITS - self.offsets
+                self.v_window = self.v.astype(np.int64)
+                self.fired = np.zeros_like(self.fired)
+                self.wins_heard = np.zeros_like(self.wins_heard)
+        elif within > self.steps + 1:
+            j = within - self.steps - 1
+            self.wins_heard -= np.asarray(inh, np.int64) // 2  # -2 per other neuron that won a step earlier
+            race_spikes = (~self.fired & (self.score + self.ramp[j - 1] >= self.ceiling)
+                           & (self.wins_heard < self.scale.k))
+            self.fired |= race_spikes
+        third = np.zeros(self.y2.shape, dtype=np.int32)
+        if self.time_step % self.period == 0:
+            level = int(self.lr_in.recv()[0])
+            target, y2, self.offsets = decide(self.scale, self.counts, self.v_window, self.offsets, level,
+                                              winners=self.fired.astype(np.int64))
+            self.average = target
+            third = y2.astype(np.int32)
+            self.stats_out.send(np.stack([self.counts, target, y2, self.offsets, target]))
+        self.y2 = third
+        self.s_out.send(spikes)
+        self.race_out.send(race_spikes)
+        self.s_out_bap.send(self.no_spikes)
+        self.s_out_y1.send(self.y1)
+        self.s_out_y2.send(self.y2)
+        self.s_out_y3.send(self.y3)

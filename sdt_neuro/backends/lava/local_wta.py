@@ -55,17 +55,32 @@ class LocalWTA:
             return span * j / self.steps
         return span * j * (j + 1) / (self.steps * (self.steps + 1))
 
+    def integer_ramp(self, unit: int) -> tuple[list[int], int]:
+        """The gains after 1..R steps and the ceiling, in integer units of ``1 / unit``."""
+        return [round(self.gained(j) * unit) for j in range(1, self.steps + 1)], round(self.ceiling * unit)
+
     def to_dict(self) -> dict:
         return {"steps": int(self.steps), "floor": float(self.floor), "ceiling": float(self.ceiling),
                 "ramp": self.ramp}
 
 
-def race_winners(score: np.ndarray, k: int, race: LocalWTA) -> np.ndarray:
-    """The neurons (0/1, float) that win the race from ``score`` ``[N]``: the oracle of the Lava model."""
-    score = np.asarray(score, dtype=np.float64)
-    fired = np.zeros(score.shape, dtype=bool)
+def race_winners(score: np.ndarray, k: int, race: LocalWTA, unit: int | None = None) -> np.ndarray:
+    """The neurons (0/1, float) that win the race from ``score`` ``[N]``: the oracle of the Lava model.
+
+    ``unit``: integer scores in units of ``1 / unit`` (fixed point); the ramp and the ceiling are then
+    rounded to the same units (:meth:`LocalWTA.integer_ramp`).
+    """
+    fired = np.zeros(np.shape(score), dtype=bool)
+    if unit is None:
+        score, gains, ceiling = np.asarray(score, dtype=np.float64), race.gained, race.ceiling
+    else:
+        score = np.asarray(score, dtype=np.int64)
+        ramp, ceiling = race.integer_ramp(unit)
+
+        def gains(j: int) -> int:
+            return ramp[j - 1]
     for j in range(1, race.steps + 1):
         if fired.sum() >= k:  # every neuron still racing has received k inhibitory spikes
             break
-        fired |= score + race.gained(j) >= race.ceiling
+        fired |= score + gains(j) >= ceiling
     return fired.astype(np.float64)

@@ -169,3 +169,28 @@ def test_weight_max_without_fixed_point_is_refused(tmp_path) -> None:
                            weight_max=0.1, data_root=None, out=str(tmp_path), no_progress=True)
     with pytest.raises(ConfigError, match="--weight-max sets the fixed-point weight range: add --fixed-point"):
         train_command(preset_config("lava-100"), args)
+
+
+def test_local_race_in_fixed_point_equals_the_integer_oracle() -> None:
+    """The race on integer scores, with the lateral inhibition on Lava's bit-accurate Dense: the same
+    winners, offsets and 8-bit weights as ``fixed_reference_window(race=...)``."""
+    pytest.importorskip("lava")
+    from sdt_neuro.backends.lava.learning import LavaLearningSession
+    from sdt_neuro.backends.lava.local_wta import LocalWTA
+
+    steps, w, b, x = 5, *_layer(seed=2)
+    race = LocalWTA(steps=6)
+    scale = make_scale(RULE, steps, lr_max=2.0, weight_max=0.08)
+    lrs = np.full(len(x), scale.lr_max)
+    with LavaLearningSession(w, b, RULE, steps=steps, windows=len(x), fixed=scale, wta=race) as session:
+        stats = session.learn(x, lrs)
+        w_lava = session.weights_int
+    rand, rand_x, rand_y = lava_random_streams(len(x), steps + 1 + race.steps)
+    w_ref, h_ref = scale.quantize_layer(w, b), np.zeros(10, np.int64)
+    for i in range(len(x)):
+        r = fixed_reference_window(scale, w_ref, scale.payload(x[i]), h_ref, scale.rate_levels, rand[i],
+                                   (rand_x[i], rand_y[i]), race=race)
+        np.testing.assert_array_equal(stats[i, 1], r.target)
+        w_ref, h_ref = r.weights, r.offsets
+    np.testing.assert_array_equal(w_lava, w_ref)
+    assert np.abs(w_lava - scale.quantize_layer(w, b)).max() > 0

@@ -49,3 +49,12 @@ def test_a_quadratic_ramp_separates_close_scores_at_the_top() -> None:
     assert [quadratic.gained(j) for j in range(1, 5)] == pytest.approx([0.1, 0.3, 0.6, 1.0])
     with pytest.raises(ConfigError, match="ramp='cubic'"):
         LocalWTA(ramp="cubic").check()
+
+
+def test_integer_scores_race_on_the_rounded_ramp() -> None:
+    race = LocalWTA(steps=4, floor=0.0, ceiling=1.0)  # gains 0.25 .. 1.0
+    ramp, ceiling = race.integer_ramp(1000)
+    assert ramp == [250, 500, 750, 1000] and ceiling == 1000
+    score = np.array([740, 760, 100])  # 0.74 and 0.76: the second crosses a step earlier
+    np.testing.assert_array_equal(race_winners(score, 1, race, unit=1000), [0, 1, 0])
+    np.testing.assert_array_equal(race_winners(score / 1000, 1, race), race_winners(score, 1, race, unit=1000))
