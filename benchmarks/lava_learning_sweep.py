@@ -88,6 +88,8 @@ def main() -> int:
     parser.add_argument("--race-floor", type=float, nargs="+", default=[-1.0], help="the race's lowest score")
     parser.add_argument("--race-ceiling", type=float, nargs="+", default=[2.0], help="the race's finish line")
     parser.add_argument("--race-ramp", nargs="+", default=["linear"], help="linear or quadratic")
+    parser.add_argument("--race-fine-steps", type=int, nargs="+", default=[0],
+                        help="> 0: that many fine steps from the ceiling to 0, the rest to the floor")
     parser.add_argument("--weight-max", type=float, nargs="+", default=[0.0],
                         help="0: float; w > 0: Loihi 2 fixed point with weights up to w (--fixed-point)")
     parser.add_argument("--orders", type=int, default=3, help="sample orders (seeds 1..N) per setting")
@@ -108,7 +110,7 @@ def main() -> int:
     grid = {"k": args.k or [base.wta_rule.k], "gamma": args.gamma or [base.wta_rule.gamma],
             "lr": args.lr or [base.lrs[0]], "init_gain": args.init_gain or [base.init_gain], "steps": args.steps,
             "race_steps": args.race_steps, "race_floor": args.race_floor, "race_ceiling": args.race_ceiling,
-            "race_ramp": args.race_ramp, "weight_max": args.weight_max}
+            "race_ramp": args.race_ramp, "race_fine_steps": args.race_fine_steps, "weight_max": args.weight_max}
     runs = []
     combos = list(itertools.product(*grid.values()))
     for values in tqdm(combos, desc="settings"):
@@ -122,7 +124,7 @@ def main() -> int:
             order = np.concatenate([rng.permutation(images) for _ in range(args.passes)])
             t0 = time.perf_counter()
             wta = (LocalWTA(setting["race_steps"], setting["race_floor"], setting["race_ceiling"],
-                            setting["race_ramp"]).check()
+                            setting["race_ramp"], setting["race_fine_steps"]).check()
                    if setting["race_steps"] else None)
             w, b = one_pass(config, x_train, order, setting["steps"], args.passes, wta,
                             setting["weight_max"] or None)

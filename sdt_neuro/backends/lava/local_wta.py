@@ -35,6 +35,8 @@ class LocalWTA:
     floor: float = 0.0
     ceiling: float = 1.25
     ramp: str = "linear"
+    fine_steps: int = 0  # > 0: the first fine_steps climb from ceiling to knee, the rest from knee to floor
+    knee: float = 0.0
 
     def check(self) -> LocalWTA:
         """Raise :class:`ConfigError` naming a setting the race cannot run."""
@@ -44,6 +46,9 @@ class LocalWTA:
             raise ConfigError(f"race floor={self.floor} must lie below ceiling={self.ceiling}")
         if self.ramp not in RAMPS:
             raise ConfigError(f"race ramp={self.ramp!r} must be one of {RAMPS}")
+        if self.fine_steps and not (0 < self.fine_steps < self.steps and self.floor < self.knee < self.ceiling):
+            raise ConfigError(f"race fine_steps={self.fine_steps} must lie in (0, steps={self.steps}) with "
+                              f"floor < knee={self.knee} < ceiling")
         return self
 
     def gained(self, j: int) -> float:
@@ -51,6 +56,11 @@ class LocalWTA:
         ``(ceiling - floor) j (j + 1) / (R (R + 1))`` (quadratic: an integrated constant current,
         fine steps first, where the winners are)."""
         span = self.ceiling - self.floor
+        if self.fine_steps:  # two speeds: fine above the knee, coarse below it
+            if j <= self.fine_steps:
+                return (self.ceiling - self.knee) * j / self.fine_steps
+            rest = (j - self.fine_steps) / (self.steps - self.fine_steps)
+            return (self.ceiling - self.knee) + (self.knee - self.floor) * rest
         if self.ramp == "linear":
             return span * j / self.steps
         return span * j * (j + 1) / (self.steps * (self.steps + 1))
@@ -61,7 +71,7 @@ class LocalWTA:
 
     def to_dict(self) -> dict:
         return {"steps": int(self.steps), "floor": float(self.floor), "ceiling": float(self.ceiling),
-                "ramp": self.ramp}
+                "ramp": self.ramp, "fine_steps": int(self.fine_steps), "knee": float(self.knee)}
 
 
 def race_winners(score: np.ndarray, k: int, race: LocalWTA, unit: int | None = None) -> np.ndarray:

@@ -58,3 +58,12 @@ def test_integer_scores_race_on_the_rounded_ramp() -> None:
     score = np.array([740, 760, 100])  # 0.74 and 0.76: the second crosses a step earlier
     np.testing.assert_array_equal(race_winners(score, 1, race, unit=1000), [0, 1, 0])
     np.testing.assert_array_equal(race_winners(score / 1000, 1, race), race_winners(score, 1, race, unit=1000))
+
+
+def test_a_two_speed_ramp_is_fine_above_the_knee_and_still_reaches_the_floor() -> None:
+    race = LocalWTA(steps=6, floor=-1.0, ceiling=1.0, fine_steps=4, knee=0.0)  # 0.25 x 4, then 0.5 x 2
+    assert [race.gained(j) for j in range(1, 7)] == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.5, 2.0])
+    np.testing.assert_array_equal(race_winners(np.array([0.8, 0.6, -0.9]), 1, race), [1, 0, 0])
+    np.testing.assert_array_equal(race_winners(np.array([-0.8, -0.9]), 1, race), [1, 1])  # a winner below 0
+    with pytest.raises(ConfigError, match="fine_steps=6"):
+        LocalWTA(steps=6, floor=-1.0, ceiling=1.0, fine_steps=6).check()
