@@ -157,21 +157,12 @@ def build_learning_graph(weights: np.ndarray, bias: np.ndarray, rule: WTARule, s
     neuron_args = dict(n=n_out, steps=steps, rule=rule.to_dict(), bias=bias, offsets=offsets, average=average,
                        learning_rule=lava_rule)
     out = P.WTAOutput(**neuron_args) if wta is None else P.RaceWTAOutput(race=wta.to_dict(), **neuron_args)
-    inp.s_out.connect(dense.s_in)
-    inp.lr_out.connect(out.lr_in)
-    dense.a_out.connect(out.a_in)
-    for src, dst in ((out.s_out_bap, dense.s_in_bap), (out.s_out_y1, dense.s_in_y1),
-                     (out.s_out_y2, dense.s_in_y2), (out.s_out_y3, dense.s_in_y3)):
-        src.connect(dst)
+    _wire(inp, dense, out)
     models = {inp: P.PyWindowInputFloat, dense: P.PyPlasticDenseFloat, out: P.PyWTAOutputFloat}
     if wta is not None:  # lateral inhibition: a stock Dense, -1 between every pair of distinct neurons
         from lava.proc.dense.models import PyDenseModelFloat
-        from lava.proc.dense.process import Dense
 
-        lateral = Dense(weights=np.eye(n_out) - 1.0)
-        out.race_out.connect(lateral.s_in)
-        lateral.a_out.connect(out.inh_in)
-        models.update({lateral: PyDenseModelFloat, out: P.PyRaceWTAOutputFloat})
+        models.update({_lateral(out, n_out, -1.0): PyDenseModelFloat, out: P.PyRaceWTAOutputFloat})
     run_cfg = Loihi2SimCfg(select_tag="floating_pt", exception_proc_model_map=models)
     return LearningGraph(inp, dense, out, run_cfg, int(steps), [n_in, n_out], int(windows), race_steps)
 
@@ -198,23 +189,36 @@ def _fixed_graph(weights: np.ndarray, bias: np.ndarray, rule: WTARule, steps: in
                        offsets=fixed.offsets_to_int(offsets), average=np.zeros(n_out, np.int64),
                        fixed_scale=fixed.to_dict())
     out = P.WTAOutput(**neuron_args) if wta is None else P.RaceWTAOutput(race=wta.to_dict(), **neuron_args)
+    _wire(inp, dense, out)
+    models = {inp: P.PyWindowInputFixed, dense: P.PyPlasticDenseFixed, out: P.PyWTAOutputFixed}
+    if wta is not None:  # lateral inhibition on Lava's bit-accurate Dense: -1 rounds to the even -2
+        from lava.proc.dense.models import PyDenseModelBitAcc
+
+        models.update({_lateral(out, n_out, -2.0): PyDenseModelBitAcc, out: P.PyRaceWTAOutputFixed})
+    run_cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=models)
+    return LearningGraph(inp, dense, out, run_cfg, int(steps), [n_in, n_out], int(windows), race_steps)
+
+
+def _wire(inp: Any, dense: Any, out: Any) -> None:
+    """Input to synapse to output population, the window's rate to the output, and the output's
+    learning ports (bap, y1, y2, y3) back to the synapse."""
     inp.s_out.connect(dense.s_in)
     inp.lr_out.connect(out.lr_in)
     dense.a_out.connect(out.a_in)
     for src, dst in ((out.s_out_bap, dense.s_in_bap), (out.s_out_y1, dense.s_in_y1),
                      (out.s_out_y2, dense.s_in_y2), (out.s_out_y3, dense.s_in_y3)):
         src.connect(dst)
-    models = {inp: P.PyWindowInputFixed, dense: P.PyPlasticDenseFixed, out: P.PyWTAOutputFixed}
-    if wta is not None:  # lateral inhibition on Lava's bit-accurate Dense: -1 rounds to the even -2
-        from lava.proc.dense.models import PyDenseModelBitAcc
-        from lava.proc.dense.process import Dense
 
-        lateral = Dense(weights=2 * (np.eye(n_out) - 1.0))
-        out.race_out.connect(lateral.s_in)
-        lateral.a_out.connect(out.inh_in)
-        models.update({lateral: PyDenseModelBitAcc, out: P.PyRaceWTAOutputFixed})
-    run_cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=models)
-    return LearningGraph(inp, dense, out, run_cfg, int(steps), [n_in, n_out], int(windows), race_steps)
+
+def _lateral(out: Any, n: int, weight: float) -> Any:
+    """A stock ``Dense`` from the race's spikes back to the population: ``weight`` between every pair
+    of distinct neurons, none on the diagonal."""
+    from lava.proc.dense.process import Dense
+
+    lateral = Dense(weights=weight * (1.0 - np.eye(n)))
+    out.race_out.connect(lateral.s_in)
+    lateral.a_out.connect(out.inh_in)
+    return lateral
 
 
 def _graded_overwrite() -> Any:

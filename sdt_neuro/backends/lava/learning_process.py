@@ -360,13 +360,11 @@ class PyPlasticDenseFixed(LearningConnectionModelBitApproximate, AbstractPyDense
             self.w_out.send(self.weights)
 
 
-@implements(proc=WTAOutput, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
-class PyWTAOutputFixed(LearningNeuronModelFixed, AbstractPyLifModelFixed):
-    """Integer model of :class:`WTAOutput`: Lava's fixed-point LIF arithmetic (``du = 4095``,
-    ``dv = 0``: integrate and fire), strict threshold, subtractive reset; at the end of the window
-    the k-WTA target, integer homeostasis and the signed third factor ``y2`` (``learning_fixed.decide``)."""
+class WTAOutputFixedBase(LearningNeuronModelFixed, AbstractPyLifModelFixed):
+    """Integer output population (undecorated base of the sort and race models): Lava's fixed-point
+    LIF arithmetic (``du = 4095``, ``dv = 0``: integrate and fire), strict threshold, subtractive
+    reset; at the end of the window integer homeostasis and the signed third factor ``y2``
+    (``learning_fixed.decide``)."""
 
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
     vth: int = LavaPyType(int, np.int32, precision=17)
@@ -385,11 +383,11 @@ class PyWTAOutputFixed(LearningNeuronModelFixed, AbstractPyLifModelFixed):
         self.period = self.steps + 1
         self.no_spikes = np.zeros(proc_params["shape"], dtype=bool)
 
-    def run_spk(self) -> None:
-        from sdt_neuro.backends.lava.learning_fixed import SHIFT, decide
+    def integrate(self, a_in: np.ndarray, within: int) -> np.ndarray:
+        """One counting step (``within``: 1..P in the window; the count restarts at 2); its spikes."""
+        from sdt_neuro.backends.lava.learning_fixed import SHIFT
 
-        a_in = self.a_in.recv()
-        if self.time_step % self.period == 2 % self.period:  # first step of this sample's currents
+        if within == 2:  # first step of this sample's currents
             self.u.fill(0)
             self.v.fill(0)
             self.counts.fill(0)
@@ -400,13 +398,19 @@ class PyWTAOutputFixed(LearningNeuronModelFixed, AbstractPyLifModelFixed):
         spikes = self.v > vth
         self.v[spikes] -= vth  # subtractive reset
         self.counts += spikes
-        third = np.zeros(self.y2.shape, dtype=np.int32)
-        if self.time_step % self.period == 0:  # last step of the window: decide and learn
-            level = int(self.lr_in.recv()[0])
-            target, y2, self.offsets = decide(self.scale, self.counts, self.v.astype(np.int64), self.offsets, level)
-            self.average = target
-            third = y2.astype(np.int32)
-            self.stats_out.send(np.stack([self.counts, target, y2, self.offsets, target]))
+        return spikes
+
+    def finish_window(self, v: np.ndarray, winners: np.ndarray | None = None) -> np.ndarray:
+        """Decide (sort, unless ``winners`` are given), update homeostasis, report; the factor ``y2``."""
+        from sdt_neuro.backends.lava.learning_fixed import decide
+
+        level = int(self.lr_in.recv()[0])
+        target, y2, self.offsets = decide(self.scale, self.counts, v, self.offsets, level, winners=winners)
+        self.average = target
+        self.stats_out.send(np.stack([self.counts, target, y2, self.offsets, target]))
+        return y2.astype(np.int32)
+
+    def send_learning(self, spikes: np.ndarray, third: np.ndarray) -> None:
         self.y2 = third
         self.s_out.send(spikes)
         self.s_out_bap.send(self.no_spikes)  # no post-synaptic spike: y2 keeps its sign
@@ -415,59 +419,52 @@ class PyWTAOutputFixed(LearningNeuronModelFixed, AbstractPyLifModelFixed):
         self.s_out_y3.send(self.y3)
 
 
+@implements(proc=WTAOutput, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyWTAOutputFixed(WTAOutputFixedBase):
+    """Integer model of :class:`WTAOutput`: the k winners by sorting the integer scores."""
+
+    def run_spk(self) -> None:
+        within = (self.time_step - 1) % self.period + 1
+        spikes = self.integrate(self.a_in.recv(), within)
+        third = np.zeros(self.y2.shape, dtype=np.int32)
+        if within == self.period:  # last step of the window: decide and learn
+            third = self.finish_window(self.v.astype(np.int64))
+        self.send_learning(spikes, third)
+
+
 @implements(proc=RaceWTAOutput, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt")
-class PyRaceWTAOutputFixed(LearningNeuronModelFixed, AbstractPyLifModelFixed):
+class PyRaceWTAOutputFixed(WTAOutputFixedBase):
     """Integer model of :class:`RaceWTAOutput`: counting as in :class:`PyWTAOutputFixed`, then the
     race on integer scores ``c 2**14 - H_int`` with the ramp rounded to the same units. The lateral
     ``Dense`` is Lava's bit-accurate model, whose 8-bit mixed-sign weights are even: each win arrives
     as -2."""
 
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
     race_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
     inh_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=16)
-    vth: int = LavaPyType(int, np.int32, precision=17)
-    lr_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=8)
-    stats_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64)
-    offsets: np.ndarray = LavaPyType(np.ndarray, np.int64)
-    average: np.ndarray = LavaPyType(np.ndarray, np.int64)
-    counts: np.ndarray = LavaPyType(np.ndarray, np.int64)
 
     def __init__(self, proc_params: dict) -> None:
-        from sdt_neuro.backends.lava.learning_fixed import FixedLearningScale
-
         super().__init__(proc_params)
-        self.scale = FixedLearningScale(**proc_params["fixed_scale"])
         self.race = LocalWTA(**proc_params["race"])
         self.ramp, self.ceiling = self.race.integer_ramp(self.scale.h_unit)
-        self.steps = proc_params["steps"]
         self.period = self.steps + 1 + self.race.steps
-        self.no_spikes = np.zeros(proc_params["shape"], dtype=bool)
         self.score = np.zeros(proc_params["shape"], dtype=np.int64)
         self.fired = np.zeros(proc_params["shape"], dtype=bool)
         self.wins_heard = np.zeros(proc_params["shape"], dtype=np.int64)
         self.v_window = np.zeros(proc_params["shape"], dtype=np.int64)
 
     def run_spk(self) -> None:
-        from sdt_neuro.backends.lava.learning_fixed import H_BITS, SHIFT, decide
+        from sdt_neuro.backends.lava.learning_fixed import H_BITS
 
         a_in = self.a_in.recv()
         inh = self.inh_in.recv()
         within = (self.time_step - 1) % self.period + 1
-        if within == 2:
-            self.u.fill(0)
-            self.v.fill(0)
-            self.counts.fill(0)
         spikes = race_spikes = self.no_spikes
         if 2 <= within <= self.steps + 1:  # the window's T input currents
-            if not self.isbiasscaled:
-                self.scale_bias()
-            self.subthr_dynamics(activation_in=a_in)
-            vth = int(self.vth) << SHIFT
-            spikes = self.v > vth
-            self.v[spikes] -= vth
-            self.counts += spikes
+            spikes = self.integrate(a_in, within)
             if within == self.steps + 1:  # counting done: the race starts from c 2**14 - H
                 self.score = self.counts * 2**H_BITS - self.offsets
                 self.v_window = self.v.astype(np.int64)
@@ -480,17 +477,7 @@ class PyRaceWTAOutputFixed(LearningNeuronModelFixed, AbstractPyLifModelFixed):
                            & (self.wins_heard < self.scale.k))
             self.fired |= race_spikes
         third = np.zeros(self.y2.shape, dtype=np.int32)
-        if self.time_step % self.period == 0:
-            level = int(self.lr_in.recv()[0])
-            target, y2, self.offsets = decide(self.scale, self.counts, self.v_window, self.offsets, level,
-                                              winners=self.fired.astype(np.int64))
-            self.average = target
-            third = y2.astype(np.int32)
-            self.stats_out.send(np.stack([self.counts, target, y2, self.offsets, target]))
-        self.y2 = third
-        self.s_out.send(spikes)
+        if within == self.period:
+            third = self.finish_window(self.v_window, winners=self.fired.astype(np.int64))
         self.race_out.send(race_spikes)
-        self.s_out_bap.send(self.no_spikes)
-        self.s_out_y1.send(self.y1)
-        self.s_out_y2.send(self.y2)
-        self.s_out_y3.send(self.y3)
+        self.send_learning(spikes, third)
