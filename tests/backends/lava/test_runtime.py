@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -114,19 +115,21 @@ def _session_members(sid: int) -> list[int]:
     return members
 
 
-def test_ctrl_c_to_the_process_group_leaves_no_orphans(tmp_path: Path) -> None:
-    """SIGINT to the whole group (what a terminal's Ctrl-C does) reaches the workers too."""
+def _signal_a_running_script(tmp_path: Path, script: str, send: Callable[[int], None]) -> tuple[int, list[int], bytes]:
+    """Start ``script`` in its own session, wait for its "running", ``send(pid)`` a signal and wait;
+    returns its exit code, the session's survivors and its stderr (the session is killed after)."""
     root = Path(__file__).resolve().parents[3]
     err_path = tmp_path / "stderr.txt"
     with err_path.open("wb") as err_file:  # a file, not a pipe: an orphan holding it cannot block us
-        proc = subprocess.Popen([sys.executable, "-c", SCRIPT], cwd=root, stdout=subprocess.PIPE, stderr=err_file,
+        proc = subprocess.Popen([sys.executable, "-c", script], cwd=root, stdout=subprocess.PIPE, stderr=err_file,
                                 start_new_session=True, env={**os.environ, "PYTHONPATH": str(root)})
     try:
-        assert proc.stdout.readline().strip() == b"running"
+        assert proc.stdout.readline().strip() == b"running", err_path.read_bytes().decode()[-3000:]
         time.sleep(1.0)
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=60)
-        deadline = time.monotonic() + 5
+        assert len(_session_members(proc.pid)) > 1  # the workers are up
+        send(proc.pid)
+        proc.wait(timeout=120)  # stopping the runtime takes seconds, more under load
+        deadline = time.monotonic() + 30
         while _session_members(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         survivors = _session_members(proc.pid)
@@ -134,9 +137,14 @@ def test_ctrl_c_to_the_process_group_leaves_no_orphans(tmp_path: Path) -> None:
         proc.stdout.close()
         if proc.poll() is None or _session_members(proc.pid):
             os.killpg(proc.pid, signal.SIGKILL)
-    err = err_path.read_bytes()
+    return proc.returncode, survivors, err_path.read_bytes()
+
+
+def test_ctrl_c_to_the_process_group_leaves_no_orphans(tmp_path: Path) -> None:
+    """SIGINT to the whole group (what a terminal's Ctrl-C does) reaches the workers too."""
+    code, survivors, err = _signal_a_running_script(tmp_path, SCRIPT, lambda pid: os.killpg(pid, signal.SIGINT))
     last_line = err.strip().splitlines()[-1]
-    assert proc.returncode != 0 and last_line.startswith(b"KeyboardInterrupt"), err.decode()[-3000:]
+    assert code != 0 and last_line.startswith(b"KeyboardInterrupt"), err.decode()[-3000:]
     assert survivors == [], err.decode()[-3000:]
 
 
@@ -157,25 +165,7 @@ SIGTERM_SCRIPT = textwrap.dedent("""
 def test_sigterm_to_the_main_process_alone_stops_the_workers(tmp_path: Path) -> None:
     """What a job scheduler or ``kill PID`` does: only the main process gets SIGTERM. Before
     ``exit_on_sigterm`` Python died at once and Lava's workers lived on as orphans."""
-    root = Path(__file__).resolve().parents[3]
-    err_path = tmp_path / "stderr.txt"
-    with err_path.open("wb") as err_file:
-        proc = subprocess.Popen([sys.executable, "-c", SIGTERM_SCRIPT], cwd=root, stdout=subprocess.PIPE,
-                                stderr=err_file, start_new_session=True, env={**os.environ, "PYTHONPATH": str(root)})
-    try:
-        assert proc.stdout.readline().strip() == b"running", err_path.read_bytes().decode()[-3000:]
-        time.sleep(1.0)
-        assert len(_session_members(proc.pid)) > 1  # the workers are up
-        os.kill(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=120)  # stopping the runtime takes seconds, more under load
-        deadline = time.monotonic() + 30
-        while _session_members(proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        survivors = _session_members(proc.pid)
-    finally:
-        proc.stdout.close()
-        if proc.poll() is None or _session_members(proc.pid):
-            os.killpg(proc.pid, signal.SIGKILL)
-    err = err_path.read_bytes().decode()
-    assert proc.returncode == 143, err[-3000:]
-    assert survivors == [], err[-3000:]
+    code, survivors, err = _signal_a_running_script(tmp_path, SIGTERM_SCRIPT,
+                                                    lambda pid: os.kill(pid, signal.SIGTERM))
+    assert code == 143, err.decode()[-3000:]
+    assert survivors == [], err.decode()[-3000:]
