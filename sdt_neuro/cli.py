@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--race-steps", type=int, metavar="R",
                     help="local winner-take-all: winners by a race of R steps with lateral inhibition, not by "
                          "sorting (--backend lava, float)")
+    tr.add_argument("--race-range", type=float, nargs=2, metavar=("FLOOR", "CEILING"),
+                    help="scores the race covers (default 0 1.25; with --race-steps)")
     tr.add_argument("--weight-max", type=float,
                     help="largest |weight| the 8-bit fixed-point weights represent (default 0.08; --fixed-point)")
 
@@ -168,9 +170,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.preset = args.preset or "bp-1layer"
         config = preset_config(args.preset, **overrides)
     out = Path(args.out)
-    if args.backend != "lava" and (args.fixed_point or args.weight_max is not None or args.race_steps):
-        raise ConfigError(f"--fixed-point, --weight-max and --race-steps are Lava learning settings; --backend "
-                          f"{args.backend} does not take them")
+    if args.backend != "lava" and (args.fixed_point or args.weight_max is not None or args.race_steps
+                                   or args.race_range):
+        raise ConfigError(f"--fixed-point, --weight-max, --race-steps and --race-range are Lava learning settings; "
+                          f"--backend {args.backend} does not take them")
     if args.backend != "ann":
         ann_only = [f"--{name.replace('_', '-')}" for name in ("clean_target", "straight_through", "rate_steps")
                     if getattr(config, name)]

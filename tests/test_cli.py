@@ -92,7 +92,7 @@ def test_ann_only_training_options_are_refused_by_the_spiking_backends(tmp_path,
 
 
 def test_lava_learning_options_are_refused_by_the_other_backends(tmp_path, capsys):
-    for flag in (["--fixed-point"], ["--race-steps", "16"], ["--weight-max", "0.1"]):
+    for flag in (["--fixed-point"], ["--race-steps", "16"], ["--weight-max", "0.1"], ["--race-range", "-1", "1"]):
         code = main(["train", "--backend", "ann", "--preset", "lava-100", *flag, "--out", str(tmp_path / "x"),
                      "--no-progress"])
         assert code == 2

@@ -368,8 +368,7 @@ class LavaLearner:
         self.session: LavaLearningSession | None = None
         self.compile_seconds = 0.0
         self.fixed = fixed_scale(config)
-        race_steps = int(config.extra.get("race_steps") or 0)
-        self.wta = LocalWTA(steps=race_steps).check() if race_steps else None
+        self.wta = local_wta(config)
         if self.fixed is not None:
             layer = self.model.layers[0]
             check_initial_weights(self.fixed, layer.weight.detach().numpy(), layer.bias.detach().numpy())
@@ -426,6 +425,16 @@ class LavaLearner:
         return self.model(x)
 
 
+def local_wta(config: Any) -> LocalWTA | None:
+    """The race of a ``--race-steps`` run (``extra["race_steps"]``, ``race_floor``, ``race_ceiling``), or ``None``."""
+    steps = int(config.extra.get("race_steps") or 0)
+    if not steps:
+        return None
+    default = LocalWTA()
+    return LocalWTA(steps=steps, floor=float(config.extra.get("race_floor", default.floor)),
+                    ceiling=float(config.extra.get("race_ceiling", default.ceiling))).check()
+
+
 def fixed_scale(config: Any) -> FixedLearningScale | None:
     """The integer scale of a ``--fixed-point`` run (``extra["fixed_point"]``), or ``None`` for float."""
     if not config.extra.get("fixed_point"):
@@ -472,6 +481,12 @@ def train_command(config: Any, args: Any) -> int:
         config = config.replace(extra={**config.extra, "fixed_point": True})
     if getattr(args, "race_steps", None):
         config = config.replace(extra={**config.extra, "race_steps": int(args.race_steps)})
+    if getattr(args, "race_range", None):
+        if not config.extra.get("race_steps"):
+            raise ConfigError("--race-range sets the local race's scores: add --race-steps")
+        floor, ceiling = (float(v) for v in args.race_range)
+        config = config.replace(extra={**config.extra, "race_floor": floor, "race_ceiling": ceiling})
+    local_wta(config)  # refuse a race it cannot run before loading data
     if getattr(args, "weight_max", None) is not None:
         if not config.extra.get("fixed_point"):
             raise ConfigError("--weight-max sets the fixed-point weight range: add --fixed-point")

@@ -158,7 +158,7 @@ def test_learner_in_the_shared_loop_learns_in_fixed_point(tmp_path) -> None:
     assert np.abs(np.round(w)).max() <= 256 and np.abs(np.round(w)).sum() > 0
 
 
-def test_weight_max_without_fixed_point_is_refused(tmp_path) -> None:
+def test_lava_learning_options_are_checked_before_any_data_is_read(tmp_path) -> None:
     pytest.importorskip("lava")
     from types import SimpleNamespace
 
@@ -166,8 +166,14 @@ def test_weight_max_without_fixed_point_is_refused(tmp_path) -> None:
     from sdt_neuro.presets import preset_config
 
     args = SimpleNamespace(resume=False, samples=None, steps=None, fixed_point=False, race_steps=None,
-                           weight_max=0.1, data_root=None, out=str(tmp_path), no_progress=True)
+                           race_range=None, weight_max=0.1, data_root=None, out=str(tmp_path), no_progress=True)
     with pytest.raises(ConfigError, match="--weight-max sets the fixed-point weight range: add --fixed-point"):
+        train_command(preset_config("lava-100"), args)
+    args.weight_max, args.race_range = None, [-3.75, 1.25]
+    with pytest.raises(ConfigError, match="--race-range sets the local race's scores: add --race-steps"):
+        train_command(preset_config("lava-100"), args)
+    args.race_steps, args.race_range = 12, [2.0, 1.0]
+    with pytest.raises(ConfigError, match="floor=2.0 must lie below ceiling=1.0"):
         train_command(preset_config("lava-100"), args)
 
 
