@@ -34,7 +34,7 @@ from sdt_neuro.backends.lava.local_wta import LocalWTA
 from sdt_neuro.data import load_dataset
 from sdt_neuro.evaluate import direct_association
 from sdt_neuro.presets import preset_config
-from sdt_neuro.training.loop import lr_factor
+from sdt_neuro.training.phases import lr_factor
 from sdt_neuro.training.run_data import training_split, validation_split
 
 

@@ -184,7 +184,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _backend_module(args.backend).train_command(config, args)
     result = train(config, out_dir=out, resume=args.resume, data_root=args.data_root,
                    progress=False if args.no_progress else None)
-    from sdt_neuro.records import epoch_line
+    from sdt_neuro.records import epoch_line, scored
 
     if result.rank != 0:  # under torchrun only rank 0 reports
         return 0
@@ -193,7 +193,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         c, h, w = fitted.input_shape
         print(f"{fitted.dataset}: {c}x{h}x{w} images, {fitted.wta_rule.n_classes} classes; the network was "
               f"fitted to them ({'-'.join(map(str, fitted.sizes))})")
-    for m in result.metrics:
+    for m in scored(result.metrics) or result.metrics:  # the scored epochs (all of them when none was)
         print(epoch_line(m))
     if result.metrics and "test_linear_probe" in result.metrics[-1]:
         print(f"linear probe: {result.metrics[-1]['test_linear_probe']:.4f}")

@@ -44,17 +44,25 @@ class _StraightThroughClamp(torch.autograd.Function):
         return grad
 
 
+READOUTS = ("hard-sigmoid", "sigmoid", "softmax")
+
+
 class MLP(nn.Module):
     """``sizes[0] -> ... -> sizes[-1]``: ReLU hidden layers, hard-sigmoid output.
 
     ``input_dropout`` is applied to the input, ``hidden_dropout`` after each hidden ReLU (both
     the usual inverted dropout, active in ``train()`` mode only). ``straight_through``: see
-    :func:`hard_sigmoid`.
+    :func:`hard_sigmoid`. ``readout`` is the output function: ``"hard-sigmoid"`` (the paper's), or
+    ``"sigmoid"`` / ``"softmax"`` for the published semi-supervised networks trained with
+    cross-entropy (:meth:`logits` gives the pre-activation the loss needs).
     """
 
     def __init__(self, sizes: Sequence[int], input_dropout: float = 0.0, hidden_dropout: float = 0.0,
-                 init_gain: float = INIT_GAIN, straight_through: bool = False):
+                 init_gain: float = INIT_GAIN, straight_through: bool = False, readout: str = "hard-sigmoid"):
         super().__init__()
+        if readout not in READOUTS:
+            raise ConfigError(f"readout={readout!r} is not one of {READOUTS}")
+        self.readout = readout
         if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
             raise ConfigError(f"sizes={list(sizes)} needs >= 2 positive layer widths")
         for name, p in (("input_dropout", input_dropout), ("hidden_dropout", hidden_dropout)):
@@ -71,14 +79,26 @@ class MLP(nn.Module):
     def n_outputs(self) -> int:
         return self.sizes[-1]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The output layer's pre-activation (dropout as in the current mode)."""
         x = x.reshape(x.shape[0], -1)
         if x.shape[1] != self.sizes[0]:
             raise ShapeError(f"MLP expects {self.sizes[0]} input features, got shape {tuple(x.shape)}")
         h = self.input_dropout(x)
         for layer in self.layers[:-1]:
             h = self.hidden_dropout(torch.relu(layer(h)))
-        return hard_sigmoid(self.layers[-1](h), self.straight_through)
+        return self.layers[-1](h)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.read_out(self.logits(x))
+
+    def read_out(self, a: torch.Tensor) -> torch.Tensor:
+        """The output function applied to the pre-activation ``a``."""
+        if self.readout == "sigmoid":
+            return torch.sigmoid(a)
+        if self.readout == "softmax":
+            return torch.softmax(a, dim=1)
+        return hard_sigmoid(a, self.straight_through)
 
     def pre_activations(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Pre-activation of every layer in eval semantics (no dropout); used by conversion."""
@@ -180,13 +200,13 @@ def build_model(arch: str, sizes: Sequence[int], input_dropout: float, hidden_dr
                 prune: float = 0.5, init_gain: float = INIT_GAIN, straight_through: bool = False,
                 pool: str = "max", init: str = "xavier",
                 input_shape: Sequence[int] = (1, 28, 28), cnn_channels: Sequence[int] = (32, 128),
-                cnn_activation: str = "relu") -> nn.Module:
+                cnn_activation: str = "relu", readout: str = "hard-sigmoid") -> nn.Module:
     """Model from config fields: ``arch`` is ``"mlp"`` (uses ``sizes``) or ``"cnn"`` (takes
     ``input_shape`` (C, H, H) images; its ``hidden_dropout`` acts on the flattened features)."""
     if not init_gain > 0:
         raise ConfigError(f"init_gain={init_gain} must be > 0")
     if arch == "mlp":
-        return MLP(sizes, input_dropout, hidden_dropout, init_gain, straight_through)
+        return MLP(sizes, input_dropout, hidden_dropout, init_gain, straight_through, readout)
     if arch == "cnn":
         return CNN(n_outputs=int(sizes[-1]), in_channels=int(input_shape[0]), image_size=int(input_shape[1]),
                    prune=prune, init_gain=None if init == "torch" else init_gain,

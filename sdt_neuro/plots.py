@@ -93,17 +93,23 @@ def plot_neuron_prototypes(x: np.ndarray, activity: np.ndarray, neurons: Sequenc
 
 def plot_accuracy_curve(metrics: Sequence[dict[str, Any]], path: str | os.PathLike) -> None:
     """DA (average and max) against epoch, on the split each epoch was scored on (validation when
-    the run has one, else test); a run with a validation split adds its final test point."""
-    from sdt_neuro.records import headline
+    the run has one, else test); a run with a validation split adds its final test point. Epochs
+    left unscored are skipped; a semi-supervised run adds its output accuracy."""
+    from sdt_neuro.records import headline, scored
 
+    metrics = scored(list(metrics))
     plt = _pyplot()
     epochs = [m["epoch"] for m in metrics]
     split = headline(metrics[0])["split"]
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.plot(epochs, [headline(m)["da_average"] for m in metrics], "o-", label=f"{split} DA average")
     ax.plot(epochs, [headline(m)["da_max"] for m in metrics], "s--", label=f"{split} DA max")
+    if "accuracy" in headline(metrics[0]):
+        ax.plot(epochs, [headline(m)["accuracy"] for m in metrics], "^-", label=f"{split} output accuracy")
     if split == "validation" and "test_da_average" in metrics[-1]:
         ax.plot([epochs[-1]], [metrics[-1]["test_da_average"]], "k*", markersize=10, label="test DA average")
+        if "test_accuracy" in metrics[-1]:
+            ax.plot([epochs[-1]], [metrics[-1]["test_accuracy"]], "r*", markersize=10, label="test output accuracy")
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy")
     ax.grid(alpha=0.3)

@@ -5,6 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 
+def scored(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records that carry figures (an epoch a phase left unscored, or a run without training
+    labels, says why under ``evaluation`` instead)."""
+    return [r for r in records if "evaluation" not in r]
+
+
 def headline(record: dict[str, Any]) -> dict[str, Any]:
     """The figures an epoch was judged by: validation when the run has a validation split, else
     test. Keys ``split``, ``da_average``, ``da_max`` and (semi-supervised) ``accuracy``."""

@@ -30,6 +30,7 @@ from sdt_neuro.probe import linear_probe
 from sdt_neuro.training.checkpoint import load_trained_model
 from sdt_neuro.training.config import TrainConfig
 from sdt_neuro.training.ep import free_phase_activity
+from sdt_neuro.training.ep_readout import readout_activity
 from sdt_neuro.training.semi import output_accuracy
 
 EVAL_CHUNK = 2000
@@ -51,13 +52,16 @@ SPLITS = ("test", "validation")
 
 def ann_activity(config: TrainConfig, model: torch.nn.Module, x: torch.Tensor,
                  options: dict[str, Any] | None = None) -> np.ndarray:
-    """Hard-sigmoid output of the reference network (eval mode), in chunks; for an EP network,
-    the output of its free phase."""
+    """Output of the reference network (eval mode), in chunks; for an EP network, the output of
+    its free phase (through its softmax read-out when it has one)."""
     model.eval()
     with torch.no_grad():
         outs = []
         for i in range(0, x.shape[0], EVAL_CHUNK):
             xb = x[i : i + EVAL_CHUNK]
+            if config.algorithm == "ep" and config.readout == "softmax":
+                outs.append(readout_activity(config, model, xb))
+                continue
             if config.algorithm == "ep":
                 outs.append(free_phase_activity(config, model, xb))
                 continue

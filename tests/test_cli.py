@@ -74,7 +74,7 @@ def test_presets_list_and_config_files(tmp_path, capsys):
 
 def test_semi_supervised_runs_print_their_output_accuracy(tmp_path, capsys):
     out = tmp_path / "semi"
-    assert main(["train", "--preset", "semi-bp-100", "--epochs", "2", "--train-samples", "1000",
+    assert main(["train", "--preset", "semi-bp-100-ours", "--epochs", "2", "--train-samples", "1000",
                  "--test-samples", "200", "--threads", "1", "--out", str(out), "--no-progress"]) == 0
     last = json.loads((out / "metrics.json").read_text())[-1]
     assert f"output accuracy {last['test_accuracy']:.4f}" in capsys.readouterr().out
@@ -83,7 +83,7 @@ def test_semi_supervised_runs_print_their_output_accuracy(tmp_path, capsys):
 
 
 def test_ann_only_training_options_are_refused_by_the_spiking_backends(tmp_path, capsys):
-    code = main(["train", "--backend", "snntorch", "--preset", "semi-bp-100", "--straight-through",
+    code = main(["train", "--backend", "snntorch", "--preset", "semi-bp-100-ours", "--straight-through",
                  "--out", str(tmp_path / "x"), "--no-progress"])
     assert code == 2
     err = capsys.readouterr().err

@@ -35,7 +35,7 @@ class BPLearner:
         self.device = device
         self.state = HomeostasisState(self.rule, device)
         self.optimizer = _make_optimizer(model, config)
-        self.fast = isinstance(model, MLP) and config.optimizer == "sgd"
+        self.fast = isinstance(model, MLP) and config.optimizer == "sgd" and config.readout == "hard-sigmoid"
 
     def target(self, y: torch.Tensor, mask: torch.Tensor | None, labels: torch.Tensor | None) -> torch.Tensor:
         """Self-defined target (or the label target when ``labels`` are given)."""
@@ -48,8 +48,11 @@ class BPLearner:
         self.model.train()
         return source
 
-    def train_step(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """One batch; returns the loss (a 0-d tensor, not synchronised)."""
+    def train_step(self, x: torch.Tensor, labels: torch.Tensor | None = None, loss: str = "mse") -> torch.Tensor:
+        """One batch; returns the loss (a 0-d tensor, not synchronised). ``loss="cross-entropy"``
+        trains the sigmoid or softmax read-out on the target's cross-entropy."""
+        if loss == "cross-entropy":
+            return self._cross_entropy_step(x, labels)
         if self.fast:
             return self._fast_step(x, labels)
         self.model.train()
@@ -61,6 +64,19 @@ class BPLearner:
             y = y * mask
         d = self.target(self.target_source(x, y.detach(), mask, labels), mask, labels)
         loss = torch.nn.functional.mse_loss(y, d)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
+
+    def _cross_entropy_step(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """Target from the read-out's output ``y`` (k-WTA with homeostasis, or the labels), then
+        binary cross-entropy on sigmoid outputs or cross-entropy on the softmax."""
+        self.model.train()
+        logits = self.model.logits(x)  # type: ignore[operator]
+        y = self.model.read_out(logits.detach())  # type: ignore[operator]
+        d = self.target(self.target_source(x, y, None, labels), None, labels)
+        loss = cross_entropy(logits, d, self.config.readout, self.config.ce_label_smoothing)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -109,6 +125,17 @@ class BPLearner:
         """Output activity in eval mode (no dropout)."""
         self.model.eval()
         return self.model(x)
+
+
+def cross_entropy(logits: torch.Tensor, target: torch.Tensor, readout: str, smoothing: float = 0.0) -> torch.Tensor:
+    """Cross-entropy of a (k-hot) ``target`` against the read-out of ``logits``: per-output binary
+    cross-entropy for ``"sigmoid"`` (smoothed towards 1/2), the softmax's for ``"softmax"``
+    (smoothed towards uniform), both averaged over the batch."""
+    if readout == "sigmoid":
+        smooth = target.mul(1.0 - smoothing).add_(smoothing / 2) if smoothing else target
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits, smooth, reduction="sum") / logits.shape[0]
+    mass = target / target.sum(dim=1, keepdim=True).clamp_min(1.0)  # a k-hot target as a distribution
+    return torch.nn.functional.cross_entropy(logits, mass, label_smoothing=smoothing)
 
 
 def quantize_rates(y: torch.Tensor, steps: int) -> torch.Tensor:

@@ -8,7 +8,7 @@ from typing import Any
 from torch import nn
 
 from sdt_neuro.errors import ConfigError
-from sdt_neuro.models import build_model
+from sdt_neuro.models import READOUTS, build_model
 from sdt_neuro.rule import WTARule
 
 ALGORITHMS = ("bp", "ep")
@@ -69,6 +69,14 @@ class TrainConfig:
     then unlabelled and labelled epochs alternate; ``semi_supervised_only`` is the ablation.
     ``semi_unlabelled_lr_factor`` scales the rates in unlabelled epochs (each holds hundreds of
     times more steps than a labelled one; full-rate self-training drifts away from the labels).
+
+    ``procedure`` (stages of phases, as dicts; see ``training/phases.py``) replaces the epoch plan the
+    fields above describe: each phase names its samples, labels, optimiser, batch size, rates,
+    schedule and loss. ``readout`` is the MLP's output function: ``"hard-sigmoid"`` (the paper's
+    unsupervised networks), ``"sigmoid"`` or ``"softmax"`` (the published semi-supervised BP and EP
+    read-outs, trained with ``loss="cross-entropy"``; with EP the softmax layer is a read-out outside
+    the relaxing network). ``ce_label_smoothing`` smooths cross-entropy targets (labels and
+    self-defined alike) as ``torch.nn.functional.cross_entropy`` does.
     """
 
     rule: dict[str, Any]
@@ -120,6 +128,9 @@ class TrainConfig:
     semi_pretrain_epochs: int = 0
     semi_supervised_only: bool = False
     semi_unlabelled_lr_factor: float = 1.0
+    procedure: tuple[dict[str, Any], ...] = ()
+    readout: str = "hard-sigmoid"
+    ce_label_smoothing: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -129,6 +140,9 @@ class TrainConfig:
         object.__setattr__(self, "lrs", tuple(float(v) for v in self.lrs))
         object.__setattr__(self, "probe_protocols", tuple(self.probe_protocols))
         object.__setattr__(self, "cnn_channels", tuple(int(c) for c in self.cnn_channels))
+        from sdt_neuro.training.phases import Stage
+
+        object.__setattr__(self, "procedure", tuple(Stage.from_dict(dict(st)).to_dict() for st in self.procedure))
         rule = self.wta_rule  # validates the rule
         for name, value, allowed in (
             ("algorithm", self.algorithm, ALGORITHMS),
@@ -142,6 +156,7 @@ class TrainConfig:
             ("pool", self.pool, ("max", "avg")),
             ("cnn_activation", self.cnn_activation, ("relu", "wta")),
             ("init", self.init, ("xavier", "torch")),
+            ("readout", self.readout, READOUTS),
         ):
             if value not in allowed:
                 raise ConfigError(f"{name}={value!r} is not one of {allowed}")
@@ -193,6 +208,7 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 10:
                 raise ConfigError(f"{name}={value} must be >= 10 (or unset for the whole split)")
+        self._check_procedure()
 
     def _check_input_shape(self) -> None:
         shape = self.input_shape
@@ -206,10 +222,43 @@ class TrainConfig:
         if self.arch == "cnn" and shape[1] != shape[2]:
             raise ConfigError(f"arch='cnn' needs square images, got input_shape={list(shape)}")
 
+    def _check_procedure(self) -> None:
+        """Phases, read-out and losses that fit together and with the learner."""
+        from sdt_neuro.training.phases import stages, total_epochs
+
+        if self.procedure and self.epochs > total_epochs(self.procedure):
+            raise ConfigError(f"epochs={self.epochs} but the procedure holds {total_epochs(self.procedure)} epochs")
+        if self.readout != "hard-sigmoid" and self.arch != "mlp":
+            raise ConfigError(f"readout={self.readout!r} needs arch='mlp'")
+        if not 0 <= self.ce_label_smoothing < 1:
+            raise ConfigError(f"ce_label_smoothing={self.ce_label_smoothing} must be in [0, 1)")
+        for stage in stages(self):
+            for phase in stage.phases:
+                where = f"phase {phase.name!r}"
+                kind = phase.optimizer_kind or self.optimizer
+                if phase.optimizer == "main" and kind != self.optimizer:
+                    raise ConfigError(f"{where}: the 'main' optimiser is the run's {self.optimizer!r}; name "
+                                      f"another slot for a {kind!r} optimiser")
+                if phase.pool != "all" and self.semi_labels is None:
+                    raise ConfigError(f"{where} trains on the {phase.pool} pool: set semi_labels")
+                if phase.loss == "cross-entropy" and self.readout == "hard-sigmoid":
+                    raise ConfigError(f"{where}: loss='cross-entropy' needs readout='sigmoid' or 'softmax'")
+                if self.algorithm == "ep" and self.readout == "softmax" and phase.loss != "cross-entropy":
+                    raise ConfigError(f"{where}: EP with a softmax read-out learns with loss='cross-entropy'")
+                if self.algorithm == "ep" and self.readout != "softmax" and kind != "sgd":
+                    raise ConfigError(f"{where}: EP updates its weights itself (plain SGD) unless it has a "
+                                      f"softmax read-out; got optimizer {kind!r}")
+
     def _check_ep(self) -> None:
-        if self.arch != "mlp" or self.optimizer != "sgd":
-            raise ConfigError(f"algorithm='ep' needs arch='mlp' and optimizer='sgd', got "
-                              f"arch={self.arch!r}, optimizer={self.optimizer!r}")
+        if self.readout == "sigmoid":
+            raise ConfigError("algorithm='ep' takes readout='hard-sigmoid' (the output relaxes with the "
+                              "network) or 'softmax' (a read-out outside it)")
+        if self.readout == "softmax" and len(self.sizes) != 3:
+            raise ConfigError(f"EP with a softmax read-out needs one hidden layer (sizes [in, hidden, "
+                              f"classes]), got sizes={list(self.sizes)}")
+        if self.arch != "mlp" or (self.optimizer != "sgd" and self.readout != "softmax"):
+            raise ConfigError(f"algorithm='ep' needs arch='mlp' and optimizer='sgd' (Adam only with "
+                              f"readout='softmax'), got arch={self.arch!r}, optimizer={self.optimizer!r}")
         for name in ("ep_free_steps", "ep_nudge_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)} must be >= 1")
@@ -228,7 +277,8 @@ class TrainConfig:
         """The untrained network these fields describe (seed torch first for repeatable weights)."""
         return build_model(self.arch, self.sizes, self.input_dropout, self.hidden_dropout, self.prune,
                            self.init_gain, self.straight_through, self.pool, self.init,
-                           self.input_shape or (1, 28, 28), self.cnn_channels, self.cnn_activation)
+                           self.input_shape or (1, 28, 28), self.cnn_channels, self.cnn_activation,
+                           self.readout)
 
     def lr_for_layer(self, i: int) -> float:
         return self.lrs[min(i, len(self.lrs) - 1)]
@@ -241,6 +291,7 @@ class TrainConfig:
         d["sizes"], d["lrs"], d["probe_protocols"] = list(self.sizes), list(self.lrs), list(self.probe_protocols)
         d["input_shape"] = None if self.input_shape is None else list(self.input_shape)
         d["cnn_channels"] = list(self.cnn_channels)
+        d["procedure"] = [dict(st) for st in self.procedure]
         return d
 
     @classmethod

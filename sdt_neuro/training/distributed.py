@@ -118,26 +118,37 @@ class SyncedSteps:
         self.stepped = False
         self.share = 1.0
         self.total = 1.0
-        if ranks.active:
-            step = learner.optimizer.step
+        self.watch(learner.optimizer)
 
-            def synced_step(*args: Any, **kwargs: Any) -> Any:
-                grads = [p.grad for g in learner.optimizer.param_groups for p in g["params"] if p.grad is not None]
-                ranks.weighted_mean_(grads, self.share, self.total)
-                self.stepped = True
-                return step(*args, **kwargs)
+    def watch(self, optimizer: torch.optim.Optimizer) -> None:
+        """Average the gradients across the ranks before each ``optimizer.step`` (once per optimiser:
+        a run whose phases switch optimisers watches each one as it comes in)."""
+        if not self.ranks.active or getattr(optimizer, "_sdt_synced", False):
+            return
+        step = optimizer.step
 
-            learner.optimizer.step = synced_step
+        def synced_step(*args: Any, **kwargs: Any) -> Any:
+            grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+            self.ranks.weighted_mean_(grads, self.share, self.total)
+            self.stepped = True
+            return step(*args, **kwargs)
 
-    def __call__(self, x: torch.Tensor, labels: torch.Tensor | None, global_count: int) -> torch.Tensor:
-        """One step on this rank's share ``x`` of a global batch of ``global_count`` samples."""
+        optimizer.step = synced_step  # type: ignore[method-assign]
+        optimizer._sdt_synced = True  # type: ignore[attr-defined]
+
+    def __call__(self, x: torch.Tensor, labels: torch.Tensor | None, global_count: int,
+                 loss: str = "mse") -> torch.Tensor:
+        """One step on this rank's share ``x`` of a global batch of ``global_count`` samples;
+        ``loss`` is the phase's (passed on to the learner only when it is not the default)."""
         self.share, self.total = float(x.shape[0]), float(global_count)
         self.stepped = False
-        loss = self.learner.train_step(x, labels) if labels is not None else self.learner.train_step(x)
+        kwargs: dict[str, Any] = {} if loss == "mse" else {"loss": loss}
+        value = (self.learner.train_step(x, labels, **kwargs) if labels is not None
+                 else self.learner.train_step(x, **kwargs))
         if self.ranks.active and not self.stepped:  # the learner updated its weights in place
             with torch.no_grad():
                 self.ranks.weighted_mean_([p.data for p in self.learner.model.parameters()], self.share, self.total)
-        return loss
+        return value
 
 
 def teardown(ranks: Ranks) -> None:

@@ -19,7 +19,7 @@ from sdt_neuro.data import Dataset, iterate_batches, load_dataset
 from sdt_neuro.errors import CheckpointError, ConfigError, NonFiniteError
 from sdt_neuro.evaluate import direct_association, neuron_usage
 from sdt_neuro.probe import linear_probe
-from sdt_neuro.records import headline
+from sdt_neuro.records import headline, scored
 from sdt_neuro.rule import WTARule
 from sdt_neuro.training.bp import BPLearner
 from sdt_neuro.training.checkpoint import (
@@ -33,8 +33,17 @@ from sdt_neuro.training.checkpoint import (
 from sdt_neuro.training.config import TrainConfig
 from sdt_neuro.training.distributed import Ranks, SyncedSteps, device_for_rank, setup, teardown
 from sdt_neuro.training.ep import EPLearner
+from sdt_neuro.training.ep_readout import EPReadoutLearner
 from sdt_neuro.training.guards import check_loss, check_weights, flag_collapse, step_error
 from sdt_neuro.training.homeostasis import HomeostasisState
+from sdt_neuro.training.phases import (
+    Phase,
+    build_optimizer,
+    phase_factor,
+    phase_rates,
+    plan,
+    stages,
+)
 from sdt_neuro.training.run_data import (
     evaluation_split,
     fit_to_data,
@@ -42,7 +51,7 @@ from sdt_neuro.training.run_data import (
     training_split,
     validation_split,
 )
-from sdt_neuro.training.semi import epoch_pool, labelled_indices, output_accuracy
+from sdt_neuro.training.semi import labelled_indices, output_accuracy
 
 CHECKPOINT_NAME = "checkpoint.pt"
 EVAL_CHUNK = 2000
@@ -62,6 +71,7 @@ class Learner(Protocol):
     rule: WTARule
 
     def train_step(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor: ...
+    # a learner that trains phases with another loss also takes ``loss=`` ("cross-entropy")
 
     def activity(self, x: torch.Tensor) -> torch.Tensor: ...
 
@@ -100,6 +110,8 @@ def make_learner(config: TrainConfig, device: torch.device) -> Learner:
     model = config.build_model().to(device)
     if config.algorithm == "bp":
         return BPLearner(model, config, device)
+    if config.algorithm == "ep" and config.readout == "softmax":
+        return EPReadoutLearner(model, config, device)
     if config.algorithm == "ep":
         return EPLearner(model, config, device)
     raise ConfigError(f"algorithm={config.algorithm!r} is not implemented")
@@ -192,25 +204,37 @@ def train(
 
     rule = learner.rule
     horizon = config.schedule_epochs or config.epochs
+    epochs_plan = plan(config)
+    optimizers = phase_optimizers(learner, config)
+    if ckpt is not None:
+        for slot, state in ckpt.get("optimizers", {}).items():
+            optimizers[slot].load_state_dict(state)
     epochs_bar = tqdm(range(start_epoch, config.epochs), desc="epochs", disable=not show,
                       initial=start_epoch, total=config.epochs)
     # whether an epoch so far trained on the self-defined target (only then can it collapse)
-    self_defined = any(not epoch_pool(config, e, len(train_split), labelled)[1] for e in range(start_epoch))
+    self_defined = any(not p.phase.labels for p in epochs_plan[:start_epoch])
     for epoch in epochs_bar:
         t0 = time.perf_counter()
         if rule.homeostasis_reset == "epoch":
             learner.state.reset()
+        planned = epochs_plan[epoch]
+        phase = planned.phase
+        learner.optimizer = optimizers[phase.optimizer]
+        step.watch(learner.optimizer)
+        rates = phase_rates(config, phase, len(learner.optimizer.param_groups))
         losses = []
-        pool, with_labels = epoch_pool(config, epoch, len(train_split), labelled)
+        pool = phase_pool(phase, len(train_split), labelled)
         size = len(train_split) if pool is None else len(pool)
         pool_idx = None if pool is None else torch.from_numpy(pool)
-        n_batches = -(-size // config.batch_size)
-        lr_scale = config.semi_unlabelled_lr_factor if labelled is not None and not with_labels else 1.0
-        batches = tqdm(iterate_batches(size, config.batch_size, shuffle),
-                       total=n_batches, desc=f"epoch {epoch + 1}", leave=False, disable=not show,
-                       mininterval=0.5)
+        batch_size = phase.batch_size or config.batch_size
+        n_batches = -(-size // batch_size)
+        batches = tqdm(iterate_batches(size, batch_size, shuffle),
+                       total=n_batches, desc=f"epoch {epoch + 1} ({phase.name})", leave=False,
+                       disable=not show, mininterval=0.5)
         for b, idx in enumerate(batches):
-            _set_lr(learner.optimizer, config, (epoch + b / n_batches) / horizon, lr_scale)
+            factor = phase_factor(config, planned, (epoch + b / n_batches) / horizon)
+            for group, rate in zip(learner.optimizer.param_groups, rates):
+                group["lr"] = rate * factor
             if pool_idx is not None:
                 idx = pool_idx[idx]
             global_count, idx = len(idx), ranks.shard(idx)
@@ -218,39 +242,44 @@ def train(
                 continue
             x = model_inputs(config, train_x[idx])
             try:
-                loss = step(x, train_y[idx] if with_labels else None, global_count)
+                loss = step(x, train_y[idx] if phase.labels else None, global_count, phase.loss)
             except NonFiniteError as exc:
                 raise step_error(exc, config, epoch, b) from exc
             check_loss(loss, config, epoch, b)
             losses.append(loss)
         check_weights(learner.model, config, epoch)
         train_seconds = time.perf_counter() - t0
+        last = epoch + 1 == config.epochs
         if not scored:
             record = {"evaluation": "skipped: the training images have no labels to assign the neurons"}
+        elif not (phase.evaluate or planned.stage_end or last):
+            record = {"evaluation": f"skipped: the {phase.name!r} phase is scored at its stage's end"}
         elif val_split is None:
             record = _evaluate_epoch(learner, config, train_split, test_split, label_idx, "test", ranks)
         else:  # every epoch on validation; the test set once, after the last epoch
             record = _evaluate_epoch(learner, config, train_split, val_split, label_idx, "val", ranks)
             record["val_samples"] = config.val_samples
-            if epoch + 1 == config.epochs:
+            if last:
                 final = _evaluate_epoch(learner, config, train_split, test_split, label_idx, "test", ranks)
                 record.update({k: v for k, v in final.items() if k.startswith("test_")})
         record.update(
             epoch=epoch + 1,
+            phase=phase.name,
             train_loss=float(torch.stack(losses).mean()),
-            lr_factor=lr_factor(config, (epoch + 1) / horizon),
+            lr_factor=phase_factor(config, planned, (epoch + 1) / horizon),
             train_seconds=train_seconds,
             epoch_seconds=time.perf_counter() - t0,
         )
         metrics.append(record)
-        self_defined = self_defined or not with_labels
-        if scored and self_defined:  # a collapse of the self-defined target; label-only epochs cannot have one
+        self_defined = self_defined or not phase.labels
+        # a collapse of the self-defined target (label-only epochs cannot have one), when scored
+        if "evaluation" not in record and self_defined:
             flag_collapse(record, config, warn=ranks.main)
             epochs_bar.set_postfix(da=f"{headline(record)['da_average']:.4f}", loss=f"{record['train_loss']:.4f}")
         if write is not None:
             _write_json(write / "metrics.json", metrics)
             save_checkpoint(write / CHECKPOINT_NAME,
-                            _payload(learner, config, epoch + 1, metrics, shuffle, labelled))
+                            _payload(learner, config, epoch + 1, metrics, shuffle, labelled, optimizers))
 
     result = TrainResult(config, learner, data, metrics, out, ranks.rank)
     if config.probe and metrics and scored:
@@ -258,7 +287,7 @@ def train(
         if write is not None:
             _write_json(write / "metrics.json", metrics)
             save_checkpoint(write / CHECKPOINT_NAME,
-                            _payload(learner, config, config.epochs, metrics, shuffle, labelled))
+                            _payload(learner, config, config.epochs, metrics, shuffle, labelled, optimizers))
     if write is not None and plots and metrics and scored:
         _pictures(write, learner, config, metrics, train_split.subset(label_idx), test_split)
     teardown(ranks)
@@ -284,8 +313,9 @@ def _pictures(out: Path, learner: Learner, config: TrainConfig, metrics: list[di
     neuron_gallery(out, shown.x.numpy(), act, da.assignment, weights)
     plot_confusion_matrix(confusion_matrix(shown.y.numpy(), da.pred_average, n_classes), out / "confusion_matrix.png",
                           title=f"ANN, {len(shown)} test images, DA average {da.average:.3f}")
-    columns = ["epoch", *(k for k in ("val_da_average", "test_da_average", "test_da_max", "test_accuracy",
-                                      "unassigned_neurons", "epoch_seconds") if k in metrics[-1])]
+    metrics = scored(metrics)
+    columns = ["epoch", *(k for k in ("phase", "val_da_average", "val_accuracy", "test_da_average", "test_da_max",
+                                      "test_accuracy", "unassigned_neurons", "epoch_seconds") if k in metrics[-1])]
     write_report(out, f"{config.preset or 'run'}: {'-'.join(map(str, config.sizes))} on {config.dataset}",
                  [("Epochs", table_html(metrics, columns))],
                  [(out / "accuracy.png", "DA against epoch"),
@@ -349,23 +379,15 @@ def _evaluate_epoch(learner: Learner, config: TrainConfig, train_split: Any, eva
     }
 
 
-def lr_factor(config: TrainConfig, progress: float) -> float:
-    """The schedule's rate multiplier after ``progress`` (in epochs / horizon) of training."""
-    if config.schedule == "constant":
-        return 1.0
-    return 1.0 - (1.0 - config.final_lr_factor) * min(progress, 1.0)
-
-
-def _set_lr(optimizer: torch.optim.Optimizer, config: TrainConfig, progress: float,
-            scale: float = 1.0) -> None:
-    factor = lr_factor(config, progress) * scale
-    for i, group in enumerate(optimizer.param_groups):
-        group["lr"] = config.lr_for_layer(i) * factor
-
-
 def _payload(learner: Learner, config: TrainConfig, epoch: int, metrics: list, shuffle: torch.Generator,
-             labelled: np.ndarray | None = None) -> dict:
-    extra = {} if labelled is None else {"labelled_indices": torch.as_tensor(labelled, dtype=torch.long)}
+             labelled: np.ndarray | None = None,
+             optimizers: dict[str, torch.optim.Optimizer] | None = None) -> dict:
+    extra: dict[str, Any] = {} if labelled is None else {
+        "labelled_indices": torch.as_tensor(labelled, dtype=torch.long)}
+    optimizers = dict(optimizers or {"main": learner.optimizer})
+    main = optimizers.pop("main")
+    if optimizers:  # the phases' other optimisers ("optimizer" stays the main one's: older readers)
+        extra["optimizers"] = {slot: opt.state_dict() for slot, opt in optimizers.items()}
     return {
         **extra,
         "backend": getattr(learner, "backend", "ann"),
@@ -373,11 +395,33 @@ def _payload(learner: Learner, config: TrainConfig, epoch: int, metrics: list, s
         "rule": config.rule,
         "epoch": epoch,
         "model": learner.model.state_dict(),
-        "optimizer": learner.optimizer.state_dict(),
+        "optimizer": main.state_dict(),
         "homeostasis": learner.state.state_dict(),
         "rng": rng_states(shuffle),
         "metrics": metrics,
     }
+
+
+def phase_optimizers(learner: Learner, config: TrainConfig) -> dict[str, torch.optim.Optimizer]:
+    """One optimiser per slot the run's phases name: ``"main"`` is the learner's own, the others
+    are built fresh over the same per-layer parameter groups."""
+    groups = [g["params"] for g in learner.optimizer.param_groups]
+    out: dict[str, torch.optim.Optimizer] = {"main": learner.optimizer}
+    for stage in stages(config):
+        for phase in stage.phases:
+            if phase.optimizer not in out:
+                out[phase.optimizer] = build_optimizer(phase.optimizer_kind or config.optimizer, groups)
+    return out
+
+
+def phase_pool(phase: Phase, n: int, labelled: np.ndarray | None) -> np.ndarray | None:
+    """Sample indices a phase trains on (``None``: all ``n``)."""
+    if phase.pool == "all":
+        return None
+    if labelled is None:
+        raise ConfigError(f"phase {phase.name!r} trains on the {phase.pool} pool, but the run has no labelled "
+                          "subset (set semi_labels)")
+    return labelled if phase.pool == "labelled" else np.setdiff1d(np.arange(n), labelled)
 
 
 def _write_json(path: Path, obj: Any) -> None:

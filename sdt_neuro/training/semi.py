@@ -1,11 +1,10 @@
-"""Semi-supervised schedule: which samples an epoch trains on, and whether with their labels.
+"""Semi-supervised runs: the labelled subset, and accuracy read from class-owned outputs.
 
 With ``config.semi_labels = N`` a seeded, class-balanced subset of N training samples is labelled
-(``stratified_indices`` with ``semi_split_seed``). The first ``semi_pretrain_epochs`` epochs train
-on it with the true labels (supervised pre-training); the following epochs alternate one epoch on
-the unlabelled rest of the training set (self-defined target) and one epoch on the labelled subset
-(true labels). ``semi_supervised_only`` (ablation) trains on the labelled subset in every epoch.
-The target follows the data type: the learner gets labels only in labelled epochs.
+(``stratified_indices`` with ``semi_split_seed``); the rest is the unlabelled pool. Which epoch
+trains on which pool, with labels or not, is the run's plan of phases (``training/phases.py``):
+the published procedure (pre-training, then rounds of one unlabelled and one labelled epoch) or the
+one the older ``semi_*`` fields describe. The learner gets labels only in labelled phases.
 """
 
 from __future__ import annotations
@@ -22,17 +21,6 @@ def labelled_indices(config: TrainConfig, labels: torch.Tensor | np.ndarray) -> 
     if config.semi_labels is None:
         return None
     return stratified_indices(labels, count=config.semi_labels, seed=config.semi_split_seed)
-
-
-def epoch_pool(config: TrainConfig, epoch: int, n: int, labelled: np.ndarray | None) -> tuple[np.ndarray | None, bool]:
-    """``(sample indices, with labels)`` of ``epoch`` (0-based); ``(None, False)``: every sample, unlabelled."""
-    if labelled is None:
-        return None, False
-    labelled_epoch = (config.semi_supervised_only or epoch < config.semi_pretrain_epochs
-                      or (epoch - config.semi_pretrain_epochs) % 2 == 1)
-    if labelled_epoch:
-        return labelled, True
-    return np.setdiff1d(np.arange(n), labelled), False
 
 
 def output_accuracy(activity: np.ndarray, labels: np.ndarray, n_classes: int) -> float:

@@ -203,3 +203,30 @@ def test_rate_steps_trains_on_the_quantised_rates_with_an_identity_gradient():
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
     with pytest.raises(ConfigError, match="rate_steps"):
         config(rate_steps=0)
+
+
+def test_cross_entropy_matches_torch_for_both_readouts():
+    from sdt_neuro.training.bp import cross_entropy
+
+    logits, d = torch.randn(6, 4), torch.eye(4)[torch.tensor([0, 1, 2, 3, 0, 1])]
+    bce = torch.nn.functional.binary_cross_entropy(torch.sigmoid(logits), d, reduction="sum") / 6
+    torch.testing.assert_close(cross_entropy(logits, d, "sigmoid"), bce)
+    smooth = torch.nn.functional.binary_cross_entropy(torch.sigmoid(logits), d * 0.8 + 0.1, reduction="sum") / 6
+    torch.testing.assert_close(cross_entropy(logits, d, "sigmoid", 0.2), smooth)
+    ce = torch.nn.functional.cross_entropy(logits, d.argmax(1), label_smoothing=0.1)
+    torch.testing.assert_close(cross_entropy(logits, d, "softmax", 0.1), ce)
+
+
+def test_a_sigmoid_readout_learns_its_self_defined_target_with_cross_entropy():
+    cfg = TrainConfig(rule={"n_outputs": 4, "k": 1, "gamma": 0.0, "dropout": 0.0, "n_classes": 4}, sizes=(20, 16, 4),
+                      readout="sigmoid", optimizer="adam", lrs=(1e-2,), input_dropout=0.0, threads=1)
+    torch.manual_seed(0)
+    learner = BPLearner(cfg.build_model(), cfg, torch.device("cpu"))
+    assert not learner.fast
+    x = torch.rand(32, 20)
+    first = float(learner.train_step(x, loss="cross-entropy"))
+    for _ in range(40):
+        last = float(learner.train_step(x, loss="cross-entropy"))
+    assert last < 0.5 * first
+    out = learner.activity(x)
+    assert ((out > 0) & (out < 1)).all()  # a sigmoid, not the hard-sigmoid

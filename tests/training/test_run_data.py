@@ -105,5 +105,5 @@ def test_a_preset_that_cannot_fit_the_data_says_why(tmp_path):
     from sdt_neuro.presets import preset_config
 
     path = _colour_npz(tmp_path / "three.npz")  # 3 classes; semi-bp-100 has one output per class of 10
-    with pytest.raises(ConfigError, match="semi-bp-100 does not fit .*3 classes"):
-        train(preset_config("semi-bp-100", dataset=str(path), epochs=1), progress=False)
+    with pytest.raises(ConfigError, match="semi-bp-100-ours does not fit .*3 classes"):
+        train(preset_config("semi-bp-100-ours", dataset=str(path), epochs=1), progress=False)

@@ -7,8 +7,9 @@ from sdt_neuro.presets import SEMI_LABELS, preset_config
 from sdt_neuro.scoring import evaluate_checkpoint
 from sdt_neuro.training import TrainConfig, train
 from sdt_neuro.training.checkpoint import load_checkpoint
-from sdt_neuro.training.loop import make_learner
-from sdt_neuro.training.semi import epoch_pool, labelled_indices, output_accuracy
+from sdt_neuro.training.loop import make_learner, phase_pool
+from sdt_neuro.training.phases import plan
+from sdt_neuro.training.semi import labelled_indices, output_accuracy
 from tests.conftest import synthetic_dataset
 
 
@@ -29,10 +30,10 @@ class Spy:
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
-    def train_step(self, x, labels=None):
+    def train_step(self, x, labels=None, **kw):
         self.calls.append((x.shape[0], labels is not None))
         self.rates.append([g["lr"] for g in self.inner.optimizer.param_groups])
-        return self.inner.train_step(x, labels)
+        return self.inner.train_step(x, labels, **kw)
 
 
 def train_spied(cfg, data, **kw):
@@ -58,14 +59,17 @@ def test_labelled_subset_is_seeded_and_stratified():
 
 
 def test_epoch_schedule_pretrains_then_alternates():
-    cfg, labelled = semi_config(semi_pretrain_epochs=2), np.array([1, 5, 9])
-    plan = [epoch_pool(cfg, e, 12, labelled) for e in range(6)]
-    assert [with_labels for _, with_labels in plan] == [True, True, False, True, False, True]
-    np.testing.assert_array_equal(plan[2][0], [0, 2, 3, 4, 6, 7, 8, 10, 11])  # the unlabelled rest
-    np.testing.assert_array_equal(plan[3][0], labelled)
+    cfg, labelled = semi_config(semi_pretrain_epochs=2, epochs=6), np.array([1, 5, 9])
+    epochs = plan(cfg)
+    assert [p.phase.labels for p in epochs] == [True, True, False, True, False, True]
+    assert [p.phase.name for p in epochs[:3]] == ["pretrain", "pretrain", "unlabelled"]
+    np.testing.assert_array_equal(phase_pool(epochs[2].phase, 12, labelled), [0, 2, 3, 4, 6, 7, 8, 10, 11])
+    np.testing.assert_array_equal(phase_pool(epochs[3].phase, 12, labelled), labelled)
     only = cfg.replace(semi_supervised_only=True)
-    assert all(epoch_pool(only, e, 12, labelled)[1] for e in range(6))
-    assert epoch_pool(cfg, 3, 12, None) == (None, False)
+    assert all(p.phase.labels for p in plan(only)) and len(plan(only)) == 6
+    assert len(plan(cfg.replace(epochs=5))) == 5  # an odd count ends on an unlabelled epoch
+    unsupervised = plan(cfg.replace(semi_labels=None))
+    assert [p.phase.pool for p in unsupervised] == ["all"] * 6 and not unsupervised[0].phase.labels
 
 
 @pytest.mark.parametrize("algorithm", ["bp", "ep"])
@@ -105,18 +109,18 @@ def test_output_accuracy_reads_class_blocks():
     assert output_accuracy(act, np.array([0, 0, 0]), 4) == pytest.approx(1 / 3)
 
 
-def test_semi_presets_and_ablations():
+def test_our_semi_presets_and_ablations():
     for algo in ("bp", "ep"):
         for n in SEMI_LABELS:
-            c = preset_config(f"semi-{algo}-{n}")
+            c = preset_config(f"semi-{algo}-{n}-ours")
             assert c.sizes == (784, 5000, 10) and c.semi_labels == n and c.algorithm == algo
             assert (c.input_dropout, c.hidden_dropout, c.wta_rule.k) == (0.3, 0.5, 1)
             assert 0 < c.wta_rule.gamma <= 0.1 and not c.semi_supervised_only
-            assert preset_config(f"semi-{algo}-{n}-supervised").semi_supervised_only
-            assert preset_config(f"semi-{algo}-{n}-gamma0").wta_rule.gamma == 0.0
-        assert preset_config(f"semi-{algo}-100").clean_target
-    assert preset_config("semi-bp-600").semi_unlabelled_lr_factor == 1.0
-    assert preset_config("semi-bp-100").semi_unlabelled_lr_factor == 0.6
+            assert preset_config(f"semi-{algo}-{n}-ours-supervised").semi_supervised_only
+            assert preset_config(f"semi-{algo}-{n}-ours-gamma0").wta_rule.gamma == 0.0
+        assert preset_config(f"semi-{algo}-100-ours").clean_target
+    assert preset_config("semi-bp-600-ours").semi_unlabelled_lr_factor == 1.0
+    assert preset_config("semi-bp-100-ours").semi_unlabelled_lr_factor == 0.6
 
 
 def test_semi_config_validation():
@@ -146,3 +150,29 @@ def test_only_epochs_on_the_self_defined_target_are_checked_for_collapse(tmp_pat
     with pytest.warns(CollapseWarning):
         res = train(semi_config(**bad), out_dir=tmp_path / "semi", dataset=data, progress=False, plots=False)
     assert "collapsed" not in res.metrics[0] and res.metrics[1]["collapsed"] is True
+
+
+@pytest.mark.parametrize("algo", ["bp", "ep"])
+def test_published_semi_presets_follow_the_method(algo):
+    """The rows of METHOD.md's semi-supervised recipe, read back from the presets' phases."""
+    rates = {"bp": {100: (6e-4, 4.4e-3), 600: (1e-4, 2.5e-3), 3000: (6e-4, 8e-4)},
+             "ep": {100: (4e-4, 9e-3), 600: (1.8e-4, 1e-3), 3000: (1.3e-4, 6e-3)}}[algo]
+    gammas = {"bp": {100: 0.1, 600: 0.003, 3000: 0.0}, "ep": {100: 0.1, 600: 0.01, 3000: 0.001}}[algo]
+    rounds, unl_batch = {"bp": (400, 256), "ep": (200, 128)}[algo]
+    for n, lrs in rates.items():
+        c = preset_config(f"semi-{algo}-{n}")
+        pre, alternation = plan(c)[0].phase, {p.phase.name: p.phase for p in plan(c)[-2:]}
+        assert c.sizes == (784, 5000, 10) and c.wta_rule.gamma == gammas[n] and c.wta_rule.k == 1
+        assert c.readout == {"bp": "sigmoid", "ep": "softmax"}[algo]
+        assert pre.batch_size == 32 and pre.labels and pre.schedule["kind"] == "exponential"
+        assert alternation["unlabelled"].lrs == lrs == alternation["labelled"].lrs
+        assert alternation["unlabelled"].batch_size == unl_batch and alternation["labelled"].batch_size == 32
+        assert alternation["unlabelled"].optimizer != alternation["labelled"].optimizer
+        assert all(p.phase.loss == "cross-entropy" for p in plan(c))
+        assert plan(c)[-1].occurrences == rounds
+        assert not any(p.phase.pool == "unlabelled" for p in plan(preset_config(f"semi-{algo}-{n}-supervised")))
+        assert preset_config(f"semi-{algo}-{n}-gamma0").wta_rule.gamma == 0.0
+    if algo == "ep":
+        c = preset_config("semi-ep-600")
+        assert (c.ep_free_steps, c.ep_nudge_steps, c.ep_beta, c.ce_label_smoothing) == (60, 10, 0.45, 0.1)
+        assert preset_config("semi-ep-300").input_dropout == 0.2

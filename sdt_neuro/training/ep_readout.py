@@ -1,0 +1,126 @@
+"""Equilibrium propagation with a softmax read-out: the published semi-supervised EP network.
+
+The hidden layer ``s`` (hard-sigmoid states in [0, 1]) relaxes as in :mod:`sdt_neuro.training.ep`;
+the read-out ``o = softmax(W_2 (m * s) + b_2)`` (``m`` the hidden dropout multiplier) sits outside
+the relaxing network and is trained on the cross-entropy ``L(o, d)`` directly. The free phase has a
+constant drive ``u = W_1 x + b_1``, so its state after ``T`` steps is known exactly. The nudged
+phase adds the force ``-beta dL/ds = beta m W_2^T (d - o(s))`` for ``Kmax`` steps::
+
+    s <- clamp((1 - dt) s + dt (u + beta m W_2^T (d - o(s))), 0, 1)
+
+and the hidden weights take the one-sided EP estimate of ``-dL/dW_1``::
+
+    grad W_1 = -(s^beta - s^0)^T x / (beta B)        (same for b_1; sign of beta drawn per batch)
+
+while the read-out takes its exact gradient at the free state, ``(o^0 - d)^T (m s^0) / B``. The
+gradients go to the phase's optimiser (Adam in the published runs). ``d`` is the label or the
+self-defined k-WTA target built from ``o^0``, smoothed by ``ce_label_smoothing``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from sdt_neuro.errors import ConfigError
+from sdt_neuro.models import MLP
+from sdt_neuro.training.config import TrainConfig
+from sdt_neuro.training.ep import _single_layer_phase
+from sdt_neuro.training.homeostasis import HomeostasisState
+from sdt_neuro.training.masks import dropout_keep, output_dropout_mask, target_source
+from sdt_neuro.training.phases import build_optimizer
+
+
+class EPReadoutLearner:
+    """One EP step per batch on a 784-H-C network whose last layer is a softmax read-out."""
+
+    def __init__(self, model: nn.Module, config: TrainConfig, device: torch.device) -> None:
+        if not isinstance(model, MLP) or len(model.layers) != 2 or model.readout != "softmax":
+            raise ConfigError("EP with a read-out needs an MLP [in, hidden, classes] with readout='softmax'")
+        self.model = model
+        self.config = config
+        self.rule = config.wta_rule
+        self.device = device
+        self.state = HomeostasisState(self.rule, device)
+        self.optimizer = build_optimizer(config.optimizer, [list(m.parameters()) for m in model.layers])
+        for i, group in enumerate(self.optimizer.param_groups):
+            group["lr"] = config.lr_for_layer(i)
+        self.last_beta = 0.0
+
+    def hidden(self, drive: torch.Tensor, start: torch.Tensor | None = None, steps: int | None = None,
+               beta: float = 0.0, target: torch.Tensor | None = None,
+               keep: torch.Tensor | None = None) -> torch.Tensor:
+        """Hidden state after ``steps`` (default ``T``) steps from ``start`` (zeros), nudged by the
+        read-out's cross-entropy towards ``target`` when ``beta != 0``."""
+        dt = self.config.ep_dt
+        if beta == 0.0:
+            exact = _single_layer_phase(drive, start, steps or self.config.ep_free_steps, dt)
+            if exact is not None:
+                return exact
+        s = torch.zeros_like(drive) if start is None else start.clone()
+        w, b = self.model.layers[1].weight, self.model.layers[1].bias
+        for _ in range(steps or self.config.ep_free_steps):
+            total = drive.clone()
+            if beta != 0.0 and target is not None:
+                act = s if keep is None else s * keep
+                force = (target - torch.softmax(torch.addmm(b, act, w.t()), dim=1)) @ w
+                total.add_(force if keep is None else force * keep, alpha=beta)
+            s.mul_(1.0 - dt).add_(total, alpha=dt).clamp_(0.0, 1.0)
+        return s
+
+    def target(self, y: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """Label or self-defined target, as a distribution smoothed by ``ce_label_smoothing``."""
+        d = self.state.target(y, None, labels, sequential=self.config.mode == "sequential")
+        d = d / d.sum(dim=1, keepdim=True).clamp_min(1.0)
+        s = self.config.ce_label_smoothing
+        return d.mul_(1.0 - s).add_(s / d.shape[1]) if s else d
+
+    @torch.no_grad()
+    def train_step(self, x: torch.Tensor, labels: torch.Tensor | None = None,
+                   loss: str = "cross-entropy") -> torch.Tensor:
+        """One batch; returns the free phase's cross-entropy (a 0-d tensor)."""
+        if loss != "cross-entropy":
+            raise ConfigError(f"EP with a softmax read-out learns with loss='cross-entropy', got {loss!r}")
+        model: MLP = self.model  # type: ignore[assignment]
+        hid, out = model.layers
+        x_raw = x.reshape(x.shape[0], -1)
+        drop = output_dropout_mask if self.config.ep_dropout == "mask" else dropout_keep
+        keep_in = drop(x_raw.shape, model.input_dropout.p, x.device)
+        x = x_raw if keep_in is None else x_raw * keep_in
+        keep = drop((x.shape[0], hid.out_features), model.hidden_dropout.p, x.device)
+        drive = torch.addmm(hid.bias, x, hid.weight.t())
+        free = self.hidden(drive)
+        act = free if keep is None else free * keep
+        logits = torch.addmm(out.bias, act, out.weight.t())
+        o = torch.softmax(logits, dim=1)
+        d = self.target(target_source(self, x_raw, o, None, labels), labels)
+        value = -(d * torch.log_softmax(logits, dim=1)).sum(1).mean()
+        beta = self.config.ep_beta
+        if self.config.ep_random_sign and torch.rand(()) < 0.5:
+            beta = -beta
+        self.last_beta = beta
+        nudged = self.hidden(drive, free, self.config.ep_nudge_steps, beta, d, keep)
+        n = x.shape[0]
+        diff = (nudged - free).div_(-beta * n)
+        hid.weight.grad = diff.t() @ x
+        hid.bias.grad = diff.sum(0)
+        err = (o - d).div_(n)
+        out.weight.grad = err.t() @ act
+        out.bias.grad = err.sum(0)
+        self.optimizer.step()
+        return value
+
+    @torch.no_grad()
+    def activity(self, x: torch.Tensor) -> torch.Tensor:
+        """Softmax read-out of the free phase, without dropout."""
+        return readout_activity(self.config, self.model, x)
+
+
+def readout_activity(config: TrainConfig, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """EP inference for a read-out network: the softmax of the free phase's hidden state."""
+    hid, out = model.layers  # type: ignore[attr-defined]
+    x = x.reshape(x.shape[0], -1)
+    drive = torch.addmm(hid.bias, x, hid.weight.t())
+    s = _single_layer_phase(drive, None, config.ep_free_steps, config.ep_dt)  # exact for every dt <= 1
+    assert s is not None
+    return torch.softmax(torch.addmm(out.bias, s, out.weight.t()), dim=1)

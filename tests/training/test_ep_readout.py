@@ -1,0 +1,73 @@
+import pytest
+import torch
+
+from sdt_neuro.errors import ConfigError
+from sdt_neuro.training import TrainConfig
+from sdt_neuro.training.ep_readout import EPReadoutLearner, readout_activity
+from sdt_neuro.training.phases import build_optimizer
+
+RULE = {"n_outputs": 4, "k": 1, "gamma": 0.0, "n_classes": 4, "label_mapping": "one_per_class"}
+
+
+def learner(**kw):
+    base = dict(rule=RULE, algorithm="ep", sizes=(12, 9, 4), readout="softmax", optimizer="sgd", lrs=(1.0,),
+                input_dropout=0.0, hidden_dropout=0.0, ep_free_steps=60, ep_nudge_steps=400, ep_dt=0.5,
+                ep_beta=1e-4, ep_random_sign=False, threads=1)
+    base.update(kw)
+    cfg = TrainConfig(**base)
+    torch.manual_seed(0)
+    model = cfg.build_model()
+    with torch.no_grad():  # drives inside (0, 1) for most hidden units, so the gradient is not all zero
+        model.layers[0].weight.mul_(3.0)
+    return EPReadoutLearner(model, cfg, torch.device("cpu"))
+
+
+def test_ep_estimate_matches_the_cross_entropy_gradient_for_small_beta():
+    """For beta -> 0 the nudged minus free hidden state over beta is -dL/ds at the fixed point, so
+    the hidden weights' EP gradient is the true gradient of the read-out's cross-entropy through
+    ``s* = clamp(W_1 x + b_1, 0, 1)``; the read-out's gradient is exact."""
+    lr = learner()
+    x, labels = torch.rand(16, 12), torch.arange(16) % 4
+    model = lr.model
+    w1, b1, w2, b2 = (p.detach().clone().requires_grad_(True) for p in (
+        model.layers[0].weight, model.layers[0].bias, model.layers[1].weight, model.layers[1].bias))
+    s = torch.clamp(x @ w1.t() + b1, 0.0, 1.0)
+    loss = torch.nn.functional.cross_entropy(s @ w2.t() + b2, labels)
+    loss.backward()
+    lr.optimizer = build_optimizer("sgd", [list(m.parameters()) for m in model.layers])  # rate 0: grads only
+    value = lr.train_step(x, labels)
+    assert float(value) == pytest.approx(float(loss.detach()), rel=1e-5)
+    torch.testing.assert_close(model.layers[1].weight.grad, w2.grad, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(model.layers[1].bias.grad, b2.grad, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(model.layers[0].weight.grad, w1.grad, rtol=2e-2, atol=2e-4)
+    torch.testing.assert_close(model.layers[0].bias.grad, b1.grad, rtol=2e-2, atol=2e-4)
+    assert w1.grad.abs().max() > 1e-3  # the comparison is not between two zeros
+
+
+def test_label_smoothing_and_self_defined_targets_are_distributions():
+    lr = learner(ce_label_smoothing=0.1, rule={**RULE, "gamma": 0.1})
+    y = torch.softmax(torch.randn(5, 4), dim=1)
+    d = lr.target(y, None)
+    torch.testing.assert_close(d.sum(1), torch.ones(5))
+    assert sorted(torch.unique(d).tolist()) == pytest.approx([0.025, 0.925])
+    assert lr.state.offsets.abs().sum() > 0  # the self-defined target took a homeostasis step
+    labelled = lr.target(y, torch.tensor([0, 1, 2, 3, 0]))
+    assert labelled[1].argmax() == 1
+
+
+def test_training_steps_reduce_the_loss_and_inference_is_the_free_softmax():
+    lr = learner(ep_beta=0.45, ep_nudge_steps=10, ep_random_sign=True, optimizer="adam", lrs=(1e-2,))
+    labels = torch.arange(32) % 4
+    x = (torch.rand(4, 12)[labels] + 0.05 * torch.rand(32, 12)).clamp(0, 1)  # four noisy prototypes
+    first = float(lr.train_step(x, labels))
+    for _ in range(60):
+        last = float(lr.train_step(x, labels))
+    assert last < 0.5 * first
+    out = lr.activity(x)
+    torch.testing.assert_close(out.sum(1), torch.ones(32))
+    torch.testing.assert_close(out, readout_activity(lr.config, lr.model, x))
+
+
+def test_only_cross_entropy_is_learned():
+    with pytest.raises(ConfigError, match="cross-entropy"):
+        learner().train_step(torch.rand(2, 12), loss="mse")

@@ -1,0 +1,172 @@
+import json
+
+import pytest
+import torch
+
+from sdt_neuro.errors import ConfigError
+from sdt_neuro.training import TrainConfig, train
+from sdt_neuro.training.checkpoint import load_checkpoint
+from sdt_neuro.training.loop import make_learner
+from sdt_neuro.training.phases import Phase, phase_factor, plan, total_epochs
+from tests.conftest import synthetic_dataset
+
+RULE = {"n_outputs": 4, "k": 1, "gamma": 0.05, "n_classes": 4, "label_mapping": "one_per_class"}
+
+
+def two_stage(rounds=3, pre=2, readout="sigmoid"):
+    """Pre-training on labels (Adam slot 'lab', exponential), then rounds of unlabelled (slot 'unl',
+    ramp up) and labelled (slot 'lab', ramp down) epochs, cross-entropy throughout."""
+    lab = {"pool": "labelled", "labels": True, "optimizer": "lab", "optimizer_kind": "adam", "batch_size": 8,
+           "loss": "cross-entropy"}
+    return [
+        {"repeat": pre, "phases": [{**lab, "name": "pretrain", "lrs": [1e-3, 3e-3], "evaluate": False,
+                                    "schedule": {"kind": "exponential", "gamma": 0.5}}]},
+        {"repeat": rounds, "phases": [
+            {"name": "unlabelled", "pool": "unlabelled", "optimizer": "unl", "optimizer_kind": "adam",
+             "batch_size": 32, "lrs": [2e-4, 1e-3], "loss": "cross-entropy", "evaluate": False,
+             "schedule": {"kind": "linear", "start": 0.01, "end": 0.2}},
+            {**lab, "name": "labelled", "lrs": [2e-4, 1e-3], "schedule": {"kind": "linear", "start": 0.7, "end": 0.1}},
+        ]},
+    ]
+
+
+def config(**kw):
+    procedure = kw.pop("procedure", two_stage())
+    base = dict(rule=RULE, sizes=(784, 40, 4), input_dropout=0.1, hidden_dropout=0.2, readout="sigmoid",
+                optimizer="adam", lrs=(1e-3, 3e-3), batch_size=8, threads=1, seed=1, semi_labels=20,
+                procedure=procedure, epochs=total_epochs(procedure))
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_plan_runs_stages_in_order_and_counts_each_phase_within_its_stage():
+    epochs = plan(config())
+    assert [p.phase.name for p in epochs] == ["pretrain"] * 2 + ["unlabelled", "labelled"] * 3
+    assert [p.occurrence for p in epochs] == [0, 1, 0, 0, 1, 1, 2, 2]
+    assert [p.stage_end for p in epochs] == [False, True, False, False, False, False, False, True]
+    assert len(plan(config(epochs=3))) == 3  # cut short: the stage keeps its horizon
+    assert plan(config(epochs=3))[2].occurrences == 3
+
+
+def test_schedules_give_the_published_factors():
+    epochs = plan(config())
+    assert [phase_factor(config(), p, 0.0) for p in epochs[:2]] == [1.0, 0.5]  # ExponentialLR, 0.5 per epoch
+    unl = [phase_factor(config(), p, 0.0) for p in epochs if p.phase.name == "unlabelled"]
+    lab = [phase_factor(config(), p, 0.0) for p in epochs if p.phase.name == "labelled"]
+    assert unl == pytest.approx([0.01, 0.105, 0.2]) and lab == pytest.approx([0.7, 0.4, 0.1])
+    legacy = TrainConfig(rule=RULE, sizes=(784, 4), epochs=4, schedule="linear", final_lr_factor=0.5)
+    first = plan(legacy)[0]
+    assert phase_factor(legacy, first, 0.5) == pytest.approx(0.75)
+
+
+def test_procedure_survives_json_and_a_checkpoint_round_trip():
+    cfg = config()
+    again = TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg and plan(again)[3].phase.lrs == (2e-4, 1e-3)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"procedure": [{"repeat": 1, "phases": [{"name": "x", "pool": "some"}]}]}, "pool='some'"),
+    ({"procedure": [{"repeat": 1, "phases": [{"name": "x", "pool": "unlabelled", "labels": True}]}]}, "no labels"),
+    ({"procedure": [{"repeat": 1, "phases": [{"name": "x", "schedule": {"kind": "linear", "start": 1}}]}]},
+     r"needs \['end'\]"),
+    ({"procedure": [{"repeat": 0, "phases": [{"name": "x"}]}]}, "repeat >= 1"),
+    ({"procedure": [{"repeat": 1, "phases": [{"name": "x", "colour": 1}]}]}, "bad phase"),
+    ({"procedure": [{"repeat": 1, "phases": [{"name": "x", "optimizer_kind": "sgd"}]}]}, "'main' optimiser"),
+    ({"epochs": 99}, "procedure holds 8 epochs"),
+    ({"semi_labels": None}, "set semi_labels"),
+    ({"readout": "hard-sigmoid"}, "needs readout='sigmoid' or 'softmax'"),
+    ({"readout": "tanh"}, "readout='tanh'"),
+    ({"ce_label_smoothing": 1.0}, "ce_label_smoothing"),
+])
+def test_bad_procedures_are_refused_with_the_reason(change, message):
+    with pytest.raises(ConfigError, match=message):
+        config(**change)
+
+
+def test_ep_phases_must_fit_the_learner():
+    ep = {"algorithm": "ep", "sizes": (784, 40, 4), "ep_free_steps": 5, "ep_nudge_steps": 3}
+    with pytest.raises(ConfigError, match="plain SGD"):
+        config(**ep, readout="hard-sigmoid", optimizer="sgd", procedure=[
+            {"repeat": 1, "phases": [{"name": "a", "optimizer": "x", "optimizer_kind": "adam"}]}], epochs=1)
+    with pytest.raises(ConfigError, match="learns with loss='cross-entropy'"):
+        config(**ep, readout="softmax", procedure=[{"repeat": 1, "phases": [{"name": "a", "optimizer": "x"}]}],
+               epochs=1)
+    with pytest.raises(ConfigError, match="one hidden layer"):
+        config(**{**ep, "sizes": (784, 20, 20, 4)}, readout="softmax")
+    assert config(**ep, readout="softmax").algorithm == "ep"
+
+
+class Spy:
+    """Records, per step: batch size, labels or not, the loss asked for, the optimiser and its rates."""
+
+    def __init__(self, inner):
+        self.inner, self.steps = inner, []
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def __setattr__(self, name, value):
+        if name in ("inner", "steps"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.inner, name, value)
+
+    def train_step(self, x, labels=None, loss="mse"):
+        opt = self.inner.optimizer
+        self.steps.append((x.shape[0], labels is not None, loss, id(opt), [g["lr"] for g in opt.param_groups]))
+        return self.inner.train_step(x, labels, loss=loss)
+
+
+def spied_run(cfg, data, **kw):
+    spies = []
+
+    def factory(c, device):
+        spies.append(Spy(make_learner(c, device)))
+        return spies[-1]
+
+    return train(cfg, dataset=data, progress=False, plots=False, learner_factory=factory, **kw), spies[0]
+
+
+def test_each_phase_trains_its_pool_with_its_optimiser_batch_rates_and_loss(tmp_path):
+    data = synthetic_dataset()
+    cfg = config()
+    res, spy = spied_run(cfg, data, out_dir=tmp_path)
+    steps = spy.steps
+    pre, rounds = steps[: 2 * 3], steps[2 * 3:]  # 20 labels at batch 8: 3 steps per labelled epoch
+    assert all(lab and b <= 8 and loss == "cross-entropy" for b, lab, loss, _, _ in pre)
+    assert pre[0][4] == [1e-3, 3e-3] and pre[-1][4] == pytest.approx([5e-4, 1.5e-3])
+    unlabelled = [s for s in rounds if not s[1]]
+    assert sum(s[0] for s in unlabelled) == 3 * 180 and max(s[0] for s in unlabelled) == 32
+    assert unlabelled[0][4] == pytest.approx([2e-6, 1e-5])  # 0.01 x the phase's base rates
+    lab_ids, unl_ids = {s[3] for s in steps if s[1]}, {s[3] for s in unlabelled}
+    assert len(lab_ids) == 1 and len(unl_ids) == 1 and lab_ids != unl_ids  # two optimisers, each kept
+    scored = [m for m in res.metrics if "evaluation" not in m]
+    assert [m["epoch"] for m in scored] == [2, 4, 6, 8]  # end of pre-training, then each labelled epoch
+    assert [m["phase"] for m in res.metrics] == [p.phase.name for p in plan(cfg)]
+    ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert set(ckpt["optimizers"]) == {"lab", "unl"}
+    assert ckpt["optimizers"]["unl"]["state"]  # Adam moments of the unlabelled phase were saved
+
+
+def test_resume_between_phases_continues_exactly(tmp_path):
+    data = synthetic_dataset()
+    whole = train(config(), dataset=data, progress=False, plots=False)
+    cut = tmp_path / "cut"
+    train(config(epochs=5), out_dir=cut, dataset=data, progress=False, plots=False)
+    resumed = train(config(), out_dir=cut, resume=True, dataset=data, progress=False, plots=False)
+    for a, b in zip(whole.model.parameters(), resumed.model.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert resumed.metrics[-1]["test_accuracy"] == whole.metrics[-1]["test_accuracy"]
+
+
+def test_published_style_semi_supervised_run_learns_the_blobs():
+    res = train(config(procedure=two_stage(rounds=4, pre=6), epochs=14), dataset=synthetic_dataset(),
+                progress=False, plots=False)
+    assert res.metrics[-1]["test_accuracy"] > 0.9
+
+
+def test_phase_defaults_take_the_config_values():
+    phase = Phase("train")
+    assert (phase.pool, phase.labels, phase.optimizer, phase.loss, phase.schedule) == (
+        "all", False, "main", "mse", {"kind": "run"})
