@@ -227,6 +227,35 @@ def _graded_overwrite() -> Any:
     return GradedSpikeCfg.OVERWRITE
 
 
+class FloatWindows:
+    """What a float session sends per window (the sample and its rate) and reads back (stats
+    ``[rate, target, bias, offsets, average]``, as the neurons report them)."""
+
+    def encode(self, x: np.ndarray, lr: float) -> np.ndarray:
+        return np.concatenate([x, [lr]])
+
+    def decode(self, stats: np.ndarray) -> np.ndarray:
+        return np.asarray(stats, dtype=np.float64)
+
+
+class FixedWindows:
+    """The same in integers: payloads ``2 round(127 x)`` and the stochastically rounded rate level
+    in; ``[counts, target, y2, H_int, average]`` back as ``[rate, target, y2, H, average]``."""
+
+    def __init__(self, scale: FixedLearningScale, seed: int) -> None:
+        self.scale = scale
+        self.levels = np.random.default_rng(seed)  # stochastic rounding of the per-window rate level
+
+    def encode(self, x: np.ndarray, lr: float) -> np.ndarray:
+        return np.append(self.scale.payload(x), self.scale.rate_level(lr, self.levels)).astype(np.int32)
+
+    def decode(self, stats: np.ndarray) -> np.ndarray:
+        out = np.asarray(stats, dtype=np.float64)
+        out[0] /= self.scale.steps
+        out[3] = self.scale.offsets_to_real(out[3])
+        return out
+
+
 class LavaLearningSession(LavaNetwork):
     """One Lava run that learns from ``windows`` samples, one at a time (sequential mode).
 
@@ -245,7 +274,7 @@ class LavaLearningSession(LavaNetwork):
         self.graph = build_learning_graph(weights, bias, rule, steps, windows, offsets, average,  # type: ignore[assignment]
                                           fixed=fixed, wta=wta)
         self.fixed = fixed
-        self._levels = np.random.default_rng(seed)  # stochastic rounding of the per-window rate level
+        self.codec: FloatWindows | FixedWindows = FloatWindows() if fixed is None else FixedWindows(fixed, seed)
         self.weights_int: np.ndarray | None = None
         self.rule = rule
         self._t = 0
@@ -286,23 +315,15 @@ class LavaLearningSession(LavaNetwork):
         if self.sent >= self.graph.windows:
             raise ConfigError(f"this session was built for {self.graph.windows} samples")
         send, recv = self._ports()
-        if self.fixed is None:
-            send.send(np.concatenate([x, [lr]]))
-        else:
-            level = self.fixed.rate_level(lr, self._levels)
-            send.send(np.append(self.fixed.payload(x), level).astype(np.int32))
+        send.send(self.codec.encode(x, lr))
         self.sent += 1
         self._inflight["send"] -= 1
-        stats = self._receive(recv)
+        stats = self.codec.decode(self._receive(recv))
         self.received += 1
         self._inflight["recv"] -= 1
-        if self.fixed is None:
-            self.bias, self.offsets, self.average = stats[2].copy(), stats[3].copy(), stats[4].copy()
-        else:  # counts, target, y2, H_int, average -> rate, target, y2, H, average
-            stats = np.asarray(stats, dtype=np.float64)
-            stats[0] /= self.graph.steps
-            stats[3] = self.fixed.offsets_to_real(stats[3])
-            self.offsets, self.average = stats[3].copy(), stats[4].copy()
+        self.offsets, self.average = stats[3].copy(), stats[4].copy()
+        if self.fixed is None:  # the float neurons report the bias they learn; the fixed graph's is a weight
+            self.bias = stats[2].copy()
         if self.received == self.graph.windows:
             self._finish()
         return stats
@@ -323,9 +344,11 @@ class LavaLearningSession(LavaNetwork):
     def _finish(self) -> None:
         g = self.graph
         recv = g.dense.w_out.external_pipe_csp_recv_port
-        self.weights = np.array(self._receive(recv), dtype=np.float64)
-        if self.fixed is not None:
-            self.weights_int = self.weights.astype(np.int64)
+        raw = np.array(self._receive(recv), dtype=np.float64)
+        if self.fixed is None:
+            self.weights = raw
+        else:
+            self.weights_int = raw.astype(np.int64)
             self.weights, self.bias = self.fixed.dequantize_layer(self.weights_int)
         self._inflight["weights"] = 0
         self.runtime.wait()

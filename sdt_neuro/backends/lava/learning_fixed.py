@@ -215,19 +215,20 @@ def integrate(scale: FixedLearningScale, a: np.ndarray) -> tuple[np.ndarray, np.
     return counts, v
 
 
+def window_score(counts: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The integer score a window's winners are chosen on: ``c 2**14 - H_int``."""
+    return np.asarray(counts, np.int64) * 2**H_BITS - np.asarray(offsets, np.int64)
+
+
 def decide(scale: FixedLearningScale, counts: np.ndarray, v: np.ndarray, offsets: np.ndarray,
-           level: int, race: LocalWTA | None = None,
-           winners: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Target, third factor ``y2`` and the new offsets at the end of a window (all integers);
-    ``race``: the winners of the local race (``local_wta.py``) instead of the k largest scores;
-    ``winners``: a target already chosen (the Lava race model ran the race itself)."""
-    score = counts * 2**H_BITS - offsets
+           level: int, winners: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Target, third factor ``y2`` and the new offsets at the end of a window (all integers). The
+    target is ``winners`` when given (a local race chose them), else the k largest scores."""
     if winners is not None:
         target = np.asarray(winners, np.int64)
-    elif race is None:
-        target = kwta_target(score[None, :], np.zeros_like(score), scale.k)[0].astype(np.int64)
     else:
-        target = race_winners(score, scale.k, race, unit=scale.h_unit).astype(np.int64)
+        score = window_score(counts, offsets)
+        target = kwta_target(score[None, :], np.zeros_like(score), scale.k)[0].astype(np.int64)
     offsets = offsets + np.where(target == 1, scale.h_up, -scale.h_down)
     vth = scale.vth << SHIFT
     summed = v + counts * vth  # T times the mean input, in v units
@@ -279,7 +280,9 @@ def fixed_reference_window(scale: FixedLearningScale, w_int: np.ndarray, payload
     if w_int.shape != (scale.n_outputs, payload.size):
         raise ShapeError(f"weights must be [{scale.n_outputs}, {payload.size}], got {w_int.shape}")
     counts, v = integrate(scale, input_current(scale, w_int, payload))
-    target, third, offsets = decide(scale, counts, v, np.asarray(offsets, np.int64), level, race)
+    offsets = np.asarray(offsets, np.int64)
+    winners = None if race is None else race_winners(window_score(counts, offsets), scale.k, race, unit=scale.h_unit)
+    target, third, offsets = decide(scale, counts, v, offsets, level, winners)
     return FixedWindow(counts, target, third, engine_update(scale, w_int, payload, third, rand, trace_rands),
                        offsets)
 

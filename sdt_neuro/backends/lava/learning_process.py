@@ -51,7 +51,7 @@ from lava.proc.dense.process import LearningDense
 from lava.proc.lif.models import AbstractPyLifModelFixed, AbstractPyLifModelFloat
 from lava.proc.lif.process import LearningLIF
 
-from sdt_neuro.backends.lava.local_wta import LocalWTA
+from sdt_neuro.backends.lava.local_wta import LocalWTA, RaceRun
 from sdt_neuro.rule import WTARule
 from sdt_neuro.targets import kwta_target, sequential_homeostasis_step
 
@@ -188,9 +188,9 @@ class WTAOutputFloatBase(LearningNeuronModelFloat, AbstractPyLifModelFloat):
         rule = proc_params["learning_rule"]
         self.trace_gain = float(np.exp(self.steps / rule.y2_tau + self.steps / rule.x1_tau))
 
-    def run_spk(self) -> None:
-        a_in = self.a_in.recv()
-        if self.time_step % self.period == 2 % self.period:  # first step of this sample's currents
+    def integrate(self, a_in: np.ndarray, within: int) -> np.ndarray:
+        """One counting step (``within``: 1..P in the window; the count restarts at 2); its spikes."""
+        if within == 2:  # first step of this sample's currents
             self.u.fill(0)
             self.v.fill(0)
             self.counts.fill(0)
@@ -198,9 +198,10 @@ class WTAOutputFloatBase(LearningNeuronModelFloat, AbstractPyLifModelFloat):
         spikes = self.v >= self.vth
         self.v[spikes] -= self.vth  # subtractive reset
         self.counts += spikes
-        third = np.zeros_like(self.y2)
-        if self.time_step % self.period == 0:  # last step of the window: decide and learn
-            third = self.decide(float(self.lr_in.recv()[0]))
+        return spikes
+
+    def send_learning(self, spikes: np.ndarray, third: np.ndarray) -> None:
+        """This step's spikes and the learning engine's factors (the third factor is ``y2``)."""
         self.y2 = third
         self.s_out.send(spikes)
         self.s_out_bap.send(self.no_spikes)  # the rule uses no post-synaptic spike traces
@@ -228,6 +229,14 @@ class WTAOutputFloatBase(LearningNeuronModelFloat, AbstractPyLifModelFloat):
 @tag("floating_pt")
 class PyWTAOutputFloat(WTAOutputFloatBase):
     """Float model of :class:`WTAOutput`: the k winners by sorting the rates (``kwta_target``)."""
+
+    def run_spk(self) -> None:
+        within = (self.time_step - 1) % self.period + 1
+        spikes = self.integrate(self.a_in.recv(), within)
+        third = np.zeros_like(self.y2)
+        if within == self.period:  # last step of the window: decide and learn
+            third = self.decide(float(self.lr_in.recv()[0]))
+        self.send_learning(spikes, third)
 
 
 # ----------------------------------------------------------------------------- local winner-take-all
@@ -264,50 +273,28 @@ class PyRaceWTAOutputFloat(WTAOutputFloatBase):
 
     def __init__(self, proc_params: dict) -> None:
         super().__init__(proc_params)
-        self.race = LocalWTA(**proc_params["race"])
-        self.period = self.steps + 1 + self.race.steps
-        self.score = np.zeros(proc_params["shape"])
-        self.fired = np.zeros(proc_params["shape"], dtype=bool)
-        self.inhibition = np.zeros(proc_params["shape"])
+        race = LocalWTA(**proc_params["race"])
+        self.period = self.steps + 1 + race.steps
+        self.race = RaceRun.for_race(race, proc_params["shape"][0], self.rule.k)
         self.mean_input = np.zeros(proc_params["shape"])
 
     def run_spk(self) -> None:
         a_in = self.a_in.recv()
         inh = self.inh_in.recv()
         within = (self.time_step - 1) % self.period + 1  # 1..P
-        if within == 2:
-            self.u.fill(0)
-            self.v.fill(0)
-            self.counts.fill(0)
-        race_spikes = self.no_spikes
-        spikes = self.no_spikes
+        spikes = race_spikes = self.no_spikes
         if 2 <= within <= self.steps + 1:  # the window's T input currents
-            self.subthr_dynamics(activation_in=a_in)
-            spikes = self.v >= self.vth
-            self.v[spikes] -= self.vth
-            self.counts += spikes
+            spikes = self.integrate(a_in, within)
             if within == self.steps + 1:  # counting done: the race starts from r - H
-                self.score = self.counts / self.steps - self.offsets
                 self.mean_input = (self.v + self.counts * self.vth) / self.steps
-                self.fired = np.zeros_like(self.fired)
-                self.inhibition = np.zeros_like(self.inhibition)
-        else:
-            j = within - self.steps - 1 if within > 1 else 0
-            if j >= 1:
-                self.inhibition -= inh  # -1 per other neuron that won one step earlier
-                race_spikes = (~self.fired & (self.score + self.race.gained(j) >= self.race.ceiling)
-                               & (self.inhibition < self.rule.k))
-                self.fired |= race_spikes
+                self.race.start(self.counts / self.steps - self.offsets)
+        elif within > self.steps + 1:
+            race_spikes = self.race.step(within - self.steps - 1, inh)
         third = np.zeros_like(self.y2)
-        if self.time_step % self.period == 0:  # last step of the window: learn from the winners
-            third = self.decide(float(self.lr_in.recv()[0]), self.fired.astype(np.float64), self.mean_input)
-        self.y2 = third
-        self.s_out.send(spikes)
+        if within == self.period:  # last step of the window: learn from the winners
+            third = self.decide(float(self.lr_in.recv()[0]), self.race.fired.astype(np.float64), self.mean_input)
         self.race_out.send(race_spikes)
-        self.s_out_bap.send(self.no_spikes)
-        self.s_out_y1.send(self.y1)
-        self.s_out_y2.send(self.y2 * self.trace_gain)
-        self.s_out_y3.send(self.y3)
+        self.send_learning(spikes, third)
 
 
 # ----------------------------------------------------------------------------- fixed point
@@ -448,16 +435,13 @@ class PyRaceWTAOutputFixed(WTAOutputFixedBase):
 
     def __init__(self, proc_params: dict) -> None:
         super().__init__(proc_params)
-        self.race = LocalWTA(**proc_params["race"])
-        self.ramp, self.ceiling = self.race.integer_ramp(self.scale.h_unit)
-        self.period = self.steps + 1 + self.race.steps
-        self.score = np.zeros(proc_params["shape"], dtype=np.int64)
-        self.fired = np.zeros(proc_params["shape"], dtype=bool)
-        self.wins_heard = np.zeros(proc_params["shape"], dtype=np.int64)
+        race = LocalWTA(**proc_params["race"])
+        self.period = self.steps + 1 + race.steps
+        self.race = RaceRun.for_race(race, proc_params["shape"][0], self.scale.k, unit=self.scale.h_unit)
         self.v_window = np.zeros(proc_params["shape"], dtype=np.int64)
 
     def run_spk(self) -> None:
-        from sdt_neuro.backends.lava.learning_fixed import H_BITS
+        from sdt_neuro.backends.lava.learning_fixed import window_score
 
         a_in = self.a_in.recv()
         inh = self.inh_in.recv()
@@ -466,18 +450,12 @@ class PyRaceWTAOutputFixed(WTAOutputFixedBase):
         if 2 <= within <= self.steps + 1:  # the window's T input currents
             spikes = self.integrate(a_in, within)
             if within == self.steps + 1:  # counting done: the race starts from c 2**14 - H
-                self.score = self.counts * 2**H_BITS - self.offsets
                 self.v_window = self.v.astype(np.int64)
-                self.fired = np.zeros_like(self.fired)
-                self.wins_heard = np.zeros_like(self.wins_heard)
+                self.race.start(window_score(self.counts, self.offsets))
         elif within > self.steps + 1:
-            j = within - self.steps - 1
-            self.wins_heard -= np.asarray(inh, np.int64) // 2  # -2 per other neuron that won a step earlier
-            race_spikes = (~self.fired & (self.score + self.ramp[j - 1] >= self.ceiling)
-                           & (self.wins_heard < self.scale.k))
-            self.fired |= race_spikes
+            race_spikes = self.race.step(within - self.steps - 1, inh)
         third = np.zeros(self.y2.shape, dtype=np.int32)
         if within == self.period:
-            third = self.finish_window(self.v_window, winners=self.fired.astype(np.int64))
+            third = self.finish_window(self.v_window, winners=self.race.fired.astype(np.int64))
         self.race_out.send(race_spikes)
         self.send_learning(spikes, third)

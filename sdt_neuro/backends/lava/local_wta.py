@@ -94,3 +94,40 @@ def race_winners(score: np.ndarray, k: int, race: LocalWTA, unit: int | None = N
             break
         fired |= score + gains(j) >= ceiling
     return fired.astype(np.float64)
+
+
+class RaceRun:
+    """One population's race, step by step: the state both Lava models (float and integer) keep.
+
+    ``ramp[j - 1]`` is the potential gained after ``j`` race steps and ``ceiling`` the threshold,
+    in the units of the scores; each win of another neuron arrives on the inhibitory port as
+    ``-per_win`` (the lateral ``Dense`` weight: -1 in float, -2 in Lava's even 8-bit weights).
+    """
+
+    def __init__(self, n: int, ramp: list[float] | list[int], ceiling: float, k: int, per_win: int = 1) -> None:
+        self.ramp, self.ceiling, self.k, self.per_win = np.asarray(ramp), ceiling, k, per_win
+        self.score = np.zeros(n)
+        self.fired = np.zeros(n, dtype=bool)
+        self.heard = np.zeros(n, dtype=np.int64)
+
+    @classmethod
+    def for_race(cls, race: LocalWTA, n: int, k: int, unit: int | None = None) -> RaceRun:
+        """Float scores (``unit=None``) or integer ones in units of ``1 / unit`` (see :func:`race_winners`)."""
+        if unit is None:
+            return cls(n, [race.gained(j) for j in range(1, race.steps + 1)], race.ceiling, k)
+        ramp, ceiling = race.integer_ramp(unit)
+        return cls(n, ramp, ceiling, k, per_win=2)
+
+    def start(self, score: np.ndarray) -> None:
+        """A new race from ``score`` ``[N]`` (counting is done)."""
+        self.score = score
+        self.fired = np.zeros_like(self.fired)
+        self.heard = np.zeros_like(self.heard)
+
+    def step(self, j: int, inhibition: np.ndarray) -> np.ndarray:
+        """Race step ``j`` (1..R), given the inhibition that arrived (wins of step ``j - 1``); the
+        neurons that spike now."""
+        self.heard += np.rint(-np.asarray(inhibition, dtype=np.float64) / self.per_win).astype(np.int64)
+        spikes = ~self.fired & (self.score + self.ramp[j - 1] >= self.ceiling) & (self.heard < self.k)
+        self.fired |= spikes
+        return spikes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sdt_neuro.backends.lava.local_wta import LocalWTA, race_winners
+from sdt_neuro.backends.lava.local_wta import LocalWTA, RaceRun, race_winners
 from sdt_neuro.errors import ConfigError
 
 
@@ -67,3 +67,22 @@ def test_a_two_speed_ramp_is_fine_above_the_knee_and_still_reaches_the_floor() -
     np.testing.assert_array_equal(race_winners(np.array([-0.8, -0.9]), 1, race), [1, 1])  # a winner below 0
     with pytest.raises(ConfigError, match="fine_steps=6"):
         LocalWTA(steps=6, floor=-1.0, ceiling=1.0, fine_steps=6).check()
+
+
+@pytest.mark.parametrize("unit", [None, 2**14])
+def test_a_race_run_step_by_step_picks_the_oracles_winners(unit) -> None:
+    """The state the Lava models keep (inhibition a step late, -1 or -2 per win) gives the oracle's winners."""
+    rng = np.random.default_rng(3)
+    race = LocalWTA(steps=12)
+    for _ in range(20):
+        score = rng.uniform(-0.5, 1.2, 30)
+        if unit is not None:
+            score = np.round(score * unit).astype(np.int64)
+        run = RaceRun.for_race(race, 30, k=3, unit=unit)
+        run.start(score)
+        arrived = np.zeros(30)
+        for j in range(1, race.steps + 1):
+            spikes = run.step(j, arrived)
+            per_win = 1 if unit is None else 2
+            arrived = -per_win * (spikes.sum() - spikes)  # every other neuron's win, one step later
+        np.testing.assert_array_equal(run.fired, race_winners(score, 3, race, unit=unit).astype(bool))
