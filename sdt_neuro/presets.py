@@ -281,21 +281,19 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "cnn-mnist-1epoch": ("ours", "CNN on MNIST, one epoch at rate 1e-4 with straight-through (probe 0.989)"),
     "cnn-fmnist-1epoch": ("ours", "CNN on Fashion-MNIST, one epoch at rate 1e-4 with straight-through"),
 }
+_SEMI_DESCRIPTIONS = (  # (suffix, settings, text) of every semi-supervised preset
+    ("", "published", "semi-supervised {A} 784-5000-10 with {n} labels, {rounds} rounds"),
+    ("-supervised", "published", "ablation: pre-training and the labelled epochs only ({A}, {n} labels)"),
+    ("-gamma0", "published", "ablation: semi-{a}-{n} with WTA without homeostasis"),
+    ("-ours", "ours", "our earlier semi-supervised {A} recipe, {n} labels (SGD, MSE; tuned on test)"),
+    ("-ours-supervised", "ours", "ablation of semi-{a}-{n}-ours: the {n} labels only"),
+    ("-ours-gamma0", "ours", "ablation of semi-{a}-{n}-ours: WTA without homeostasis"),
+)
 for _algo in ("bp", "ep"):
     for _n in SEMI_LABELS:
-        _rounds = SEMI_PUBLISHED[_algo]["rounds"]
-        DESCRIPTIONS[f"semi-{_algo}-{_n}"] = (
-            "published", f"semi-supervised {_algo.upper()} 784-5000-10 with {_n} labels, {_rounds} rounds")
-        DESCRIPTIONS[f"semi-{_algo}-{_n}-supervised"] = (
-            "published", f"ablation: pre-training and the labelled epochs only ({_algo.upper()}, {_n} labels)")
-        DESCRIPTIONS[f"semi-{_algo}-{_n}-gamma0"] = (
-            "published", f"ablation: semi-{_algo}-{_n} with WTA without homeostasis")
-        DESCRIPTIONS[f"semi-{_algo}-{_n}-ours"] = (
-            "ours", f"our earlier semi-supervised {_algo.upper()} recipe, {_n} labels (SGD, MSE; tuned on test)")
-        DESCRIPTIONS[f"semi-{_algo}-{_n}-ours-supervised"] = (
-            "ours", f"ablation of semi-{_algo}-{_n}-ours: the {_n} labels only")
-        DESCRIPTIONS[f"semi-{_algo}-{_n}-ours-gamma0"] = (
-            "ours", f"ablation of semi-{_algo}-{_n}-ours: WTA without homeostasis")
+        for _suffix, _kind, _text in _SEMI_DESCRIPTIONS:
+            DESCRIPTIONS[f"semi-{_algo}-{_n}{_suffix}"] = (
+                _kind, _text.format(a=_algo, A=_algo.upper(), n=_n, rounds=SEMI_PUBLISHED[_algo]["rounds"]))
 
 RULE_FIELDS = ("k", "gamma", "dropout", "eta")
 
