@@ -151,6 +151,10 @@ def learner_for_config(config: TrainConfig, device: torch.device) -> SpikingLear
 
     if config.arch != "mlp":
         raise ConfigError(f"the snnTorch backend trains arch='mlp' only, got arch={config.arch!r}")
+    if config.readout != "hard-sigmoid":
+        raise ConfigError(f"the snnTorch backend's spiking output is a rate (the hard-sigmoid read-out); "
+                          f"readout={config.readout!r} with cross-entropy trains with the ANN backend "
+                          "(or use a semi-*-ours preset)")
     extra = config.extra
     torch.manual_seed(config.seed)
     model = config.build_model().to(device)

@@ -243,6 +243,9 @@ class TrainConfig:
                     raise ConfigError(f"{where} trains on the {phase.pool} pool: set semi_labels")
                 if phase.loss == "cross-entropy" and self.readout == "hard-sigmoid":
                     raise ConfigError(f"{where}: loss='cross-entropy' needs readout='sigmoid' or 'softmax'")
+                if phase.loss == "cross-entropy" and self.wta_rule.dropout > 0:
+                    raise ConfigError(f"{where}: loss='cross-entropy' takes no output dropout (the published "
+                                      f"read-outs have none), got rule dropout={self.wta_rule.dropout}")
                 if self.algorithm == "ep" and self.readout == "softmax" and phase.loss != "cross-entropy":
                     raise ConfigError(f"{where}: EP with a softmax read-out learns with loss='cross-entropy'")
                 if self.algorithm == "ep" and self.readout != "softmax" and kind != "sgd":

@@ -161,6 +161,10 @@ def test_learner_rejects_a_network_of_the_wrong_width_and_bad_settings():
         sh.SpikingLearner(network, rule, 0, opt)
     with pytest.raises(ConfigError, match="encoding='poisson'"):
         sh.SpikingLearner(network, rule, 4, opt, encoding="poisson")
+    with pytest.raises(ConfigError, match="readout='softmax'.*ANN backend"):
+        sh.learner_for_config(small_config().replace(readout="softmax", sizes=(784, 8, 4),
+                                                     rule={**small_config().rule, "n_outputs": 4, "dropout": 0.0}),
+                              torch.device("cpu"))
 
 
 def test_shared_loop_trains_and_checkpoints_a_spiking_network(tmp_path):

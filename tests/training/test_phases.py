@@ -78,6 +78,7 @@ def test_procedure_survives_json_and_a_checkpoint_round_trip():
     ({"readout": "hard-sigmoid"}, "needs readout='sigmoid' or 'softmax'"),
     ({"readout": "tanh"}, "readout='tanh'"),
     ({"ce_label_smoothing": 1.0}, "ce_label_smoothing"),
+    ({"rule": {**RULE, "dropout": 0.2}}, "no output dropout"),
 ])
 def test_bad_procedures_are_refused_with_the_reason(change, message):
     with pytest.raises(ConfigError, match=message):

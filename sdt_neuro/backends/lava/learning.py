@@ -482,6 +482,9 @@ def check_config(config: Any) -> None:
         problems.append(f"optimizer='sgd', got {config.optimizer!r}")
     if config.wta_rule.dropout != 0:
         problems.append(f"rule dropout=0, got {config.wta_rule.dropout}")
+    if config.readout != "hard-sigmoid" or config.procedure:
+        problems.append(f"the hard-sigmoid read-out and one phase, got readout={config.readout!r} and "
+                        f"{len(config.procedure)} stage(s) of phases")
     if problems:
         raise ConfigError("the Lava learner needs " + "; ".join(problems) + " (see preset lava-100)")
 

@@ -139,6 +139,8 @@ def test_bad_inputs_raise_clear_errors() -> None:
     batch = TrainConfig(rule=RULE.to_dict(), sizes=(30, 10), input_dropout=0.0, batch_size=16)
     with pytest.raises(ConfigError, match="sequential"):
         check_config(batch)
+    with pytest.raises(ConfigError, match="readout='sigmoid'"):
+        check_config(batch.replace(readout="sigmoid", mode="sequential", batch_size=1))
 
 
 def test_local_race_in_lava_equals_the_numpy_oracle() -> None:
