@@ -36,7 +36,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # EP (METHOD.md): T free steps, Kmax nudged steps, dt, beta; random sign of beta per batch.
     # The 1-layer rate is ours: with the update exactly as METHOD.md writes it (1 / (beta B)),
     # the published 0.03 gave DA 0.795 after one epoch here, 0.01 / 0.015 / 0.02 gave
-    # 0.892 / 0.900 / 0.893 (seed 0, full MNIST). All other values are the published ones, except
+    # 0.892 / 0.900 / 0.893 (seed 0, full MNIST; on a 10,000-image validation split, re-checked
+    # 2026-12-03: 0.8759 / 0.8832 / 0.8683, the same choice). All other values are the published ones, except
     # that `ep-1layer` keeps our inverted input dropout and no target smoothing (it was tuned and
     # met its figure that way); `ep-2layer` uses the published 0/1 masks and smoothing 0.3.
     "ep-1layer": {
@@ -54,7 +55,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     # Ours: same 784-2000 network and rule, 8x the batch with 8x the rate and 8x gamma (the same
     # per-sample step and homeostasis rate, a third of the time per epoch on 2 cores), and a
-    # 24-epoch linear schedule. Tuned on MNIST: batch 256, or rate 96 / 128, converge lower.
+    # 24-epoch linear schedule. Tuned on MNIST test DA: batch 256, or rate 96 / 128, converge lower.
+    # Re-checked on a 10,000-image validation split (2026-12-03): rate 64 / 96 / 128 gave 0.9460 /
+    # 0.9404 / 0.9273, batch 256 at rate 128 0.9372: the same choice.
     "bp-fast": {
         "rule": {"n_outputs": 2000, "k": 6, "gamma": 3.2, "dropout": 0.2},
         "sizes": (784, 2000), "input_dropout": 0.3, "hidden_dropout": 0.0,
