@@ -155,6 +155,10 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         measured = "–" if r["measured"] is None else f"{r['measured']:.4f}"
         std = "–" if r["std"] is None else f"{r['std']:.4f}"
         note = r.get("reason", "")
+        ablations = [f"{label} {r[key]:.4f}" for key, label in (("supervised_only", "supervised only"),
+                                                                ("no_homeostasis", "without homeostasis"))
+                     if r.get(key) is not None]
+        note = "; ".join([note, *ablations]) if note else "; ".join(ablations)
         lines.append(f"| {r['row']} | {r['published']:.4f} | {measured} | {r['seeds'] or '–'} | {std} | "
                      f"{r['epochs'] or '–'} | {r['seconds'] or '–'} | {note} |")
     return "\n".join(lines) + "\n"

@@ -98,3 +98,26 @@ def test_paper_table_has_every_published_row_and_says_why_one_is_empty(tmp_path)
     assert "missing" in rows["bp-1layer"]["reason"] + rows["ep-1layer"]["reason"]
     assert reproduce.main(["--table", "paper", "--out", str(tmp_path)]) == 0
     assert json.loads((tmp_path / "paper.json").read_text())[0]["row"] == "bp-1layer"
+
+
+def test_paper_table_takes_a_finished_published_semi_run_and_its_ablations(tmp_path):
+    import json
+
+    paper_table = load_benchmark_script("paper_table")
+    semi = tmp_path / "semi" / "published"
+    semi.mkdir(parents=True)
+
+    def run(name, epochs, accuracy):
+        records = [{"epoch": e, "epoch_seconds": 1.0} for e in range(1, epochs)]
+        records.append({"epoch": epochs, "epoch_seconds": 1.0, "test_accuracy": accuracy})
+        (semi / f"{name}.metrics.json").write_text(json.dumps(records))
+
+    run("semi-ep-600", 500, 0.9661)
+    run("semi-ep-600-supervised", 300, 0.9193)
+    run("semi-ep-100", 120, 0.9)  # cut off: 120 of 500 epochs
+    rows = {r["row"]: r for r in paper_table.collect(tmp_path)}
+    done = rows["semi-ep-600"]
+    assert (done["measured"], done["epochs"], done["seconds"], done["split"]) == (0.9661, 500, 500.0, "test")
+    assert done["supervised_only"] == 0.9193 and done["no_homeostasis"] is None
+    assert rows["semi-ep-100"]["measured"] is None and "120 epochs committed" in rows["semi-ep-100"]["reason"]
+    assert "supervised only 0.9193" in paper_table.markdown([done])
