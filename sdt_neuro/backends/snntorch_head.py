@@ -147,7 +147,7 @@ class SpikingLearner:
 def learner_for_config(config: TrainConfig, device: torch.device) -> SpikingLearner:
     """The loop's learner factory: seeded MLP (same initial weights as the ANN run), its
     spiking twin and the ANN's per-layer SGD/Adam optimiser; T and encoding from ``config.extra``."""
-    from sdt_neuro.training.bp import _make_optimizer
+    from sdt_neuro.training.phases import layer_optimizer
 
     if config.arch != "mlp":
         raise ConfigError(f"the snnTorch backend trains arch='mlp' only, got arch={config.arch!r}")
@@ -160,7 +160,7 @@ def learner_for_config(config: TrainConfig, device: torch.device) -> SpikingLear
     model = config.build_model().to(device)
     network = from_mlp(model, extra.get("slope", DEFAULT_SLOPE)).to(device)
     return SpikingLearner(network, config.wta_rule, int(extra.get("steps", DEFAULT_TRAIN_STEPS)),
-                          _make_optimizer(model, config), extra.get("encoding", "current"), device,
+                          layer_optimizer(model, config), extra.get("encoding", "current"), device,
                           sequential=config.mode == "sequential", model=model)
 
 

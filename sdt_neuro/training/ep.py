@@ -38,6 +38,7 @@ from sdt_neuro.models import MLP
 from sdt_neuro.training.config import TrainConfig
 from sdt_neuro.training.homeostasis import HomeostasisState
 from sdt_neuro.training.masks import dropout_keep, output_dropout_mask, target_source
+from sdt_neuro.training.phases import layer_optimizer
 
 Masks = list[torch.Tensor | None]
 
@@ -121,10 +122,7 @@ class EPLearner:
         self.rule = config.wta_rule
         self.device = device
         self.state = HomeostasisState(self.rule, device)
-        self.optimizer = torch.optim.SGD(
-            [{"params": list(m.parameters()), "lr": config.lr_for_layer(i)}
-             for i, m in enumerate(model.layers)]
-        )
+        self.optimizer = layer_optimizer(model, config)  # plain SGD (checked by the config)
         self.steps, self.nudge_steps = config.ep_free_steps, config.ep_nudge_steps
         self.dt, self.beta = config.ep_dt, config.ep_beta
         self.symmetric = config.ep_estimate == "symmetric"

@@ -28,7 +28,7 @@ from sdt_neuro.training.config import TrainConfig
 from sdt_neuro.training.ep import _single_layer_phase
 from sdt_neuro.training.homeostasis import HomeostasisState
 from sdt_neuro.training.masks import dropout_keep, output_dropout_mask, target_source
-from sdt_neuro.training.phases import build_optimizer
+from sdt_neuro.training.phases import layer_optimizer
 
 
 class EPReadoutLearner:
@@ -42,29 +42,20 @@ class EPReadoutLearner:
         self.rule = config.wta_rule
         self.device = device
         self.state = HomeostasisState(self.rule, device)
-        self.optimizer = build_optimizer(config.optimizer, [list(m.parameters()) for m in model.layers])
-        for i, group in enumerate(self.optimizer.param_groups):
-            group["lr"] = config.lr_for_layer(i)
+        self.optimizer = layer_optimizer(model, config)
         self.last_beta = 0.0
 
-    def hidden(self, drive: torch.Tensor, start: torch.Tensor | None = None, steps: int | None = None,
-               beta: float = 0.0, target: torch.Tensor | None = None,
-               keep: torch.Tensor | None = None) -> torch.Tensor:
-        """Hidden state after ``steps`` (default ``T``) steps from ``start`` (zeros), nudged by the
-        read-out's cross-entropy towards ``target`` when ``beta != 0``."""
+    def nudged(self, drive: torch.Tensor, free: torch.Tensor, beta: float, target: torch.Tensor,
+               keep: torch.Tensor | None) -> torch.Tensor:
+        """Hidden state after ``Kmax`` steps from the free state ``free``, nudged by the read-out's
+        cross-entropy towards ``target`` (``keep``: the hidden dropout multiplier)."""
         dt = self.config.ep_dt
-        if beta == 0.0:
-            exact = _single_layer_phase(drive, start, steps or self.config.ep_free_steps, dt)
-            if exact is not None:
-                return exact
-        s = torch.zeros_like(drive) if start is None else start.clone()
+        s = free.clone()
         w, b = self.model.layers[1].weight, self.model.layers[1].bias
-        for _ in range(steps or self.config.ep_free_steps):
-            total = drive.clone()
-            if beta != 0.0 and target is not None:
-                act = s if keep is None else s * keep
-                force = (target - torch.softmax(torch.addmm(b, act, w.t()), dim=1)) @ w
-                total.add_(force if keep is None else force * keep, alpha=beta)
+        for _ in range(self.config.ep_nudge_steps):
+            act = s if keep is None else s * keep
+            force = (target - torch.softmax(torch.addmm(b, act, w.t()), dim=1)) @ w
+            total = torch.add(drive, force if keep is None else force * keep, alpha=beta)
             s.mul_(1.0 - dt).add_(total, alpha=dt).clamp_(0.0, 1.0)
         return s
 
@@ -89,7 +80,7 @@ class EPReadoutLearner:
         x = x_raw if keep_in is None else x_raw * keep_in
         keep = drop((x.shape[0], hid.out_features), model.hidden_dropout.p, x.device)
         drive = torch.addmm(hid.bias, x, hid.weight.t())
-        free = self.hidden(drive)
+        free = free_hidden(self.config, drive)
         act = free if keep is None else free * keep
         logits = torch.addmm(out.bias, act, out.weight.t())
         o = torch.softmax(logits, dim=1)
@@ -99,7 +90,7 @@ class EPReadoutLearner:
         if self.config.ep_random_sign and torch.rand(()) < 0.5:
             beta = -beta
         self.last_beta = beta
-        nudged = self.hidden(drive, free, self.config.ep_nudge_steps, beta, d, keep)
+        nudged = self.nudged(drive, free, beta, d, keep)
         n = x.shape[0]
         diff = (nudged - free).div_(-beta * n)
         hid.weight.grad = diff.t() @ x
@@ -116,11 +107,15 @@ class EPReadoutLearner:
         return readout_activity(self.config, self.model, x)
 
 
+def free_hidden(config: TrainConfig, drive: torch.Tensor) -> torch.Tensor:
+    """The hidden state after the ``T`` free steps from zero under the constant ``drive`` (exact)."""
+    s = _single_layer_phase(drive, None, config.ep_free_steps, config.ep_dt)  # exact for every dt <= 1
+    assert s is not None
+    return s
+
+
 def readout_activity(config: TrainConfig, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """EP inference for a read-out network: the softmax of the free phase's hidden state."""
     hid, out = model.layers  # type: ignore[attr-defined]
-    x = x.reshape(x.shape[0], -1)
-    drive = torch.addmm(hid.bias, x, hid.weight.t())
-    s = _single_layer_phase(drive, None, config.ep_free_steps, config.ep_dt)  # exact for every dt <= 1
-    assert s is not None
-    return torch.softmax(torch.addmm(out.bias, s, out.weight.t()), dim=1)
+    drive = torch.addmm(hid.bias, x.reshape(x.shape[0], -1), hid.weight.t())
+    return torch.softmax(torch.addmm(out.bias, free_hidden(config, drive), out.weight.t()), dim=1)
