@@ -165,7 +165,65 @@ class WTAOutput(LearningLIF):
         self.proc_params["fixed_scale"] = None if fixed_scale is None else dict(fixed_scale)
 
 
-class WTAOutputFloatBase(LearningNeuronModelFloat, AbstractPyLifModelFloat):
+class WindowSteps:
+    """The step schedule of a learning window, shared by the float and the integer output models.
+
+    Steps 2..T+1 count the sample's currents (``integrate``); a race model then runs R race steps;
+    the window's last step decides and learns (``finish_window``). Every step sends the spikes and
+    the learning engine's factors (``send_learning``). Each arithmetic supplies ``integrate``,
+    ``finish_window(v, winners)``, ``window_voltage``, ``quiet_third``, ``race_score`` and
+    ``y2_message``.
+    """
+
+    time_step: int
+    period: int
+    steps: int
+    no_spikes: np.ndarray
+    y1: np.ndarray
+    y2: np.ndarray
+    y3: np.ndarray
+    v_window: np.ndarray
+    race: RaceRun
+
+    def window_step(self) -> int:
+        """This step's place in the window, 1..P."""
+        return (self.time_step - 1) % self.period + 1
+
+    def sort_step(self) -> None:
+        """One step of a model that takes the k largest scores."""
+        within = self.window_step()
+        spikes = self.integrate(self.a_in.recv(), within)
+        third = self.finish_window(self.window_voltage()) if within == self.period else self.quiet_third()
+        self.send_learning(spikes, third)
+
+    def race_step(self) -> None:
+        """One step of a model whose winners come from the local race (``RaceRun``)."""
+        a_in, inh = self.a_in.recv(), self.inh_in.recv()
+        within = self.window_step()
+        spikes = race_spikes = self.no_spikes
+        if 2 <= within <= self.steps + 1:  # the window's T input currents
+            spikes = self.integrate(a_in, within)
+            if within == self.steps + 1:  # counting done: race from the scores
+                self.v_window = self.window_voltage()
+                self.race.start(self.race_score())
+        elif within > self.steps + 1:
+            race_spikes = self.race.step(within - self.steps - 1, inh)
+        third = (self.finish_window(self.v_window, self.race.fired)
+                 if within == self.period else self.quiet_third())
+        self.race_out.send(race_spikes)
+        self.send_learning(spikes, third)
+
+    def send_learning(self, spikes: np.ndarray, third: np.ndarray) -> None:
+        """This step's spikes and the learning engine's factors (the third factor is ``y2``)."""
+        self.y2 = third
+        self.s_out.send(spikes)
+        self.s_out_bap.send(self.no_spikes)  # no post-synaptic spike: y2 keeps its sign
+        self.s_out_y1.send(self.y1)
+        self.s_out_y2.send(self.y2_message())
+        self.s_out_y3.send(self.y3)
+
+
+class WTAOutputFloatBase(WindowSteps, LearningNeuronModelFloat, AbstractPyLifModelFloat):
     """Float model of :class:`WTAOutput` on Lava's learning-neuron and abstract LIF model classes
     (undecorated: ``@implements`` refuses a subclass of a model of another process)."""
 
@@ -200,22 +258,26 @@ class WTAOutputFloatBase(LearningNeuronModelFloat, AbstractPyLifModelFloat):
         self.counts += spikes
         return spikes
 
-    def send_learning(self, spikes: np.ndarray, third: np.ndarray) -> None:
-        """This step's spikes and the learning engine's factors (the third factor is ``y2``)."""
-        self.y2 = third
-        self.s_out.send(spikes)
-        self.s_out_bap.send(self.no_spikes)  # the rule uses no post-synaptic spike traces
-        self.s_out_y1.send(self.y1)
-        self.s_out_y2.send(self.y2 * self.trace_gain)
-        self.s_out_y3.send(self.y3)
+    def y2_message(self) -> np.ndarray:
+        return self.y2 * self.trace_gain
 
-    def decide(self, lr: float, target: np.ndarray | None = None, mean_input: np.ndarray | None = None) -> np.ndarray:
-        """k-WTA target (unless given), homeostasis and third factor at the end of a window; returns the factor."""
+    def quiet_third(self) -> np.ndarray:
+        return np.zeros_like(self.y2)
+
+    def window_voltage(self) -> np.ndarray:
+        return self.v.copy()
+
+    def race_score(self) -> np.ndarray:
+        return self.counts / self.steps - self.offsets  # r - H
+
+    def finish_window(self, v: np.ndarray, winners: np.ndarray | None = None) -> np.ndarray:
+        """k-WTA target (``winners`` when a race chose them), homeostasis and the third factor at the
+        end of a window (``v``: the membranes when counting ended); returns the factor."""
+        lr = float(self.lr_in.recv()[0])
         rate = self.counts / self.steps
-        if mean_input is None:
-            mean_input = (self.v + self.counts * self.vth) / self.steps  # = W x + b over the window
-        if target is None:
-            target = kwta_target(rate[None, :], self.offsets, self.rule.k)[0]
+        mean_input = (v + self.counts * self.vth) / self.steps  # = W x + b over the window
+        target = (kwta_target(rate[None, :], self.offsets, self.rule.k)[0] if winners is None
+                  else winners.astype(np.float64))
         self.offsets, self.average = sequential_homeostasis_step(self.offsets, self.average, target, self.rule)
         slope = (mean_input >= 0) & (mean_input <= 1)  # derivative of the hard-sigmoid
         third = lr * (2.0 / rate.size) * (target - rate) * slope
@@ -231,12 +293,7 @@ class PyWTAOutputFloat(WTAOutputFloatBase):
     """Float model of :class:`WTAOutput`: the k winners by sorting the rates (``kwta_target``)."""
 
     def run_spk(self) -> None:
-        within = (self.time_step - 1) % self.period + 1
-        spikes = self.integrate(self.a_in.recv(), within)
-        third = np.zeros_like(self.y2)
-        if within == self.period:  # last step of the window: decide and learn
-            third = self.decide(float(self.lr_in.recv()[0]))
-        self.send_learning(spikes, third)
+        self.sort_step()
 
 
 # ----------------------------------------------------------------------------- local winner-take-all
@@ -276,25 +333,10 @@ class PyRaceWTAOutputFloat(WTAOutputFloatBase):
         race = LocalWTA(**proc_params["race"])
         self.period = self.steps + 1 + race.steps
         self.race = RaceRun.for_race(race, proc_params["shape"][0], self.rule.k)
-        self.mean_input = np.zeros(proc_params["shape"])
+        self.v_window = np.zeros(proc_params["shape"])
 
     def run_spk(self) -> None:
-        a_in = self.a_in.recv()
-        inh = self.inh_in.recv()
-        within = (self.time_step - 1) % self.period + 1  # 1..P
-        spikes = race_spikes = self.no_spikes
-        if 2 <= within <= self.steps + 1:  # the window's T input currents
-            spikes = self.integrate(a_in, within)
-            if within == self.steps + 1:  # counting done: the race starts from r - H
-                self.mean_input = (self.v + self.counts * self.vth) / self.steps
-                self.race.start(self.counts / self.steps - self.offsets)
-        elif within > self.steps + 1:
-            race_spikes = self.race.step(within - self.steps - 1, inh)
-        third = np.zeros_like(self.y2)
-        if within == self.period:  # last step of the window: learn from the winners
-            third = self.decide(float(self.lr_in.recv()[0]), self.race.fired.astype(np.float64), self.mean_input)
-        self.race_out.send(race_spikes)
-        self.send_learning(spikes, third)
+        self.race_step()
 
 
 # ----------------------------------------------------------------------------- fixed point
@@ -347,7 +389,7 @@ class PyPlasticDenseFixed(LearningConnectionModelBitApproximate, AbstractPyDense
             self.w_out.send(self.weights)
 
 
-class WTAOutputFixedBase(LearningNeuronModelFixed, AbstractPyLifModelFixed):
+class WTAOutputFixedBase(WindowSteps, LearningNeuronModelFixed, AbstractPyLifModelFixed):
     """Integer output population (undecorated base of the sort and race models): Lava's fixed-point
     LIF arithmetic (``du = 4095``, ``dv = 0``: integrate and fire), strict threshold, subtractive
     reset; at the end of the window integer homeostasis and the signed third factor ``y2``
@@ -392,18 +434,25 @@ class WTAOutputFixedBase(LearningNeuronModelFixed, AbstractPyLifModelFixed):
         from sdt_neuro.backends.lava.learning_fixed import decide
 
         level = int(self.lr_in.recv()[0])
-        target, y2, self.offsets = decide(self.scale, self.counts, v, self.offsets, level, winners=winners)
+        chosen = None if winners is None else np.asarray(winners, np.int64)
+        target, y2, self.offsets = decide(self.scale, self.counts, v, self.offsets, level, winners=chosen)
         self.average = target
         self.stats_out.send(np.stack([self.counts, target, y2, self.offsets, target]))
         return y2.astype(np.int32)
 
-    def send_learning(self, spikes: np.ndarray, third: np.ndarray) -> None:
-        self.y2 = third
-        self.s_out.send(spikes)
-        self.s_out_bap.send(self.no_spikes)  # no post-synaptic spike: y2 keeps its sign
-        self.s_out_y1.send(self.y1)
-        self.s_out_y2.send(self.y2)
-        self.s_out_y3.send(self.y3)
+    def y2_message(self) -> np.ndarray:
+        return self.y2
+
+    def quiet_third(self) -> np.ndarray:
+        return np.zeros(self.y2.shape, dtype=np.int32)
+
+    def window_voltage(self) -> np.ndarray:
+        return self.v.astype(np.int64)
+
+    def race_score(self) -> np.ndarray:
+        from sdt_neuro.backends.lava.learning_fixed import window_score
+
+        return window_score(self.counts, self.offsets)  # c 2**14 - H_int
 
 
 @implements(proc=WTAOutput, protocol=LoihiProtocol)
@@ -413,12 +462,7 @@ class PyWTAOutputFixed(WTAOutputFixedBase):
     """Integer model of :class:`WTAOutput`: the k winners by sorting the integer scores."""
 
     def run_spk(self) -> None:
-        within = (self.time_step - 1) % self.period + 1
-        spikes = self.integrate(self.a_in.recv(), within)
-        third = np.zeros(self.y2.shape, dtype=np.int32)
-        if within == self.period:  # last step of the window: decide and learn
-            third = self.finish_window(self.v.astype(np.int64))
-        self.send_learning(spikes, third)
+        self.sort_step()
 
 
 @implements(proc=RaceWTAOutput, protocol=LoihiProtocol)
@@ -441,21 +485,4 @@ class PyRaceWTAOutputFixed(WTAOutputFixedBase):
         self.v_window = np.zeros(proc_params["shape"], dtype=np.int64)
 
     def run_spk(self) -> None:
-        from sdt_neuro.backends.lava.learning_fixed import window_score
-
-        a_in = self.a_in.recv()
-        inh = self.inh_in.recv()
-        within = (self.time_step - 1) % self.period + 1
-        spikes = race_spikes = self.no_spikes
-        if 2 <= within <= self.steps + 1:  # the window's T input currents
-            spikes = self.integrate(a_in, within)
-            if within == self.steps + 1:  # counting done: the race starts from c 2**14 - H
-                self.v_window = self.v.astype(np.int64)
-                self.race.start(window_score(self.counts, self.offsets))
-        elif within > self.steps + 1:
-            race_spikes = self.race.step(within - self.steps - 1, inh)
-        third = np.zeros(self.y2.shape, dtype=np.int32)
-        if within == self.period:
-            third = self.finish_window(self.v_window, winners=self.race.fired.astype(np.int64))
-        self.race_out.send(race_spikes)
-        self.send_learning(spikes, third)
+        self.race_step()
