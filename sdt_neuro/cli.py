@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sdt_neuro.convert import RESETS
+from sdt_neuro.convert import READOUTS, RESETS
 from sdt_neuro.data import DATASETS
 from sdt_neuro.errors import ConfigError, SdtError
 from sdt_neuro.presets import DESCRIPTIONS, PRESETS, config_from_file, preset_config
@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="neuron reset: subtract (v -= theta, the reference; default for snntorch and lava) or zero "
                          "(v = 0: Lava's stock LIF and NIR's IF, the default for --to nir; in Lava a graph of stock "
                          "processes only)")
+    cv.add_argument("--readout", choices=READOUTS, default=None,
+                    help="spiking backends: read the output layer by its spike counts (default) or by its integrated "
+                         "charge, count plus final membrane (membrane: exact for the output layer, subtractive "
+                         "reset only)")
     cv.add_argument("--data-root", help="calibration data for hidden-layer scaling")
 
     ev = sub.add_parser("evaluate", help="score a checkpoint with the shared evaluation")
@@ -127,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--reset", choices=RESETS, default=None,
                     help="spiking backends: neuron reset, subtract (the reference, default) or zero (Lava's stock LIF "
                          "and NIR's IF; in Lava a graph of stock processes only, one sample at a time)")
+    ev.add_argument("--readout", choices=READOUTS, default=None,
+                    help="spiking backends: read the output layer by its spike counts (default) or by its integrated "
+                         "charge, count plus final membrane (membrane: exact for the output layer, subtractive "
+                         "reset only)")
     ev.add_argument("--batch", type=int, default=None, help="samples side by side (Lava)")
     ev.add_argument("--data-root")
     ev.add_argument("--seed", type=int, default=None,
@@ -206,7 +214,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     options: dict[str, Any] = {"steps": args.steps, "encoding": args.encoding, "seed": args.seed or 0,
                                "data_root": args.data_root, "batch": args.batch, "v_init": args.v_init,
-                               "output_scale": args.output_scale, "reset": args.reset}
+                               "output_scale": args.output_scale, "reset": args.reset, "readout": args.readout}
     if args.backend == "lava":
         options["fixed_point"] = args.fixed_point
     elif args.fixed_point:

@@ -10,6 +10,13 @@ Driven by a constant current ``a`` for T steps, the firing rate is ``clamp(a, 0,
 ``lambda_l``, a high percentile of its activations on calibration data, so its rate
 ``relu(a) / lambda_l`` stays below 1 (``W_l <- W_l lambda_{l-1} / lambda_l``,
 ``b_l <- b_l / lambda_l``). The output layer keeps its scale (``lambda_out = 1``).
+
+Read-out (``SpikingNetwork.readout``): ``"count"`` reads each output neuron's spike count, its
+rate ``n / T``; ``"membrane"`` also reads the membrane it ends the window with, so the rate is the
+charge the neuron integrated, ``clamp((n + v_T / theta - v_init) / T, 0, 1)``: with subtractive
+reset no charge is lost, so the output layer reads its input exactly and only the hidden layers'
+rates are quantised (the membrane-potential read-out of the conversion literature; on a chip, one
+voltage probe per output neuron at the end of the window).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from sdt_neuro.models import MLP
 
 ENCODINGS = ("current", "bernoulli")
 RESETS = ("subtract", "zero")
+READOUTS = ("count", "membrane")
 CALIBRATION_IMAGES = 1000
 
 
@@ -47,12 +55,18 @@ class SpikingNetwork:
     meta: dict[str, Any] = field(default_factory=dict)
     v_init: float = 0.0  # membrane at the start of every sample, as a fraction of the threshold
     reset: str = "subtract"  # "subtract": v >= theta, v -= theta; "zero" (Lava's LIF, NIR's IF): v > theta, v = 0
+    readout: str = "count"  # "count": n / T; "membrane": the output's integrated charge (n + v_T / theta - v_init) / T
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.v_init < 1.0:
             raise ConfigError(f"v_init={self.v_init} must be in [0, 1) (a fraction of the threshold)")
         if self.reset not in RESETS:
             raise ConfigError(f"reset={self.reset!r} is not one of {RESETS}")
+        if self.readout not in READOUTS:
+            raise ConfigError(f"readout={self.readout!r} is not one of {READOUTS}")
+        if self.readout == "membrane" and self.reset != "subtract":
+            raise ConfigError("readout='membrane' needs reset='subtract': a reset to zero discards the charge "
+                              "above the threshold, so count and final membrane no longer sum to the input")
 
     @property
     def sizes(self) -> list[int]:
@@ -92,7 +106,7 @@ OUTPUT_SCALES = ("none", "max")
 
 def checkpoint_network(config: Any, model: MLP, calibration: torch.Tensor | None = None,
                        percentile: float = 99.9, data_root: Any = None, v_init: float = 0.0,
-                       output_scale: str = "none", reset: str = "subtract") -> SpikingNetwork:
+                       output_scale: str = "none", reset: str = "subtract", readout: str = "count") -> SpikingNetwork:
     """The one spiking network of a trained checkpoint: snnTorch, Lava and NIR export all run it.
 
     * one layer, or a network trained in snnTorch (``config.extra["backend"] == "snntorch"``,
@@ -110,7 +124,8 @@ def checkpoint_network(config: Any, model: MLP, calibration: torch.Tensor | None
     scale. ``v_init`` starts every membrane at that fraction of the threshold (0.5: a rate of
     ``floor(a T + 1/2) / T``, rounded instead of floored). ``reset="zero"`` gives neurons that
     spike at ``v > theta`` and restart from 0 (Lava's stock LIF, NIR's ``IF``); the weights are
-    the same (BENCHMARKS.md measures what that costs: DA against T). ``meta`` records what the conversion
+    the same (BENCHMARKS.md measures what that costs: DA against T). ``readout="membrane"`` reads
+    the output layer's integrated charge instead of its count (module docstring). ``meta`` records what the conversion
     was made from (``scaling``, ``percentile``, ``output_scale``, ``calibration``: data set,
     split, count and source).
     """
@@ -145,7 +160,7 @@ def checkpoint_network(config: Any, model: MLP, calibration: torch.Tensor | None
         layers = net.layers[:-1] + (SpikingLayer(last.weight / lam, last.bias / lam, last.threshold),)
         net = SpikingNetwork(layers, rule, net.scales[:-1] + (lam,))
     meta.update(output_scale=output_scale, **({"calibration": origin} if origin else {}))
-    return SpikingNetwork(net.layers, rule, net.scales, meta, v_init, reset)
+    return SpikingNetwork(net.layers, rule, net.scales, meta, v_init, reset, readout)
 
 
 DEFAULT_STEPS = 32
@@ -159,11 +174,11 @@ def evaluation_steps(config: Any, steps: int | None) -> int:
 
 def network_from_options(config: Any, model: MLP, options: dict[str, Any]) -> SpikingNetwork:
     """:func:`checkpoint_network` with the conversion settings of a backend's evaluation options
-    (``percentile``, ``data_root``, ``v_init``, ``output_scale``, ``reset``)."""
+    (``percentile``, ``data_root``, ``v_init``, ``output_scale``, ``reset``, ``readout``)."""
     return checkpoint_network(config, model, percentile=float(options.get("percentile", 99.9)),
                               data_root=options.get("data_root"), v_init=float(options.get("v_init") or 0.0),
                               output_scale=options.get("output_scale") or "none",
-                              reset=options.get("reset") or "subtract")
+                              reset=options.get("reset") or "subtract", readout=options.get("readout") or "count")
 
 
 def _calibration_images(config: Any, calibration: torch.Tensor | None,
@@ -193,7 +208,15 @@ def encode_input(x: np.ndarray, steps: int, encoding: str, rng: np.random.Genera
 
 
 def simulate(net: SpikingNetwork, inputs: np.ndarray, reset: str | None = None) -> np.ndarray:
-    """NumPy oracle of the spiking network: spike counts [batch, N_out] for inputs [T, batch, in].
+    """NumPy oracle of the spiking network: spike counts [batch, N_out] for inputs [T, batch, in]
+    (see :func:`simulate_state`)."""
+    return simulate_state(net, inputs, reset)[0]
+
+
+def simulate_state(net: SpikingNetwork, inputs: np.ndarray,
+                   reset: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """NumPy oracle: output spike counts and final membranes (in thresholds), both [batch, N_out],
+    for inputs [T, batch, in].
 
     Layers update in the same step (no synaptic delay), each from the spikes the layer below
     emitted in that step; membranes start at ``net.v_init * theta``. ``reset`` (default
@@ -219,4 +242,22 @@ def simulate(net: SpikingNetwork, inputs: np.ndarray, reset: str | None = None) 
                 s = (v[i] > layer.threshold).astype(np.float64)
                 v[i] *= 1.0 - s
         counts += s
-    return counts
+    return counts, v[-1] / net.layers[-1].threshold
+
+
+def output_rates(net: SpikingNetwork, counts: np.ndarray, steps: int,
+                 membrane: np.ndarray | None = None) -> np.ndarray:
+    """The read-out rates [batch, N_out] (before ``net.scales[-1]``), float64.
+
+    ``net.readout == "count"``: ``counts / steps``. ``"membrane"``: the integrated charge
+    ``clamp((counts + membrane - v_init) / steps, 0, 1)``, with ``membrane`` the final output
+    membranes in thresholds (required then)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    if net.readout == "membrane":
+        if membrane is None:
+            raise ConfigError("readout='membrane' needs the output layer's final membranes")
+        membrane = np.asarray(membrane, dtype=np.float64)
+        if membrane.shape != counts.shape:
+            raise ShapeError(f"membranes {membrane.shape} do not match counts {counts.shape}")
+        return np.clip((counts + membrane - net.v_init) / steps, 0.0, 1.0)
+    return counts / steps

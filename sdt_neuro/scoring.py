@@ -43,9 +43,9 @@ BACKENDS = ("ann", "snntorch", "lava")
 BACKEND_OPTIONS = {
     "ann": (),
     "snntorch": ("steps", "encoding", "seed", "batch", "device", "data_root", "percentile", "progress", "v_init",
-                 "output_scale", "reset"),
+                 "output_scale", "reset", "readout"),
     "lava": ("steps", "encoding", "seed", "batch", "data_root", "percentile", "progress", "fixed_point", "neuron",
-             "v_init", "output_scale", "reset"),
+             "v_init", "output_scale", "reset", "readout"),
 }
 SPLITS = ("test", "validation")
 
@@ -237,7 +237,7 @@ def evaluate_checkpoint(
                       encoding=options.get("encoding") or "current",
                       fixed_point=bool(options.get("fixed_point", False)) if backend == "lava" else False,
                       v_init=float(options.get("v_init") or 0.0), output_scale=options.get("output_scale") or "none",
-                      reset=options.get("reset") or "subtract")
+                      reset=options.get("reset") or "subtract", readout=options.get("readout") or "count")
         result.update(run_options.get("report", {}))
     result.update(dataset=data.name, data_source=data.source, backend=backend, split=split, seconds=seconds,
                   label_fraction=labels_used["fraction"], labels=labels_used, checkpoint=str(checkpoint),

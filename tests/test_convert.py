@@ -104,3 +104,43 @@ def test_output_scale_spreads_small_outputs_over_the_rate_range_without_changing
     assert plain.scales[-1] == 1.0 and "calibration" not in plain.meta
     with pytest.raises(ConfigError, match="output_scale"):
         checkpoint_network(config, model, calibration=calib, output_scale="auto")
+
+
+def test_membrane_readout_reads_the_output_layer_exactly():
+    """count + final membrane is the charge the output integrated: a one-layer network driven by a
+    constant current reads clamp(W x + b, 0, 1), the ANN itself, where counts are only within 1/T."""
+    import dataclasses
+
+    from sdt_neuro.convert import output_rates, simulate_state
+
+    torch.manual_seed(0)
+    model = MLP((784, 50)).eval()
+    with torch.no_grad():
+        model.layers[0].weight.mul_(8)
+    x = torch.rand(20, 784)
+    net = dataclasses.replace(convert_mlp(model), readout="membrane")
+    ann = model(x).detach().numpy()
+    for v_init in (0.0, 0.5):
+        net = dataclasses.replace(net, v_init=v_init)
+        counts, membrane = simulate_state(net, encode_input(x.numpy(), 8, "current"))
+        np.testing.assert_array_equal(counts, simulate(net, encode_input(x.numpy(), 8, "current")))
+        np.testing.assert_allclose(output_rates(net, counts, 8, membrane), ann, atol=1e-5)  # float32 ANN
+        assert np.abs(counts / 8 - ann).max() > 0.01  # the count alone is coarser
+    assert 0 < (ann == 0).mean() < 1 and (ann == 1).any()  # both ends of the clamp were exercised
+
+
+def test_membrane_readout_is_refused_where_it_cannot_hold():
+    import dataclasses
+
+    from sdt_neuro.convert import SpikingLayer, SpikingNetwork, output_rates
+
+    net = SpikingNetwork((SpikingLayer(np.array([[1.0]]), np.array([0.0])),), {})
+    with pytest.raises(ConfigError, match="readout='membrane' needs reset='subtract'"):
+        dataclasses.replace(net, reset="zero", readout="membrane")
+    with pytest.raises(ConfigError, match="readout='spikes'"):
+        dataclasses.replace(net, readout="spikes")
+    with pytest.raises(ConfigError, match="final membranes"):
+        output_rates(dataclasses.replace(net, readout="membrane"), np.zeros((2, 1)), 8)
+    with pytest.raises(ShapeError, match="do not match"):
+        output_rates(dataclasses.replace(net, readout="membrane"), np.zeros((2, 1)), 8, np.zeros((3, 1)))
+    np.testing.assert_array_equal(output_rates(net, np.array([[4.0]]), 8), [[0.5]])  # count: n / T

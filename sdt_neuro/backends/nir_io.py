@@ -13,8 +13,9 @@ subtractive network (``v <- v - theta``) has no NIR node: :func:`to_nir` refuses
 ``subtract_in_metadata=True``, which writes the same nodes and says "subtract" only in the
 metadata, for :func:`read_nir` alone. The graph's ``metadata`` also carries ``dt=1`` and
 ``time_steps`` (one Euler step per time step, ``v[t] = v[t-1] + I[t]``), the
-``spike_condition``, the input ``encoding``, the layer ``scales`` of the conversion and the rule
-(JSON). Other readers, as of 2026-12 (docs/nir.md): snnTorch 1.0.0 + nirtorch map ``nir.IF`` to
+``spike_condition``, the input ``encoding``, the ``readout`` (``count``, or ``membrane``: count
+plus final membrane, a subtractive network's only), the layer ``scales`` of the conversion and the
+rule (JSON). Other readers, as of 2026-12 (docs/nir.md): snnTorch 1.0.0 + nirtorch map ``nir.IF`` to
 ``snn.Leaky(beta=0.9)``; sinabs 3.1.3 (nir <= 1.0.4) to a subtractive multi-spike ``IAF`` whose
 membrane is clipped at ``-theta``; rockpool 3.1.0 has no ``IF``.
 """
@@ -73,7 +74,9 @@ def to_nir(net: SpikingNetwork, steps: int, encoding: str = "current", dtype: ty
         "format": FORMAT_TAG, "reset_mechanism": net.reset,
         "spike_condition": "v > v_threshold" if net.reset == "zero" else "v >= v_threshold",
         "dt": 1.0, "time_steps": int(steps), "encoding": encoding,
-        "output": "spike counts over time_steps; rate = counts / time_steps",
+        "readout": net.readout,
+        "output": ("spike counts over time_steps; rate = counts / time_steps" if net.readout == "count" else
+                   "the output layer's charge: rate = clamp((counts + v_final / v_threshold) / time_steps, 0, 1)"),
         "scales": np.asarray(net.scales, dtype=np.float64), "rule_json": json.dumps(net.rule),
         "meta_json": json.dumps(net.meta),
     }
@@ -114,6 +117,7 @@ def from_nir(graph: Any) -> tuple[SpikingNetwork, dict[str, Any]]:
         tuple(float(s) for s in np.atleast_1d(meta.get("scales", np.ones(len(layers) + 1)))),
         json.loads(meta.get("meta_json", "{}")),
         reset="subtract" if meta.get("reset_mechanism") == "subtract" else "zero",
+        readout=str(meta.get("readout", "count")),
     )
     for a, b in zip(layers[:-1], layers[1:]):
         if a.weight.shape[0] != b.weight.shape[1]:

@@ -32,6 +32,7 @@ from sdt_neuro.backends.snntorch_sim import (
     SpikeFunction,
     batched_rates,
     check_steps_encoding,
+    counts_and_membrane,
     encode,
     from_mlp,
     from_spec,
@@ -55,7 +56,8 @@ from sdt_neuro.training.homeostasis import HomeostasisState
 from sdt_neuro.training.masks import output_dropout_mask
 
 __all__ = [
-    "ConvertedNetwork", "SpikeFunction", "SpikingLearner", "batched_rates", "convert_checkpoint", "encode",
+    "ConvertedNetwork", "SpikeFunction", "SpikingLearner", "batched_rates", "convert_checkpoint", "counts_and_membrane",
+    "encode",
     "evaluation_activity", "from_mlp", "from_spec", "if_neuron", "learner_for_config", "load_converted",
     "reset_states", "save_converted", "spec_for_model", "spike_counts", "spike_train", "wta_head",
 ]
@@ -178,11 +180,12 @@ class ConvertedNetwork:
 
     def rates(self, x: torch.Tensor, batch: int = EVAL_BATCH, seed: int | None = 0,
               progress: bool = False) -> torch.Tensor:
-        """Spike rates ``counts / T`` [n, N] for images ``x`` [n, ...], batched, without gradient.
+        """Read-out rates [n, N] (``counts / T``, or the membrane read-out of ``spec.readout``) for
+        images ``x`` [n, ...], batched, without gradient.
 
         Bernoulli input draws from torch's generator seeded with ``seed`` (global state untouched).
         """
-        return batched_rates(self.network, x, self.steps, self.encoding, batch, seed, progress)
+        return batched_rates(self.network, x, self.steps, self.encoding, batch, seed, progress, self.spec)
 
     def to(self, device: torch.device | str) -> ConvertedNetwork:
         self.network.to(device)
@@ -199,13 +202,15 @@ def spec_for_model(config: TrainConfig, model: MLP, calibration: torch.Tensor | 
 def convert_checkpoint(path: str | os.PathLike, steps: int = 32, encoding: str = "current",
                        data_root: str | os.PathLike | None = None, percentile: float = 99.9,
                        calibration: torch.Tensor | None = None,
-                       device: torch.device | str = "cpu", reset: str = "subtract") -> ConvertedNetwork:
+                       device: torch.device | str = "cpu", reset: str = "subtract",
+                       readout: str = "count") -> ConvertedNetwork:
     """Rate-coded snnTorch network from a checkpoint (file or run directory) or a NIR file.
 
     Hidden ReLU layers of an ANN are scaled by the ``percentile`` of their activations on
     ``calibration`` images (default: the first 1000 training images, from ``data_root`` or the
     usual data-root route); see :func:`sdt_neuro.convert.checkpoint_network`. ``reset``
-    (``"subtract"`` or ``"zero"``) is the neurons' reset; a NIR file brings its own.
+    (``"subtract"`` or ``"zero"``) is the neurons' reset and ``readout`` (``"count"`` or
+    ``"membrane"``) how the output is read; a NIR file brings its own.
     """
     from sdt_neuro.training.checkpoint import load_trained_model
 
@@ -216,7 +221,7 @@ def convert_checkpoint(path: str | os.PathLike, steps: int = 32, encoding: str =
         spec, _ = nir_io.read_nir(path)
     else:
         config, model, _ = load_trained_model(path)
-        spec = checkpoint_network(config, model, calibration, percentile, data_root, reset=reset)
+        spec = checkpoint_network(config, model, calibration, percentile, data_root, reset=reset, readout=readout)
     return ConvertedNetwork(from_spec(spec, device=device), spec, steps, encoding)
 
 
@@ -231,7 +236,7 @@ def save_converted(conv: ConvertedNetwork, path: str | os.PathLike) -> Path:
         "biases": [torch.as_tensor(np.asarray(lay.bias)) for lay in spec.layers],
         "thresholds": [float(lay.threshold) for lay in spec.layers],
         "scales": list(spec.scales), "rule_json": json.dumps(spec.rule), "meta_json": json.dumps(spec.meta),
-        "v_init": float(spec.v_init), "reset": spec.reset,
+        "v_init": float(spec.v_init), "reset": spec.reset, "readout": spec.readout,
     }
     path = save_checkpoint(path, payload)
     return path
@@ -251,7 +256,8 @@ def load_converted(path: str | os.PathLike, device: torch.device | str = "cpu") 
     layers = tuple(SpikingLayer(w.numpy(), b.numpy(), t)
                    for w, b, t in zip(data["weights"], data["biases"], data["thresholds"]))
     spec = SpikingNetwork(layers, json.loads(data["rule_json"]), tuple(data["scales"]), json.loads(data["meta_json"]),
-                          float(data.get("v_init", 0.0)), str(data.get("reset", "subtract")))
+                          float(data.get("v_init", 0.0)), str(data.get("reset", "subtract")),
+                          str(data.get("readout", "count")))
     return ConvertedNetwork(from_spec(spec, device=device), spec, int(data["steps"]), data["encoding"])
 
 
@@ -265,7 +271,7 @@ def evaluation_activity(config: TrainConfig, model: nn.Module, x: torch.Tensor,
     ``options``: ``steps`` (T, default the training T or 32), ``encoding`` ("current" |
     "bernoulli"), ``seed``, ``batch``, ``device``, ``data_root`` (calibration images for an
     ANN with hidden layers), ``percentile``, ``v_init`` (membranes start at that fraction of the
-    threshold), ``progress``.
+    threshold), ``output_scale``, ``reset``, ``readout`` ("count" | "membrane"), ``progress``.
     """
     if not isinstance(model, MLP):
         raise ConfigError(f"the snnTorch backend evaluates arch='mlp' checkpoints, got arch={config.arch!r}")
@@ -277,7 +283,7 @@ def evaluation_activity(config: TrainConfig, model: nn.Module, x: torch.Tensor,
     network = from_spec(spec, device=device)
     progress = options.get("progress", sys.stderr.isatty())
     rates = batched_rates(network, x, steps, encoding, int(options.get("batch") or EVAL_BATCH),
-                          int(options.get("seed", 0)), progress)
+                          int(options.get("seed", 0)), progress, spec)
     return (rates.numpy() * spec.scales[-1]).astype(np.float32)  # on the ANN's scale
 
 
@@ -316,7 +322,8 @@ def convert_command(args: Any) -> int:
     t0 = time.perf_counter()
     conv = convert_checkpoint(args.checkpoint, steps=args.steps, encoding=args.encoding,
                               data_root=args.data_root,
-                              reset=getattr(args, "reset", None) or ("zero" if args.target == "nir" else "subtract"))
+                              reset=getattr(args, "reset", None) or ("zero" if args.target == "nir" else "subtract"),
+                              readout=getattr(args, "readout", None) or "count")
     if args.target == "nir":
         from sdt_neuro.backends import nir_io
 
@@ -330,6 +337,7 @@ def convert_command(args: Any) -> int:
     sizes = "-".join(str(s) for s in conv.spec.sizes)
     scales = ", ".join(f"{s:.3g}" for s in conv.spec.scales)
     print(f"converted {sizes} network (T={conv.steps}, {conv.encoding} input, {conv.spec.reset} reset, "
+          f"{conv.spec.readout} read-out, "
           f"layer scales {scales}) "
           f"to {args.target}: wrote {path} in {time.perf_counter() - t0:.1f} s")
     return 0

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sdt_neuro.convert import ENCODINGS, RESETS, SpikingNetwork
+from sdt_neuro.convert import ENCODINGS, RESETS, SpikingNetwork, output_rates
 from sdt_neuro.errors import ConfigError, MissingBackendError
 from sdt_neuro.models import MLP
 
@@ -175,6 +175,28 @@ def spike_counts(network: nn.Module, x: torch.Tensor, steps: int, encoding: str 
     window** (as the ANN draws one per sample); with ``reuse_static_prefix=False`` it draws a new
     mask at every step, which gives other counts.
     """
+    return _run_window(network, x, steps, encoding, reuse_static_prefix)[0]
+
+
+def counts_and_membrane(network: nn.Module, x: torch.Tensor, steps: int,
+                        encoding: str = "current") -> tuple[torch.Tensor, torch.Tensor]:
+    """Output spike counts and the output neurons' final membranes in thresholds (the reset of
+    the last step applied), both ``[batch, N]``: what ``readout="membrane"`` reads."""
+    counts, last = _run_window(network, x, steps, encoding, True)
+    snn = _snntorch()
+    neuron = [m for m in network.modules() if isinstance(m, snn.SpikingNeuron)][-1]
+    if neuron.reset_mechanism != "subtract":
+        raise ConfigError(f"the membrane read-out needs subtractive reset, the output neurons use "
+                          f"{neuron.reset_mechanism!r}")
+    mem = neuron.mem
+    if getattr(neuron, "reset_delay", True):  # snnTorch subtracts a spike's threshold at the next step
+        mem = mem - last * neuron.threshold
+    return counts, mem / neuron.threshold
+
+
+def _run_window(network: nn.Module, x: torch.Tensor, steps: int, encoding: str,
+                reuse_static_prefix: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(counts, last step's spikes) of one window of ``steps`` (see :func:`spike_counts`)."""
     check_steps_encoding(steps, encoding)
     reset_states(network)
     if encoding == "current":
@@ -184,12 +206,12 @@ def spike_counts(network: nn.Module, x: torch.Tensor, steps: int, encoding: str 
     else:
         body = network
         steps_in = iter(encode(x, steps, encoding))
-    counts = None
+    counts = s = None
     for step in steps_in:
         s = _spikes_of(body(step))
         counts = s if counts is None else counts + s
-    assert counts is not None
-    return counts
+    assert counts is not None and s is not None
+    return counts, s
 
 
 def _spikes_of(out: Any) -> torch.Tensor:
@@ -219,8 +241,11 @@ def check_steps_encoding(steps: int, encoding: str) -> None:
 
 
 def batched_rates(network: nn.Module, x: torch.Tensor, steps: int, encoding: str,
-                  batch: int = EVAL_BATCH, seed: int | None = 0, progress: bool = False) -> torch.Tensor:
-    """Rates of ``network`` for all of ``x`` in batches (eval mode, no gradient), on its device."""
+                  batch: int = EVAL_BATCH, seed: int | None = 0, progress: bool = False,
+                  readout: SpikingNetwork | None = None) -> torch.Tensor:
+    """Rates of ``network`` for all of ``x`` in batches (eval mode, no gradient), on its device:
+    ``counts / T``, or the read-out of ``readout`` (its ``readout`` and ``v_init``:
+    :func:`~sdt_neuro.convert.output_rates`)."""
     from tqdm.auto import tqdm
 
     if batch < 1:
@@ -229,6 +254,7 @@ def batched_rates(network: nn.Module, x: torch.Tensor, steps: int, encoding: str
     if x.shape[0] == 0:
         n_out = [m for m in network.modules() if isinstance(m, nn.Linear)][-1].out_features
         return torch.zeros(0, n_out)
+    membrane = readout is not None and readout.readout == "membrane"
     network.eval()
     outs = []
     with torch.no_grad(), torch.random.fork_rng(devices=[param.device] if param.is_cuda else []):
@@ -237,5 +263,10 @@ def batched_rates(network: nn.Module, x: torch.Tensor, steps: int, encoding: str
         for i in tqdm(range(0, x.shape[0], batch), desc=f"snnTorch T={steps}", disable=not progress,
                       leave=False):
             xb = x[i : i + batch].to(device=param.device, dtype=param.dtype)
-            outs.append((spike_counts(network, xb, steps, encoding) / steps).cpu())
+            if membrane:
+                counts, mem = counts_and_membrane(network, xb, steps, encoding)
+                outs.append(torch.from_numpy(output_rates(readout, counts.cpu().double().numpy(), steps,
+                                                          mem.cpu().double().numpy())).to(torch.float32))
+            else:
+                outs.append((spike_counts(network, xb, steps, encoding) / steps).cpu())
     return torch.cat(outs)

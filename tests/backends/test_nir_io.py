@@ -48,6 +48,13 @@ def test_a_subtractive_network_is_refused_unless_kept_in_metadata(tmp_path):
     path = nir_io.write_nir(net, tmp_path / "net.nir", steps=8, subtract_in_metadata=True)
     back, meta = nir_io.read_nir(path)
     assert back.reset == "subtract" and meta["spike_condition"] == "v >= v_threshold"
+    assert back.readout == "count" == meta["readout"]
+    import dataclasses
+
+    path = nir_io.write_nir(dataclasses.replace(net, readout="membrane"), tmp_path / "mem.nir", steps=8,
+                            subtract_in_metadata=True)
+    back, meta = nir_io.read_nir(path)
+    assert back.readout == "membrane" and "v_final" in meta["output"]
 
 
 def test_a_foreign_if_chain_is_read_as_the_spec_says(tmp_path):

@@ -326,3 +326,27 @@ def test_half_threshold_start_equals_the_oracle_across_resets_and_saves(tmp_path
 
     with pytest.raises(ConfigError, match="v_init"):
         nir_io.write_nir(spec, tmp_path / "x.nir", steps=8)
+
+
+def test_membrane_readout_equals_the_oracle_and_survives_a_save(tmp_path):
+    """Two layers, v_init 0.5: snnTorch's counts equal the oracle's and its final output membranes
+    (snnTorch subtracts the last spike's threshold only at the next step) match them."""
+    import dataclasses
+
+    from sdt_neuro.convert import output_rates, simulate_state
+
+    spec = dataclasses.replace(random_spec(seed=5), v_init=0.5, readout="membrane")
+    x = torch.from_numpy(np.random.default_rng(3).random((25, 20)))
+    network = sh.from_spec(spec, dtype=torch.float64)
+    counts, membrane = simulate_state(spec, encode_input(x.numpy(), 8, "current"))
+    with torch.no_grad():
+        got_counts, got_membrane = sh.counts_and_membrane(network, x, 8)
+    np.testing.assert_array_equal(got_counts.numpy(), counts)
+    np.testing.assert_allclose(got_membrane.numpy(), membrane, rtol=1e-5, atol=1e-6)
+    conv = sh.ConvertedNetwork(network, spec, 8)
+    np.testing.assert_allclose(conv.rates(x).numpy(), output_rates(spec, counts, 8, membrane), atol=1e-6)
+    assert not np.allclose(conv.rates(x).numpy(), counts / 8)
+    assert sh.load_converted(sh.save_converted(conv, tmp_path / "m.pt")).spec.readout == "membrane"
+    zero = sh.from_spec(dataclasses.replace(spec, readout="count", reset="zero"), dtype=torch.float64)
+    with pytest.raises(ConfigError, match="subtractive"):
+        sh.counts_and_membrane(zero, x, 8)

@@ -25,6 +25,7 @@ _EXPORTS = {
     "quantize_network": "fixed_point",
     "reference_window": "learning",
     "simulate_fixed": "fixed_point",
+    "simulate_fixed_state": "fixed_point",
     "train_command": "learning",
 }
 

@@ -1,6 +1,8 @@
 """Build the Lava process graph of a :class:`~sdt_neuro.convert.SpikingNetwork` (no torch here).
 
-Graph: ``BatchInput -> (BatchDense -> neurons) x L -> SpikeCounter``, every port ``[n, B]``.
+Graph: ``BatchInput -> (BatchDense -> neurons) x L -> SpikeCounter``, every port ``[n, B]``
+(a membrane read-out, ``net.readout == "membrane"``: a ``MembraneCounter`` that also receives the
+output neurons' final membranes).
 Neurons are our :class:`~sdt_neuro.backends.lava.process.BatchIF` (subtractive reset, the
 conversion's neuron) or Lava's own ``LIFReset`` (``neuron="lava-lif"``: spikes when ``v > vth``
 and resets to zero, so counts differ slightly). A network converted with ``reset="zero"`` is
@@ -140,6 +142,9 @@ def build_graph(net: SpikingNetwork, *, steps: int = 32, batch: int = 64, encodi
                                  record=record, quantized=quantized)
     if net.v_init and neuron != "if":
         raise ConfigError(f"v_init={net.v_init} needs neuron='if' (Lava's LIFReset always restarts from 0)")
+    membrane = net.readout == "membrane" and record == "counts"
+    if membrane and neuron != "if":
+        raise ConfigError("readout='membrane' needs neuron='if' (Lava's LIFReset resets to zero and loses the charge)")
     require_lava()
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.lif.models import PyLifResetModelBitAcc, PyLifResetModelFloat
@@ -171,8 +176,9 @@ def build_graph(net: SpikingNetwork, *, steps: int = 32, batch: int = 64, encodi
         models[dense] = P.PyBatchDenseFixed if q is not None else P.PyBatchDenseFloat
         reset = dict(reset_interval=steps, reset_offset=(1 + i + 1) % steps)  # layer i+1 sees input step t-(i+1)
         if neuron == "if":
+            report = n_layers if membrane and i == n_layers - 1 else None
             cell = P.BatchIF(n=n_out, batch=batch, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp, du=du, dv=0,
-                             v_init=net.v_init, **reset)
+                             v_init=net.v_init, report_delay=report, **reset)
             models[cell] = P.PyBatchIFFixed if q is not None else P.PyBatchIFFloat
         else:
             cell = LIFReset(shape=(n_out, batch), vth=vth, bias_mant=_tile(bias_mant, n_out, batch),
@@ -183,11 +189,18 @@ def build_graph(net: SpikingNetwork, *, steps: int = 32, batch: int = 64, encodi
         source = cell.s_out
         synapses.append(dense)
         neurons.append(cell)
-    counter = P.SpikeCounter(n=net.sizes[-1], batch=batch, steps=steps, delay=n_layers, record=record,
-                             buffer_size=P.BUFFER_SIZE + math.ceil(n_layers / steps))
-    models[counter] = P.PySpikeCounter
+    buffer = P.BUFFER_SIZE + math.ceil(n_layers / steps)
+    if membrane:
+        counter = P.MembraneCounter(n=net.sizes[-1], batch=batch, steps=steps, delay=n_layers, buffer_size=buffer)
+        models[counter] = P.PyMembraneCounter
+        neurons[-1].v_out.connect(counter.v_in)
+    else:
+        counter = P.SpikeCounter(n=net.sizes[-1], batch=batch, steps=steps, delay=n_layers, record=record,
+                                 buffer_size=buffer)
+        models[counter] = P.PySpikeCounter
     source.connect(counter.s_in)
     run_cfg = Loihi2SimCfg(select_tag="fixed_pt" if fixed_point else "floating_pt",
                            exception_proc_model_map=models)
     return LavaGraph(inp, synapses, neurons, counter, run_cfg, int(steps), int(batch), encoding, bool(fixed_point),
-                     neuron, list(net.sizes), quantized, {"seed": int(seed), "record": record, "event_driven": events})
+                     neuron, list(net.sizes), quantized, {"seed": int(seed), "record": record, "event_driven": events,
+                      "readout": "membrane" if membrane else "count"})

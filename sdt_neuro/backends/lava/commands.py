@@ -65,14 +65,18 @@ def evaluation_activity(config: Any, model: Any, x: Any, options: dict[str, Any]
 
     _check_arch(config)
     flat = np.asarray(x.reshape(x.shape[0], -1), dtype=np.float64)
-    from sdt_neuro.convert import evaluation_steps, network_from_options
+    from sdt_neuro.convert import evaluation_steps, network_from_options, output_rates
 
     opts = network_options({**options, "steps": evaluation_steps(config, options.get("steps"))}, len(flat))
     net = network_from_options(config, model, options)
     with LavaNetwork(net, **opts) as lava_net, _progress(len(flat), options) as bar:
-        counts = lava_net.counts(flat, progress=bar)
+        if net.readout == "membrane":
+            counts, membrane = lava_net.counts_and_membrane(flat, progress=bar)
+        else:
+            counts, membrane = lava_net.counts(flat, progress=bar), None
         options["report"] = run_report(lava_net.graph)
-    return (counts / opts["steps"] * net.scales[-1]).astype(np.float32)  # on the ANN's scale
+    rates = output_rates(net, counts, opts["steps"], membrane)
+    return (rates * net.scales[-1]).astype(np.float32)  # on the ANN's scale
 
 
 def run_report(graph: Any) -> dict[str, Any]:
@@ -83,7 +87,8 @@ def run_report(graph: Any) -> dict[str, Any]:
     names = [f"{models[p].__module__}.{models[p].__qualname__}" for p in procs]
     return {"process_models": names, "reset": "subtract" if graph.neuron == "if" else "zero",
             "event_driven": bool(graph.meta.get("event_driven", False)),
-            "stock_processes_only": bool(graph.meta.get("stock", False)), "batch": int(graph.batch)}
+            "stock_processes_only": bool(graph.meta.get("stock", False)), "batch": int(graph.batch),
+            "readout": graph.meta.get("readout", "count")}
 
 
 def _progress(total: int, options: dict[str, Any]) -> Any:

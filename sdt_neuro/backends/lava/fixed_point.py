@@ -259,6 +259,13 @@ def simulate_fixed(qnet: FixedPointNetwork, inputs: np.ndarray, v_init: float = 
     """Integer oracle of the fixed-point network (no synaptic delay): counts [batch, N_out] for
     inputs [T, batch, in] (graded payloads for a first layer with ``input_bits``, else 0/1);
     voltages start at :func:`start_voltage_fixed`; ``reset`` as in :func:`if_step_fixed`."""
+    return simulate_fixed_state(qnet, inputs, v_init, reset)[0]
+
+
+def simulate_fixed_state(qnet: FixedPointNetwork, inputs: np.ndarray, v_init: float = 0.0,
+                         reset: str = "subtract") -> tuple[np.ndarray, np.ndarray]:
+    """:func:`simulate_fixed`'s counts and the output layer's final voltages in thresholds
+    (``v / (vth << 6)``), both [batch, N_out]."""
     n_in = qnet.layers[0].weight_mant.shape[1]
     if inputs.ndim != 3 or inputs.shape[2] != n_in:
         raise ShapeError(f"inputs must be [T, batch, {n_in}], got {inputs.shape}")
@@ -274,4 +281,4 @@ def simulate_fixed(qnet: FixedPointNetwork, inputs: np.ndarray, v_init: float = 
             a = synaptic_input(w[i], s, layer.shift, layer.rounding)
             s = if_step_fixed(v[i], a, bias[i], layer.vth, reset)
         counts += s
-    return counts.T
+    return counts.T, (v[-1] / float(int(qnet.layers[-1].vth) << ACT_SHIFT)).T

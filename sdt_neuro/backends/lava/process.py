@@ -224,15 +224,20 @@ class BatchIF(AbstractProcess):
 
     ``u`` is set to zero and ``v`` to ``v_init`` thresholds at the first step of every window (``reset_offset`` mod
     ``reset_interval``). The bias is per neuron (``[n, 1]``, shared by the B samples).
+
+    ``report_delay=L`` (the output layer of a membrane read-out): ``v_out`` sends ``v`` at the last
+    step of every window the :class:`MembraneCounter` closes (step ``t > L`` with ``(t - L) % T == 0``).
     """
 
     def __init__(self, *, n: int, batch: int, vth: float, bias_mant: np.ndarray, bias_exp: np.ndarray | int = 0,
                  du: float = 1.0, dv: float = 0.0, reset_interval: int, reset_offset: int,
-                 v_init: float = 0.0, name: str | None = None) -> None:
+                 v_init: float = 0.0, report_delay: int | None = None, name: str | None = None) -> None:
         super().__init__(name=name)
         shape = (n, batch)
         self.a_in = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
+        self.v_out = OutPort(shape=shape)
+        self.proc_params["report_delay"] = -1 if report_delay is None else int(report_delay)
         self.u = Var(shape=shape, init=0)
         self.v = Var(shape=shape, init=0)
         self.du = Var(shape=(1,), init=du)
@@ -265,6 +270,13 @@ class _WindowReset:
             self.u.fill(0)
             self.v.fill(self._start_voltage())
 
+    def _maybe_report(self) -> None:
+        """Send ``v`` at the last step of a counted window (membrane read-out only)."""
+        delay = self.proc_params.get("report_delay", -1)
+        t = self.time_step - delay
+        if delay >= 0 and t >= 1 and t % self.reset_interval == 0:
+            self.v_out.send(self.v.copy())
+
 
 @implements(proc=BatchIF, protocol=LoihiProtocol)
 @requires(CPU)
@@ -273,6 +285,7 @@ class PyBatchIFFloat(_WindowReset, AbstractPyLifModelFloat):
     """Float IF neurons on Lava's abstract float LIF model (its ``subthr_dynamics``)."""
 
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
+    v_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
     vth: float = LavaPyType(float, float)
 
     def __init__(self, proc_params: dict) -> None:
@@ -295,6 +308,7 @@ class PyBatchIFFloat(_WindowReset, AbstractPyLifModelFloat):
         spikes = self.spiking_activation()
         self.reset_voltage(spikes)
         self.s_out.send(spikes)
+        self._maybe_report()
 
 
 @implements(proc=BatchIF, protocol=LoihiProtocol)
@@ -306,6 +320,7 @@ class PyBatchIFFixed(_WindowReset, AbstractPyLifModelFixed):
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
+    v_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
     vth: int = LavaPyType(int, np.int32, precision=17)
 
     def __init__(self, proc_params: dict) -> None:
@@ -337,6 +352,7 @@ class PyBatchIFFixed(_WindowReset, AbstractPyLifModelFixed):
         spikes = self.spiking_activation()
         self.reset_voltage(spikes)
         self.s_out.send(spikes)
+        self._maybe_report()
 
 
 class SpikeCounter(AbstractProcess):
@@ -384,4 +400,50 @@ class PySpikeCounter(PyLoihiProcessModel):
         self.counts += spikes.astype(np.int32)
         if t % self.steps == 0:
             self.out.send(self.counts)
+            self.counts.fill(0)
+
+
+class MembraneCounter(AbstractProcess):
+    """Membrane read-out: like :class:`SpikeCounter` (``record="counts"``), and at each window's
+    close it also receives the output neurons' membranes from their ``v_out``; the host gets one
+    ``[2 n, B]`` message per window, the counts stacked on the membranes (in the neurons' own units)."""
+
+    def __init__(self, *, n: int, batch: int, steps: int, delay: int, buffer_size: int = BUFFER_SIZE,
+                 name: str | None = None) -> None:
+        super().__init__(name=name)
+        shape = (n, batch)
+        self.s_in = InPort(shape=shape)
+        self.v_in = InPort(shape=shape)
+        self.out = OutPort(shape=(2 * n, batch))
+        self.out.flag_external_pipe(buffer_size=buffer_size)
+        self.counts = Var(shape=shape, init=0)
+        self.proc_params["steps"] = int(steps)
+        self.proc_params["delay"] = int(delay)
+
+
+@implements(proc=MembraneCounter, protocol=LoihiProtocol)
+@requires(CPU)
+class PyMembraneCounter(PyLoihiProcessModel):
+    """Counts in an int32 Var; counts and membranes to the host once per window (float64, exact
+    for the 24-bit fixed-point voltages)."""
+
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32)
+    v_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    counts: np.ndarray = LavaPyType(np.ndarray, np.int32)
+
+    def __init__(self, proc_params: dict) -> None:
+        super().__init__(proc_params)
+        self.steps = proc_params["steps"]
+        self.delay = proc_params["delay"]
+
+    def run_spk(self) -> None:
+        spikes = self.s_in.recv()
+        t = self.time_step - self.delay
+        if t < 1:
+            return
+        self.counts += spikes.astype(np.int32)
+        if t % self.steps == 0:
+            v = self.v_in.recv()
+            self.out.send(np.concatenate([self.counts, v]).astype(np.float64))
             self.counts.fill(0)

@@ -77,6 +77,7 @@ class LavaNetwork:
     def __init__(self, net: Any, **options: Any) -> None:
         require_lava()
         self.graph: LavaGraph = build_graph(net, **options)
+        self.net_threshold = float(net.layers[-1].threshold)
         self._t = 0  # global time step reached
         self._started = False
         self._stopped = False
@@ -241,16 +242,42 @@ class LavaNetwork:
 
         ``progress`` is an optional tqdm-like object whose ``update(k)`` is called per sample.
         """
-        if self.graph.meta["record"] != "counts":
+        return self._windows(x, progress)[0]
+
+    def counts_and_membrane(self, x: np.ndarray, progress: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """Spike counts and the output neurons' final membranes in thresholds, both ``[n, N_out]``,
+        for a network built with ``readout="membrane"``."""
+        counts, membrane = self._windows(x, progress)
+        if membrane is None:
+            raise ConfigError("this network reads spike counts only; convert it with readout='membrane'")
+        return counts, membrane
+
+    def _windows(self, x: np.ndarray, progress: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        g = self.graph
+        if g.meta["record"] != "counts":
             raise ConfigError("this network records spikes; use spikes() or build with record='counts'")
-        out = np.zeros((len(self._check_input(x)), self.graph.sizes[-1]), dtype=np.int64)
+        n_out = g.sizes[-1]
+        membrane = g.meta.get("readout") == "membrane"
+        out = np.zeros((len(self._check_input(x)), n_out), dtype=np.int64)
+        volts = np.zeros(out.shape) if membrane else None
         for window, values in self._stream(x):
-            lo = window * self.graph.batch
-            k = min(self.graph.batch, len(out) - lo)
-            out[lo : lo + k] = values[:, :k].T
+            lo = window * g.batch
+            k = min(g.batch, len(out) - lo)
+            out[lo : lo + k] = values[:n_out, :k].T
+            if volts is not None:
+                volts[lo : lo + k] = values[n_out:, :k].T
             if progress is not None:
                 progress.update(k)
-        return out
+        return out, None if volts is None else volts / self._threshold_units()
+
+    def _threshold_units(self) -> float:
+        """The output neurons' threshold in their voltage units (fixed point: ``vth << 6``)."""
+        from sdt_neuro.backends.lava.fixed_point import ACT_SHIFT
+
+        q = self.graph.quantized
+        if self.graph.fixed_point and q is not None:
+            return float(int(q.layers[-1].vth) << ACT_SHIFT)
+        return float(self.net_threshold)
 
     def spikes(self, x: np.ndarray) -> np.ndarray:
         """Output spikes ``[n, T, N_out]`` (bool) for ``x`` ``[n, n_in]``; needs ``record="spikes"``."""

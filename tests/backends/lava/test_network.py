@@ -156,3 +156,35 @@ def test_event_driven_synapse_holds_its_output_between_changes() -> None:
     dense = _Sigma()
     dense._init_sigma({"sigma": False})
     assert dense._changed_input(np.zeros((2, 1))).tolist() == [[0.0], [0.0]]  # spikes: every step
+
+
+def test_membrane_readout_equals_the_oracles_in_float_and_fixed_point() -> None:
+    """The output layer reports its membrane at each window's close: Lava float equals the NumPy
+    oracle, fixed point the integer oracle, across runs and with a 3-layer delay longer than T."""
+    import dataclasses
+
+    from sdt_neuro.backends.lava.encoding import graded_payload
+    from sdt_neuro.backends.lava.fixed_point import quantize_network, simulate_fixed_state
+    from sdt_neuro.convert import simulate_state
+
+    for sizes, steps in (((20, 15, 8), 8), ((20, 12, 10, 6), 2)):
+        net = dataclasses.replace(random_network(sizes, seed=7), v_init=0.5, readout="membrane")
+        x = random_inputs(9)
+        inputs = encode_input(x, steps, "current")
+        counts, membrane = simulate_state(net, inputs)
+        with LavaNetwork(net, steps=steps, batch=4) as lava_net:
+            got = lava_net.counts_and_membrane(x)
+            again = lava_net.counts_and_membrane(x[2:7])
+        np.testing.assert_array_equal(got[0], counts)
+        np.testing.assert_allclose(got[1], membrane, atol=1e-12)
+        np.testing.assert_allclose(again[1], membrane[2:7], atol=1e-12)
+        expected = simulate_fixed_state(quantize_network(net), graded_payload(inputs), v_init=0.5)
+        with LavaNetwork(net, steps=steps, batch=4, fixed_point=True) as lava_net:
+            got = lava_net.counts_and_membrane(x)
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+    with LavaNetwork(dataclasses.replace(net, readout="count"), steps=steps, batch=4) as lava_net:
+        with pytest.raises(ConfigError, match="readout='membrane'"):
+            lava_net.counts_and_membrane(x)
+    with pytest.raises(ConfigError, match="neuron='if'"):
+        LavaNetwork(dataclasses.replace(net, v_init=0.0), steps=steps, batch=4, neuron="lava-lif")
