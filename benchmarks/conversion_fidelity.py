@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
-#: (read-out, v_init, output scale): the count read-out with both earlier levers, and the membrane one
-SETTINGS = (("count", 0.0, "none"), ("count", 0.5, "max"), ("membrane", 0.5, "none"))
+#: READOUT:V_INIT:OUTPUT_SCALE: the count read-out plain and with both earlier levers, and the membrane one
+SETTINGS = ("count:0:none", "count:0.5:max", "membrane:0.5:none")
 TARGETS = {32: 0.3, 8: 1.0}  # issue 20 figure 1: points of DA within the ANN's, per T
 
 
@@ -39,7 +39,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, nargs="+", default=[32])
     parser.add_argument("--extra-steps", nargs="*", default=["mnist-1layer=8"], metavar="NAME=T",
                         help="further T for one network (default: MNIST 784-2000 at T=8, the issue's figure)")
-    parser.add_argument("--readouts", nargs="+", default=["count", "membrane"], choices=("count", "membrane"))
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), metavar="READOUT:V_INIT:SCALE",
+                        help="conversion settings to measure (default: %(default)s)")
+    parser.add_argument("--append", action="store_true", help="add the points to an existing JSON of --out")
     parser.add_argument("--samples", type=int, help="first N test images (default all)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--data-root", default=os.environ.get("SDT_DATA_ROOT"))
@@ -86,14 +88,15 @@ def main() -> None:
     extra = [(k, int(t)) for k, t in (item.split("=", 1) for item in args.extra_steps) if k in networks]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    settings = [(r, float(v), sc) for r, v, sc in (item.split(":") for item in args.settings)]
     record: dict[str, Any] = {"machine": platform.processor() or platform.machine(), "threads": args.threads,
                               "started": time.strftime("%Y-%m-%d %H:%M"), "reset": "subtract", "points": []}
+    if args.append and out.with_suffix(".json").is_file():
+        record = json.loads(out.with_suffix(".json").read_text())
     plan = [(name, steps) for name in networks for steps in args.steps] + extra
     for name, steps in plan:
         for backend in args.backends:
-            for setting in SETTINGS:
-                if setting[0] not in args.readouts:
-                    continue
+            for setting in settings:
                 record["points"].append(run_point(name, networks[name], backend, steps, setting, args.data_root,
                                                   args.samples))
                 out.with_suffix(".json").write_text(json.dumps(record, indent=1))

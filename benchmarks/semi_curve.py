@@ -1,16 +1,19 @@
 """Accuracy per alternation round of the published semi-supervised runs, against the published curve.
 
-    python benchmarks/semi_curve.py
+    python benchmarks/semi_curve.py [--labels 100]
 
-Reads the committed ``benchmarks/results/semi/published/semi-{bp,ep}-600.metrics.json`` (finished
+Reads the committed ``benchmarks/results/semi/published/semi-{bp,ep}-N.metrics.json`` (finished
 or still running), converts epochs to rounds (an epoch after pre-training, one round = one
 unlabelled + one labelled epoch) and plots the validation output accuracy of each round beside
-the published test accuracy after rounds 1, 50, 100, 200 (and 400 for BP) with 600 labels
-(METHOD.md). Writes ``semi_600_curve.png`` and ``semi_600_curve.json`` next to the metrics.
+the published test accuracy (after rounds 1, 50, 100, 200, and 400 for BP, with 600 labels; the
+final figure otherwise; METHOD.md). The first EP recipe's run (``published-v1/``: inverted dropout,
+smoothing 0.1) is drawn beside it where committed. Writes ``semi_N_curve.png`` and
+``semi_N_curve.json`` next to the metrics.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -20,6 +23,8 @@ from sdt_neuro.presets import SEMI_PUBLISHED
 RESULTS = Path(__file__).parent / "results" / "semi" / "published"
 PUBLISHED_600 = {"bp": {1: 0.903, 100: 0.921, 200: 0.938, 400: 0.949},
                  "ep": {1: 0.919, 50: 0.948, 100: 0.960, 200: 0.966}}
+PUBLISHED_FINAL = {"bp": {100: 0.8843, 300: 0.9213, 600: 0.9488, 1000: 0.9566, 3000: 0.9676},
+                   "ep": {100: 0.8841, 300: 0.9618, 600: 0.9657, 1000: 0.9679, 3000: 0.9703}}
 
 
 def rounds(algo: str, records: list[dict]) -> dict[int, float]:
@@ -30,29 +35,35 @@ def rounds(algo: str, records: list[dict]) -> dict[int, float]:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--labels", type=int, default=600, choices=sorted(PUBLISHED_FINAL["bp"]))
+    n = parser.parse_args().labels
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.8))
     summary = {}
     for algo, colour in (("bp", "tab:blue"), ("ep", "tab:orange")):
-        path = RESULTS / f"semi-{algo}-600.metrics.json"
-        published = PUBLISHED_600[algo]
+        rounds_total = SEMI_PUBLISHED[algo]["rounds"]
+        published = PUBLISHED_600[algo] if n == 600 else {rounds_total: PUBLISHED_FINAL[algo][n]}
         ax.plot(list(published), list(published.values()), "*--", color=colour, markersize=10,
                 label=f"{algo.upper()} published (test, mean of seeds)")
-        if not path.is_file():
-            continue
-        curve = rounds(algo, json.loads(path.read_text()))
-        ax.plot(list(curve), list(curve.values()), "-", color=colour, alpha=0.8,
-                label=f"{algo.upper()} measured (validation, 1,000 images, seed 0)")
-        summary[algo] = {"rounds_done": max(curve, default=0),
-                         "at_published_rounds": {r: curve.get(r) for r in published},
-                         "published": published}
+        for folder, style, what in (("published", "-", "measured"), ("published-v1", ":", "first recipe")):
+            path = RESULTS.parent / folder / f"semi-{algo}-{n}.metrics.json"
+            if not path.is_file() or (folder != "published" and algo != "ep"):
+                continue
+            curve = rounds(algo, json.loads(path.read_text()))
+            ax.plot(list(curve), list(curve.values()), style, color=colour, alpha=0.8,
+                    label=f"{algo.upper()} {what} (validation, 1,000 images, seed 0)")
+            summary[f"{algo} {what}"] = {"rounds_done": max(curve, default=0),
+                                         "best": max(curve.values(), default=None),
+                                         "at_published_rounds": {r: curve.get(r) for r in published},
+                                         "published": published, "source": str(path.relative_to(RESULTS.parent))}
     ax.set_xlabel("alternation round (one unlabelled + one labelled epoch)")
-    ax.set_ylabel("accuracy, 600 labels")
+    ax.set_ylabel(f"accuracy, {n} labels")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(RESULTS / "semi_600_curve.png", dpi=100)
-    (RESULTS / "semi_600_curve.json").write_text(json.dumps(summary, indent=2))
+    fig.savefig(RESULTS / f"semi_{n}_curve.png", dpi=100)
+    (RESULTS / f"semi_{n}_curve.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     return 0
 

@@ -174,5 +174,6 @@ def test_published_semi_presets_follow_the_method(algo):
         assert preset_config(f"semi-{algo}-{n}-gamma0").wta_rule.gamma == 0.0
     if algo == "ep":
         c = preset_config("semi-ep-600")
-        assert (c.ep_free_steps, c.ep_nudge_steps, c.ep_beta, c.ce_label_smoothing) == (60, 10, 0.45, 0.1)
+        assert (c.ep_free_steps, c.ep_nudge_steps, c.ep_beta, c.ce_label_smoothing) == (60, 10, 0.45, 0.3)
+        assert c.ep_dropout == "mask"  # the published EP runs: a plain 0/1 mask, no rescaling
         assert preset_config("semi-ep-300").input_dropout == 0.2
