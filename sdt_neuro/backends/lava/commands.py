@@ -17,14 +17,15 @@ DEFAULT_BATCH = 128
 
 def spiking_network(config: Any, model: Any, calibration: Any = None, percentile: float = 99.9,
                     data_root: Any = None, v_init: float = 0.0, output_scale: str = "none",
-                    reset: str = "subtract") -> Any:
+                    reset: str = "subtract", readout: str = "count") -> Any:
     """The checkpoint's spiking network: :func:`sdt_neuro.convert.checkpoint_network`, the same
     conversion snnTorch and NIR export use (hidden layers scaled on training images).
-    ``reset="zero"`` gives the network Lava's stock processes run."""
+    ``reset="zero"`` gives the network Lava's stock processes run; ``readout="membrane"`` one
+    whose output counter also reads the final membranes."""
     from sdt_neuro.convert import checkpoint_network
 
     _check_arch(config)
-    return checkpoint_network(config, model, calibration, percentile, data_root, v_init, output_scale, reset)
+    return checkpoint_network(config, model, calibration, percentile, data_root, v_init, output_scale, reset, readout)
 
 
 def compile_checkpoint(checkpoint: str | os.PathLike, calibration: Any = None, data_root: Any = None,
@@ -105,13 +106,14 @@ def convert_command(args: argparse.Namespace) -> int:
     from sdt_neuro.training.checkpoint import load_trained_model
 
     config, model, _ = load_trained_model(args.checkpoint)
-    net = spiking_network(config, model, data_root=args.data_root, reset=getattr(args, "reset", None) or "subtract")
+    net = spiking_network(config, model, data_root=args.data_root, reset=getattr(args, "reset", None) or "subtract",
+                          readout=getattr(args, "readout", None) or "count")
     cells = "Dense + LIFReset (Lava stock)" if net.reset == "zero" else "BatchDense + BatchIF"
     with LavaNetwork(net, steps=args.steps, batch=1, encoding=args.encoding, fixed_point=args.fixed_point) as lava_net:
         graph = lava_net.graph
         quantized = graph.quantized  # the graph quantised the network for its own processes
         print(f"Lava graph ({'fixed_pt' if args.fixed_point else 'floating_pt'}, {args.encoding} input, "
-              f"{net.reset} reset, "
+              f"{net.reset} reset, {net.readout} read-out, "
               f"T={args.steps}, delay {graph.delay} steps): sizes {'-'.join(map(str, graph.sizes))}, "
               f"{2 + 2 * len(graph.synapses)} processes, compiled in {lava_net.compile_seconds:.2f} s")
         for i, layer in enumerate(net.layers):

@@ -83,6 +83,11 @@ def test_cli_evaluate_with_the_lava_backend(tmp_path: Path, capsys: pytest.Captu
         "PyBatchInputFixed", "PyBatchDenseFixed", "PyBatchIFFixed", "PySpikeCounter")]
     assert record["reset"] == "subtract" and record["event_driven"] is True and record["fixed_point"] is True
     assert record["dataset"] == "mnist" and record["steps"] == 8 and record["encoding"] == "current"
+    assert record["readout"] == "count"
+    assert main(["evaluate", str(ckpt), "--backend", "lava", "--steps", "8", "--samples", "10", "--label-fraction",
+                 "0.05", "--readout", "membrane", "--json", str(tmp_path / "mem.json")]) == 0
+    record = json.loads((tmp_path / "mem.json").read_text())
+    assert record["readout"] == "membrane" and record["process_models"][-1].endswith("PyMembraneCounter")
     assert main(["evaluate", str(ckpt), "--backend", "lava", "--steps", "0", "--samples", "5"]) == 2
     assert "steps=0" in capsys.readouterr().err
 
@@ -145,3 +150,26 @@ def test_steps_default_to_the_training_t(tmp_path: Path) -> None:
     rates = evaluation_activity(config, model, x, {"steps": None, "batch": 6})
     counts = simulate(convert_mlp(model), encode_input(x.reshape(6, -1).numpy(), 4, "current"))
     np.testing.assert_array_equal(rates, (counts / 4).astype(np.float32))
+
+
+def test_membrane_readout_reads_a_one_layer_network_as_the_ann(tmp_path: Path) -> None:
+    """With pixel currents the output's charge is W x + b itself: Lava (float and fixed point) and
+    snnTorch reproduce the ANN's predictions where the count read-out at T=4 does not, and the JSON
+    says which read-out ran."""
+    ckpt, data = _checkpoint(tmp_path), synthetic_dataset()
+    config, model, _ = load_trained_model(ckpt)
+    x = data.test.x[:24]
+    options = {"steps": 4, "encoding": "current", "seed": 0, "batch": 10, "readout": "membrane"}
+    ann = model.eval()(x.reshape(24, -1)).detach().numpy()
+    np.testing.assert_allclose(evaluation_activity(config, model, x, {**options, "fixed_point": False}), ann,
+                               atol=1e-5)
+    fixed = evaluation_activity(config, model, x, {**options, "fixed_point": True})
+    assert np.abs(fixed - ann).max() < 0.02  # 8-bit weights, not 1/T steps
+    counts = evaluation_activity(config, model, x, {**options, "readout": "count", "fixed_point": False})
+    assert np.abs(counts - ann).max() > 0.05
+    for backend in ("lava", "snntorch"):
+        result = evaluate_checkpoint(ckpt, backend=backend, dataset=data, options={"steps": 4, "readout": "membrane"})
+        assert result["readout"] == "membrane" and result["agreement_with_ann"] == 1.0
+        assert result["da_average"] == result["ann_da_average"]
+    with pytest.raises(ConfigError, match="needs reset='subtract'"):
+        evaluate_checkpoint(ckpt, backend="lava", dataset=data, options={"reset": "zero", "readout": "membrane"})
