@@ -18,6 +18,9 @@ from sdt_neuro.data import DATASETS
 from sdt_neuro.errors import ConfigError, SdtError
 from sdt_neuro.presets import DESCRIPTIONS, PRESETS, config_from_file, preset_config
 
+READOUT_HELP = ("spiking backends: read the output layer by its spike counts (default) or by its integrated charge, "
+                "count plus final membrane (membrane: exact for the output layer, subtractive reset only)")
+
 BACKENDS = ("ann", "snntorch", "lava")
 TRAIN_BACKENDS = ("ann", "snntorch", "lava")
 CONVERT_TARGETS = ("snntorch", "nir", "lava")
@@ -102,9 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "(v = 0: Lava's stock LIF and NIR's IF, the default for --to nir; in Lava a graph of stock "
                          "processes only)")
     cv.add_argument("--readout", choices=READOUTS, default=None,
-                    help="spiking backends: read the output layer by its spike counts (default) or by its integrated "
-                         "charge, count plus final membrane (membrane: exact for the output layer, subtractive "
-                         "reset only)")
+                    help=READOUT_HELP)
     cv.add_argument("--data-root", help="calibration data for hidden-layer scaling")
 
     ev = sub.add_parser("evaluate", help="score a checkpoint with the shared evaluation")
@@ -132,9 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="spiking backends: neuron reset, subtract (the reference, default) or zero (Lava's stock LIF "
                          "and NIR's IF; in Lava a graph of stock processes only, one sample at a time)")
     ev.add_argument("--readout", choices=READOUTS, default=None,
-                    help="spiking backends: read the output layer by its spike counts (default) or by its integrated "
-                         "charge, count plus final membrane (membrane: exact for the output layer, subtractive "
-                         "reset only)")
+                    help=READOUT_HELP)
     ev.add_argument("--batch", type=int, default=None, help="samples side by side (Lava)")
     ev.add_argument("--data-root")
     ev.add_argument("--seed", type=int, default=None,

@@ -320,6 +320,10 @@ def _saved_extra(out: Path) -> dict[str, Any]:
 def convert_command(args: Any) -> int:
     """``sdt-neuro convert CHECKPOINT --to snntorch [PATH] | --to nir FILE --steps T``."""
     t0 = time.perf_counter()
+    if args.target == "nir" and getattr(args, "readout", None) == "membrane":
+        raise ConfigError("--readout membrane needs subtractive reset, which nir.IF (reset to v_reset) cannot say, "
+                          "so other NIR readers would run another network; export the count read-out to NIR, or "
+                          "write a file only sdt-neuro reads with nir_io.write_nir(..., subtract_in_metadata=True)")
     conv = convert_checkpoint(args.checkpoint, steps=args.steps, encoding=args.encoding,
                               data_root=args.data_root,
                               reset=getattr(args, "reset", None) or ("zero" if args.target == "nir" else "subtract"),

@@ -182,12 +182,12 @@ def counts_and_membrane(network: nn.Module, x: torch.Tensor, steps: int,
                         encoding: str = "current") -> tuple[torch.Tensor, torch.Tensor]:
     """Output spike counts and the output neurons' final membranes in thresholds (the reset of
     the last step applied), both ``[batch, N]``: what ``readout="membrane"`` reads."""
-    counts, last = _run_window(network, x, steps, encoding, True)
     snn = _snntorch()
     neuron = [m for m in network.modules() if isinstance(m, snn.SpikingNeuron)][-1]
     if neuron.reset_mechanism != "subtract":
         raise ConfigError(f"the membrane read-out needs subtractive reset, the output neurons use "
                           f"{neuron.reset_mechanism!r}")
+    counts, last = _run_window(network, x, steps, encoding, True)
     mem = neuron.mem
     if getattr(neuron, "reset_delay", True):  # snnTorch subtracts a spike's threshold at the next step
         mem = mem - last * neuron.threshold
@@ -242,10 +242,10 @@ def check_steps_encoding(steps: int, encoding: str) -> None:
 
 def batched_rates(network: nn.Module, x: torch.Tensor, steps: int, encoding: str,
                   batch: int = EVAL_BATCH, seed: int | None = 0, progress: bool = False,
-                  readout: SpikingNetwork | None = None) -> torch.Tensor:
+                  spec: SpikingNetwork | None = None) -> torch.Tensor:
     """Rates of ``network`` for all of ``x`` in batches (eval mode, no gradient), on its device:
-    ``counts / T``, or the read-out of ``readout`` (its ``readout`` and ``v_init``:
-    :func:`~sdt_neuro.convert.output_rates`)."""
+    ``counts / T``, or the read-out of the network ``spec`` describes (its ``readout`` and
+    ``v_init``: :func:`~sdt_neuro.convert.output_rates`)."""
     from tqdm.auto import tqdm
 
     if batch < 1:
@@ -254,7 +254,7 @@ def batched_rates(network: nn.Module, x: torch.Tensor, steps: int, encoding: str
     if x.shape[0] == 0:
         n_out = [m for m in network.modules() if isinstance(m, nn.Linear)][-1].out_features
         return torch.zeros(0, n_out)
-    membrane = readout is not None and readout.readout == "membrane"
+    membrane = spec is not None and spec.readout == "membrane"
     network.eval()
     outs = []
     with torch.no_grad(), torch.random.fork_rng(devices=[param.device] if param.is_cuda else []):
@@ -265,8 +265,8 @@ def batched_rates(network: nn.Module, x: torch.Tensor, steps: int, encoding: str
             xb = x[i : i + batch].to(device=param.device, dtype=param.dtype)
             if membrane:
                 counts, mem = counts_and_membrane(network, xb, steps, encoding)
-                outs.append(torch.from_numpy(output_rates(readout, counts.cpu().double().numpy(), steps,
-                                                          mem.cpu().double().numpy())).to(torch.float32))
+                rates = output_rates(spec, counts.cpu().double().numpy(), steps, mem.cpu().double().numpy())
+                outs.append(torch.from_numpy(rates).to(param.dtype))
             else:
                 outs.append((spike_counts(network, xb, steps, encoding) / steps).cpu())
     return torch.cat(outs)

@@ -240,6 +240,8 @@ def test_cli_convert_to_snntorch_and_nir_and_errors(tmp_path, capsys):
     capsys.readouterr()
     assert main(["convert", ckpt, "--to", "nir", str(tmp_path / "sub.nir"), "--reset", "subtract"]) == 2
     assert "reset='zero'" in capsys.readouterr().err
+    assert main(["convert", ckpt, "--to", "nir", str(tmp_path / "m.nir"), "--readout", "membrane"]) == 2
+    assert "export the count read-out to NIR" in capsys.readouterr().err
     np.testing.assert_array_equal(back.spec.layers[0].weight, conv.spec.layers[0].weight.astype(np.float32))
     for a, b in zip(back.network.parameters(), conv.network.parameters()):  # the same float32 network
         assert torch.equal(a, b)

@@ -129,6 +129,7 @@ def build_graph(net: SpikingNetwork, *, steps: int = 32, batch: int = 64, encodi
 
     ``event_driven`` (current encoding): the input sends each window's value once, as a change,
     and the first synapse computes only then (same counts, one product per window instead of T).
+    ``record="spikes"`` records the output spikes whatever ``net.readout`` is (rasters need no membrane).
     A ``reset="zero"`` network ignores ``batch``, ``neuron`` and ``event_driven``: it runs on Lava's
     stock Dense and LIFReset, one sample per window (:func:`~sdt_neuro.backends.lava.stock.build_stock_graph`).
     """
@@ -203,4 +204,5 @@ def build_graph(net: SpikingNetwork, *, steps: int = 32, batch: int = 64, encodi
                            exception_proc_model_map=models)
     return LavaGraph(inp, synapses, neurons, counter, run_cfg, int(steps), int(batch), encoding, bool(fixed_point),
                      neuron, list(net.sizes), quantized, {"seed": int(seed), "record": record, "event_driven": events,
-                      "readout": "membrane" if membrane else "count"})
+                      "readout": "membrane" if membrane else "count", "v_init": float(net.v_init),
+                      "output_threshold": float(net.layers[-1].threshold)})

@@ -54,7 +54,8 @@ def network_options(options: dict[str, Any], n: int) -> dict[str, Any]:
 
 
 def evaluation_activity(config: Any, model: Any, x: Any, options: dict[str, Any]) -> np.ndarray:
-    """Output spike rates (counts / T) ``[n, N_out]`` float32 of ``x`` ``[n, 1, 28, 28]`` run in Lava
+    """Output rates ``[n, N_out]`` float32 (``counts / T``, or the membrane read-out of
+    ``options["readout"]``) on the ANN's scale, of ``x`` ``[n, 1, 28, 28]`` run in Lava
     (T: ``options["steps"]``, else the run's training T, else 32).
 
     The network is :func:`spiking_network` (hidden layers scaled on training images, found

@@ -254,6 +254,14 @@ def start_voltage_fixed(vth: int, v_init: float) -> int:
     return int(round(v_init * (int(vth) << ACT_SHIFT)))
 
 
+def membrane_in_thresholds(v: np.ndarray, vth: int, v_init: float) -> np.ndarray:
+    """Fixed-point voltages as thresholds above the window's start, plus ``v_init``: what
+    :func:`~sdt_neuro.convert.output_rates` reads (``v / (vth << 6)``, measured from the rounded
+    start voltage so the charge comes out exact)."""
+    units = float(int(vth) << ACT_SHIFT)
+    return (np.asarray(v, dtype=np.float64) - start_voltage_fixed(vth, v_init)) / units + v_init
+
+
 def simulate_fixed(qnet: FixedPointNetwork, inputs: np.ndarray, v_init: float = 0.0,
                    reset: str = "subtract") -> np.ndarray:
     """Integer oracle of the fixed-point network (no synaptic delay): counts [batch, N_out] for
@@ -265,7 +273,7 @@ def simulate_fixed(qnet: FixedPointNetwork, inputs: np.ndarray, v_init: float = 
 def simulate_fixed_state(qnet: FixedPointNetwork, inputs: np.ndarray, v_init: float = 0.0,
                          reset: str = "subtract") -> tuple[np.ndarray, np.ndarray]:
     """:func:`simulate_fixed`'s counts and the output layer's final voltages in thresholds
-    (``v / (vth << 6)``), both [batch, N_out]."""
+    (:func:`membrane_in_thresholds`), both [batch, N_out]."""
     n_in = qnet.layers[0].weight_mant.shape[1]
     if inputs.ndim != 3 or inputs.shape[2] != n_in:
         raise ShapeError(f"inputs must be [T, batch, {n_in}], got {inputs.shape}")
@@ -281,4 +289,4 @@ def simulate_fixed_state(qnet: FixedPointNetwork, inputs: np.ndarray, v_init: fl
             a = synaptic_input(w[i], s, layer.shift, layer.rounding)
             s = if_step_fixed(v[i], a, bias[i], layer.vth, reset)
         counts += s
-    return counts.T, (v[-1] / float(int(qnet.layers[-1].vth) << ACT_SHIFT)).T
+    return counts.T, membrane_in_thresholds(v[-1], qnet.layers[-1].vth, v_init).T

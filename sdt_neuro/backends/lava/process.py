@@ -35,6 +35,14 @@ from sdt_neuro.backends.lava.fixed_point import start_voltage_fixed, synaptic_in
 BUFFER_SIZE = 2  # batches held in each host <-> Lava pipe
 
 
+def window_step(time_step: int, delay: int, steps: int) -> int:
+    """Step of the output's counted window at ``time_step``: 1..T inside window ``w`` (steps
+    ``w T + delay + 1 .. (w + 1) T + delay``), <= 0 during the ``delay`` pipeline-fill steps; the
+    window closes where it returns T."""
+    t = time_step - delay
+    return t if t < 1 else (t - 1) % steps + 1
+
+
 class BatchInput(AbstractProcess):
     """Input layer: one ``[n_in, B]`` batch of pixel values in [0, 1] per window from the host,
     emitted every step as the value itself (``encoding="current"``) or as Bernoulli spikes with
@@ -273,8 +281,7 @@ class _WindowReset:
     def _maybe_report(self) -> None:
         """Send ``v`` at the last step of a counted window (membrane read-out only)."""
         delay = self.proc_params.get("report_delay", -1)
-        t = self.time_step - delay
-        if delay >= 0 and t >= 1 and t % self.reset_interval == 0:
+        if delay >= 0 and window_step(self.time_step, delay, self.reset_interval) == self.reset_interval:
             self.v_out.send(self.v.copy())
 
 
@@ -394,11 +401,11 @@ class PySpikeCounter(PyLoihiProcessModel):
         if self.per_step:
             self.out.send(spikes)
             return
-        t = self.time_step - self.delay
-        if t < 1:  # pipeline fill: the first window of the output layer starts at step delay + 1
+        step = window_step(self.time_step, self.delay, self.steps)
+        if step < 1:  # pipeline fill: the first window of the output layer starts at step delay + 1
             return
         self.counts += spikes.astype(np.int32)
-        if t % self.steps == 0:
+        if step == self.steps:
             self.out.send(self.counts)
             self.counts.fill(0)
 
@@ -439,11 +446,11 @@ class PyMembraneCounter(PyLoihiProcessModel):
 
     def run_spk(self) -> None:
         spikes = self.s_in.recv()
-        t = self.time_step - self.delay
-        if t < 1:
+        step = window_step(self.time_step, self.delay, self.steps)
+        if step < 1:
             return
         self.counts += spikes.astype(np.int32)
-        if t % self.steps == 0:
+        if step == self.steps:
             v = self.v_in.recv()
             self.out.send(np.concatenate([self.counts, v]).astype(np.float64))
             self.counts.fill(0)

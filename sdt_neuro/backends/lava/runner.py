@@ -77,7 +77,6 @@ class LavaNetwork:
     def __init__(self, net: Any, **options: Any) -> None:
         require_lava()
         self.graph: LavaGraph = build_graph(net, **options)
-        self.net_threshold = float(net.layers[-1].threshold)
         self._t = 0  # global time step reached
         self._started = False
         self._stopped = False
@@ -268,16 +267,17 @@ class LavaNetwork:
                 volts[lo : lo + k] = values[n_out:, :k].T
             if progress is not None:
                 progress.update(k)
-        return out, None if volts is None else volts / self._threshold_units()
+        return out, None if volts is None else self._in_thresholds(volts)
 
-    def _threshold_units(self) -> float:
-        """The output neurons' threshold in their voltage units (fixed point: ``vth << 6``)."""
-        from sdt_neuro.backends.lava.fixed_point import ACT_SHIFT
+    def _in_thresholds(self, volts: np.ndarray) -> np.ndarray:
+        """The output neurons' final voltages as thresholds (fixed point: ``vth << 6`` units,
+        measured from the rounded start voltage)."""
+        g = self.graph
+        if g.quantized is not None:
+            from sdt_neuro.backends.lava.fixed_point import membrane_in_thresholds
 
-        q = self.graph.quantized
-        if self.graph.fixed_point and q is not None:
-            return float(int(q.layers[-1].vth) << ACT_SHIFT)
-        return float(self.net_threshold)
+            return membrane_in_thresholds(volts, g.quantized.layers[-1].vth, g.meta["v_init"])
+        return volts / g.meta["output_threshold"]
 
     def spikes(self, x: np.ndarray) -> np.ndarray:
         """Output spikes ``[n, T, N_out]`` (bool) for ``x`` ``[n, n_in]``; needs ``record="spikes"``."""

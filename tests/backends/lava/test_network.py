@@ -177,6 +177,7 @@ def test_membrane_readout_equals_the_oracles_in_float_and_fixed_point() -> None:
             again = lava_net.counts_and_membrane(x[2:7])
         np.testing.assert_array_equal(got[0], counts)
         np.testing.assert_allclose(got[1], membrane, atol=1e-12)
+        np.testing.assert_array_equal(again[0], counts[2:7])
         np.testing.assert_allclose(again[1], membrane[2:7], atol=1e-12)
         expected = simulate_fixed_state(quantize_network(net), graded_payload(inputs), v_init=0.5)
         with LavaNetwork(net, steps=steps, batch=4, fixed_point=True) as lava_net:
