@@ -78,8 +78,10 @@ class OracleLearner:
         return self.model(x)
 
 
-def replay(run: Path, data_root: str | None, race: bool) -> dict[str, Any]:
+def replay(run: Path, data_root: str | None, race: bool, seed: int | None = None) -> dict[str, Any]:
     config = config_from_file(str(run / "config.json"))
+    if seed is not None:  # the same run with another seed: other initial weights and sample order
+        config = config.replace(seed=seed)
     if race and not config.extra.get("race_steps"):
         raise SystemExit(f"{run} was not a --race-steps run")
     data = load_dataset(config.dataset, data_root)
@@ -101,15 +103,31 @@ def replay(run: Path, data_root: str | None, race: bool) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path, help="a Lava learning run's folder (its config.json)")
+    parser.add_argument("--seeds", type=int, nargs="*", help="replay the run with these seeds instead of its own")
     parser.add_argument("--data-root", default=os.environ.get("SDT_DATA_ROOT"))
     args = parser.parse_args()
     torch.set_num_threads(1)
-    record = {"run": str(args.run), "sort": replay(args.run, args.data_root, False),
-              "race": replay(args.run, args.data_root, True)}
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"{args.run.expanduser().resolve().name}.json"
+    name = args.run.expanduser().resolve().name
+    if not args.seeds:
+        record = {"run": str(args.run), "sort": replay(args.run, args.data_root, False),
+                  "race": replay(args.run, args.data_root, True)}
+        path = OUT / f"{name}.json"
+    else:
+        record = {"run": str(args.run), "seeds": {}}
+        path = OUT / f"{name}-seeds.json"
+        for seed in args.seeds:
+            record["seeds"][seed] = {"sort": replay(args.run, args.data_root, False, seed),
+                                     "race": replay(args.run, args.data_root, True, seed)}
+            print(seed, {k: v["test_da_average"] for k, v in record["seeds"][seed].items()}, flush=True)
+            path.write_text(json.dumps(record, indent=1))
+        final = np.array([[v["race"]["test_da_average"][-1] - v["sort"]["test_da_average"][-1]]
+                          for v in record["seeds"].values()])[:, 0]
+        record["race_minus_sort_final"] = {"mean": float(final.mean()), "std": float(final.std(ddof=1))
+                                           if len(final) > 1 else 0.0, "min": float(final.min())}
     path.write_text(json.dumps(record, indent=1))
-    print(json.dumps({k: v["test_da_average"] if isinstance(v, dict) else v for k, v in record.items()}))
+    print(json.dumps({k: v["test_da_average"] if isinstance(v, dict) and "test_da_average" in v else v
+                      for k, v in record.items() if k != "seeds"}))
     print(f"wrote {path}")
 
 
