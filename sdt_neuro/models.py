@@ -58,7 +58,8 @@ class MLP(nn.Module):
     """
 
     def __init__(self, sizes: Sequence[int], input_dropout: float = 0.0, hidden_dropout: float = 0.0,
-                 init_gain: float = INIT_GAIN, straight_through: bool = False, readout: str = "hard-sigmoid"):
+                 init_gain: float | None = INIT_GAIN, straight_through: bool = False,
+                 readout: str = "hard-sigmoid"):
         super().__init__()
         if readout not in READOUTS:
             raise ConfigError(f"readout={readout!r} is not one of {READOUTS}")
@@ -73,7 +74,8 @@ class MLP(nn.Module):
         self.hidden_dropout = nn.Dropout(hidden_dropout)
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(self.sizes[:-1], self.sizes[1:]))
         self.straight_through = straight_through
-        init_weights(self, init_gain)
+        if init_gain is not None:  # None: PyTorch's default initialisation
+            init_weights(self, init_gain)
 
     @property
     def n_outputs(self) -> int:
@@ -206,7 +208,8 @@ def build_model(arch: str, sizes: Sequence[int], input_dropout: float, hidden_dr
     if not init_gain > 0:
         raise ConfigError(f"init_gain={init_gain} must be > 0")
     if arch == "mlp":
-        return MLP(sizes, input_dropout, hidden_dropout, init_gain, straight_through, readout)
+        return MLP(sizes, input_dropout, hidden_dropout, None if init == "torch" else init_gain,
+                   straight_through, readout)
     if arch == "cnn":
         return CNN(n_outputs=int(sizes[-1]), in_channels=int(input_shape[0]), image_size=int(input_shape[1]),
                    prune=prune, init_gain=None if init == "torch" else init_gain,

@@ -54,6 +54,17 @@ def test_init_gain_scales_the_initial_weights(arch):
 
 
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])
+def test_torch_init_keeps_pytorchs_default_initialisation(arch):
+    torch.manual_seed(0)
+    model = build_model(arch, (784, 100), 0, 0, prune=0.0, init="torch")
+    bias = (model.layers[-1] if arch == "mlp" else model.head).bias
+    assert bias.abs().sum() > 0  # Xavier zeroes the biases; PyTorch's default does not
+    weight = (model.layers[0] if arch == "mlp" else model.head).weight
+    bound = 1 / weight.shape[1] ** 0.5  # nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    assert weight.abs().max() <= bound and weight.abs().max() > 0.9 * bound
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
 def test_straight_through_keeps_the_clamp_but_passes_the_gradient(arch):
     torch.manual_seed(0)
     plain = build_model(arch, (784, 100), 0, 0, prune=0.0)

@@ -381,33 +381,52 @@ class SpikeCounter(AbstractProcess):
         self.proc_params["record"] = record
 
 
-@implements(proc=SpikeCounter, protocol=LoihiProtocol)
-@requires(CPU)
-class PySpikeCounter(PyLoihiProcessModel):
-    """Counts in an int32 Var; one message to the host per window."""
+class _WindowCounterModel(PyLoihiProcessModel):
+    """What every counter model shares: spikes summed in an int32 Var over each counted window
+    (the ``delay`` pipeline-fill steps skipped) and :meth:`_close` called once per window."""
 
     s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32)
-    out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32)
     counts: np.ndarray = LavaPyType(np.ndarray, np.int32)
 
     def __init__(self, proc_params: dict) -> None:
         super().__init__(proc_params)
         self.steps = proc_params["steps"]
         self.delay = proc_params["delay"]
-        self.per_step = proc_params["record"] == "spikes"
+
+    def _close(self) -> None:
+        """Send the closed window's result to the host."""
+        raise NotImplementedError
 
     def run_spk(self) -> None:
         spikes = self.s_in.recv()
-        if self.per_step:
-            self.out.send(spikes)
-            return
         step = window_step(self.time_step, self.delay, self.steps)
         if step < 1:  # pipeline fill: the first window of the output layer starts at step delay + 1
             return
         self.counts += spikes.astype(np.int32)
         if step == self.steps:
-            self.out.send(self.counts)
+            self._close()
             self.counts.fill(0)
+
+
+@implements(proc=SpikeCounter, protocol=LoihiProtocol)
+@requires(CPU)
+class PySpikeCounter(_WindowCounterModel):
+    """Counts to the host once per window, or every step's spikes (``record="spikes"``)."""
+
+    out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32)
+
+    def __init__(self, proc_params: dict) -> None:
+        super().__init__(proc_params)
+        self.per_step = proc_params["record"] == "spikes"
+
+    def run_spk(self) -> None:
+        if self.per_step:
+            self.out.send(self.s_in.recv())
+        else:
+            super().run_spk()
+
+    def _close(self) -> None:
+        self.out.send(self.counts)
 
 
 class MembraneCounter(AbstractProcess):
@@ -430,27 +449,12 @@ class MembraneCounter(AbstractProcess):
 
 @implements(proc=MembraneCounter, protocol=LoihiProtocol)
 @requires(CPU)
-class PyMembraneCounter(PyLoihiProcessModel):
-    """Counts in an int32 Var; counts and membranes to the host once per window (float64, exact
-    for the 24-bit fixed-point voltages)."""
+class PyMembraneCounter(_WindowCounterModel):
+    """Counts and membranes to the host once per window (float64, exact for the 24-bit
+    fixed-point voltages)."""
 
-    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32)
     v_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-    counts: np.ndarray = LavaPyType(np.ndarray, np.int32)
 
-    def __init__(self, proc_params: dict) -> None:
-        super().__init__(proc_params)
-        self.steps = proc_params["steps"]
-        self.delay = proc_params["delay"]
-
-    def run_spk(self) -> None:
-        spikes = self.s_in.recv()
-        step = window_step(self.time_step, self.delay, self.steps)
-        if step < 1:
-            return
-        self.counts += spikes.astype(np.int32)
-        if step == self.steps:
-            v = self.v_in.recv()
-            self.out.send(np.concatenate([self.counts, v]).astype(np.float64))
-            self.counts.fill(0)
+    def _close(self) -> None:
+        self.out.send(np.concatenate([self.counts, self.v_in.recv()]).astype(np.float64))
