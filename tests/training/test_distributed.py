@@ -159,6 +159,16 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+def _alive(pid: int) -> bool:
+    """``pid`` exists and is not a zombie."""
+    from pathlib import Path
+
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 @pytest.mark.parametrize("how", ["a rank is killed", "ctrl-c"])
 def test_a_failing_rank_or_ctrl_c_ends_every_rank_and_keeps_the_checkpoint(tmp_path, how):
     import signal
@@ -171,7 +181,7 @@ def test_a_failing_rank_or_ctrl_c_ends_every_rank_and_keeps_the_checkpoint(tmp_p
     cmd = torchrun_train(out, "--epochs", "200", "--test-samples", "100")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 120
+        deadline = time.time() + 300  # two ranks' first epoch takes seconds; minutes on a loaded machine
         while not (out / "checkpoint.pt").exists() and time.time() < deadline:
             time.sleep(0.2)
         assert (out / "checkpoint.pt").exists()
@@ -188,11 +198,10 @@ def test_a_failing_rank_or_ctrl_c_ends_every_rank_and_keeps_the_checkpoint(tmp_p
         if proc.poll() is None:
             proc.kill()
     assert code != 0
-    time.sleep(0.5)
-    import os
-
-    assert not [w for w in workers if os.path.exists(f"/proc/{w}") and "Z" not in open(f"/proc/{w}/stat").read()
-                .rsplit(")", 1)[1].split()[0]]
+    deadline = time.time() + 30  # the ranks' exit is asynchronous and slow under load
+    while any(_alive(w) for w in workers) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not [w for w in workers if _alive(w)]
     assert load_checkpoint(out / "checkpoint.pt")["epoch"] >= 1  # intact and loadable
 
 
