@@ -172,6 +172,7 @@ def test_published_semi_presets_follow_the_method(algo):
         assert plan(c)[-1].occurrences == rounds
         assert not any(p.phase.pool == "unlabelled" for p in plan(preset_config(f"semi-{algo}-{n}-supervised")))
         assert preset_config(f"semi-{algo}-{n}-gamma0").wta_rule.gamma == 0.0
+        assert c.init == "torch"  # ours where METHOD.md is silent, chosen on validation
     if algo == "ep":
         c = preset_config("semi-ep-600")
         assert (c.ep_free_steps, c.ep_nudge_steps, c.ep_beta, c.ce_label_smoothing) == (60, 10, 0.45, 0.3)
