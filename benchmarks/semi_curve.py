@@ -7,7 +7,8 @@ or still running), converts epochs to rounds (an epoch after pre-training, one r
 unlabelled + one labelled epoch) and plots the validation output accuracy of each round beside
 the published test accuracy (after rounds 1, 50, 100, 200, and 400 for BP, with 600 labels; the
 final figure otherwise; METHOD.md). The first EP recipe's run (``published-v1/``: inverted dropout,
-smoothing 0.1) is drawn beside it where committed. Writes ``semi_N_curve.png`` and
+smoothing 0.1) and the run with Xavier(0.5) initial weights (``-xavier``, the presets' choice until
+2026-12-03) are drawn beside it where committed. Writes ``semi_N_curve.png`` and
 ``semi_N_curve.json`` next to the metrics.
 """
 
@@ -25,6 +26,12 @@ PUBLISHED_600 = {"bp": {1: 0.903, 100: 0.921, 200: 0.938, 400: 0.949},
                  "ep": {1: 0.919, 50: 0.948, 100: 0.960, 200: 0.966}}
 PUBLISHED_FINAL = {"bp": {100: 0.8843, 300: 0.9213, 600: 0.9488, 1000: 0.9566, 3000: 0.9676},
                    "ep": {100: 0.8841, 300: 0.9618, 600: 0.9657, 1000: 0.9679, 3000: 0.9703}}
+
+
+# (folder, file suffix, line style, legend): the run of the current preset, then earlier variants
+VARIANTS = (("published", "", "-", "measured"),
+            ("published", "-xavier", "-.", "Xavier(0.5) init"),
+            ("published-v1", "", ":", "first recipe"))
 
 
 def rounds(algo: str, records: list[dict]) -> dict[int, float]:
@@ -46,9 +53,9 @@ def main() -> int:
         published = PUBLISHED_600[algo] if n == 600 else {rounds_total: PUBLISHED_FINAL[algo][n]}
         ax.plot(list(published), list(published.values()), "*--", color=colour, markersize=10,
                 label=f"{algo.upper()} published (test, mean of seeds)")
-        for folder, style, what in (("published", "-", "measured"), ("published-v1", ":", "first recipe")):
-            path = RESULTS.parent / folder / f"semi-{algo}-{n}.metrics.json"
-            if not path.is_file() or (folder != "published" and algo != "ep"):
+        for folder, suffix, style, what in VARIANTS:
+            path = RESULTS.parent / folder / f"semi-{algo}-{n}{suffix}.metrics.json"
+            if not path.is_file():
                 continue
             curve = rounds(algo, json.loads(path.read_text()))
             ax.plot(list(curve), list(curve.values()), style, color=colour, alpha=0.8,
