@@ -109,16 +109,21 @@ SEMI_RUN = ("sdt-neuro train --preset {preset} --threads 1 --val-samples 1000 --
 SEMI_EP_V1 = "published-v1"
 
 
-def _semi_final(results: Path, preset: str, folder: str = "published") -> dict[str, Any] | None:
-    """The published procedure's run of ``preset`` (``semi/<folder>/<preset>.metrics.json``): its
-    test accuracy after the final epoch, or ``None`` until that epoch is committed."""
-    records = _load(results, f"semi/{folder}/{preset}.metrics.json") or []
+#: runs of the published procedure with Xavier(0.5) initial weights (the presets' until 2026-12-03)
+SEMI_XAVIER = "-xavier"
+
+
+def _semi_final(results: Path, preset: str, folder: str = "published", variant: str = "") -> dict[str, Any] | None:
+    """The published procedure's run of ``preset`` (``semi/<folder>/<preset><variant>.metrics.json``):
+    its test accuracy after the final epoch, or ``None`` until that epoch is committed."""
+    file = f"semi/{folder}/{preset}{variant}.metrics.json"
+    records = _load(results, file) or []
     from sdt_neuro.presets import preset_config
 
     if not records or records[-1]["epoch"] < preset_config(preset).epochs or "test_accuracy" not in records[-1]:
         return None
     return {"measured": records[-1]["test_accuracy"], "epochs": records[-1]["epoch"], "seconds": _seconds(records),
-            "source": f"benchmarks/results/semi/{folder}/{preset}.metrics.json"}
+            "source": f"benchmarks/results/{file}"}
 
 
 def _semi(results: Path) -> list[dict[str, Any]]:
@@ -136,8 +141,18 @@ def _semi(results: Path) -> list[dict[str, Any]]:
                     ablations["earlier_recipe"] = {**earlier, "recipe": "inverted dropout, label smoothing 0.1 "
                                                    "(EP presets before 2026-12-03)",
                                                    "source": f"benchmarks/results/semi/{SEMI_EP_V1}/"}
+            xavier = _semi_final(results, row, variant=SEMI_XAVIER)
             if final:
+                if xavier:
+                    ablations["xavier_init"] = xavier["measured"]
                 rows.append(_entry(row, seeds=1, command=SEMI_RUN.format(preset=row), **final, **ablations))
+                continue
+            if xavier:  # the procedure's finished run with the earlier initial weights, until the current one ends
+                partial = _load(results, f"semi/published/{row}.metrics.json") or []
+                running = f"; the run of the current preset is at epoch {partial[-1]['epoch']}" if partial else ""
+                rows.append(_entry(row, seeds=1, command=SEMI_RUN.format(preset=row), **xavier, **ablations,
+                                   reason="Xavier(0.5) initial weights, the preset's until 2026-12-03 (it now takes "
+                                          f"PyTorch's default, chosen on validation){running}"))
                 continue
             partial = _load(results, f"semi/published/{row}.metrics.json") or []
             tuned = None
@@ -171,7 +186,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         std = "–" if r["std"] is None else f"{r['std']:.4f}"
         note = r.get("reason", "")
         ablations = [f"{label} {r[key]:.4f}" for key, label in (("supervised_only", "supervised only"),
-                                                                ("no_homeostasis", "without homeostasis"))
+                                                                ("no_homeostasis", "without homeostasis"),
+                                                                ("xavier_init", "with Xavier(0.5) init"))
                      if r.get(key) is not None]
         note = "; ".join([note, *ablations]) if note else "; ".join(ablations)
         lines.append(f"| {r['row']} | {r['published']:.4f} | {measured} | {r['seeds'] or '–'} | {std} | "

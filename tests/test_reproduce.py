@@ -121,3 +121,26 @@ def test_paper_table_takes_a_finished_published_semi_run_and_its_ablations(tmp_p
     assert done["supervised_only"] == 0.9193 and done["no_homeostasis"] is None
     assert rows["semi-ep-100"]["measured"] is None and "120 epochs committed" in rows["semi-ep-100"]["reason"]
     assert "supervised only 0.9193" in paper_table.markdown([done])
+
+
+def test_paper_table_reports_the_xavier_run_until_the_current_presets_run_ends(tmp_path):
+    import json
+
+    paper_table = load_benchmark_script("paper_table")
+    semi = tmp_path / "semi" / "published"
+    semi.mkdir(parents=True)
+
+    def run(name, epochs, accuracy, last=500):
+        records = [{"epoch": e, "epoch_seconds": 1.0} for e in range(1, epochs)]
+        scored = {"test_accuracy": accuracy} if epochs == last else {}
+        records.append({"epoch": epochs, "epoch_seconds": 1.0, **scored})
+        (semi / f"{name}.metrics.json").write_text(json.dumps(records))
+
+    run("semi-ep-600-xavier", 500, 0.958)
+    run("semi-ep-600", 56, None)  # the current preset's run, cut off
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
+    assert row["measured"] == 0.958 and "Xavier(0.5)" in row["reason"] and "at epoch 56" in row["reason"]
+    run("semi-ep-600", 500, 0.9661)  # ... and once it ends, it is the result, the Xavier run beside it
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
+    assert (row["measured"], row["xavier_init"]) == (0.9661, 0.958)
+    assert "with Xavier(0.5) init 0.9580" in paper_table.markdown([row])
