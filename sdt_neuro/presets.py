@@ -205,12 +205,12 @@ def _semi_presets() -> dict[str, dict[str, Any]]:
 # supervised pre-training on the labelled subset (Adam, batch 32, exponential decay), then rounds of
 # one unlabelled epoch (self-defined k = 1 target, its own Adam, rate ramped up) and one labelled
 # epoch (a second Adam, batch 32, rate ramped down); cross-entropy on sigmoid (BP) or softmax (EP)
-# outputs. Ours where METHOD.md is silent: BP pre-trains 200 epochs (published "150-200"); the pre-
-# training Adam carries on as the labelled one; EP relaxes with dt = 0.5 (converged after Kmax = 10
-# nudged steps to 0.1 %); PyTorch's default initial weights (chosen on validation: with Xavier(0.5)
-# the 100-label EP run peaked at round 64 and fell 8 points by round 90; with PyTorch's default it
-# held to round 90 and then declined more slowly; BENCHMARKS.md; until then Xavier(0.5)). EP takes
-# the published EP runs' plain 0/1 dropout masks and their target smoothing 0.7 d + 0.3 / N
+# outputs. Ours where METHOD.md is silent: BP pre-trains 200 epochs (published "150-200"); the
+# pre-training Adam carries on as the labelled one; EP relaxes with dt = 0.5 (converged after Kmax =
+# 10 nudged steps to 0.1 %); PyTorch's default initial weights (chosen on validation: with
+# Xavier(0.5) the 100-label EP run peaked at round 64 and fell 8 points by round 90; with PyTorch's
+# default it held to round 90 and then declined more slowly; BENCHMARKS.md; until then Xavier(0.5)).
+# EP takes the published EP runs' plain 0/1 dropout masks and their target smoothing 0.7 d + 0.3 / N
 # (METHOD.md; the semi runs say only "label smoothing on"). Until 2026-12-03 EP used inverted
 # dropout and smoothing 0.1, which diverged on validation after 30 rounds with 100 labels
 # (BENCHMARKS.md; figures under published-v1/).
