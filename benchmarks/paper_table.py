@@ -142,19 +142,18 @@ def _semi(results: Path) -> list[dict[str, Any]]:
                                                    "(EP presets before 2026-12-03)",
                                                    "source": f"benchmarks/results/semi/{SEMI_EP_V1}/"}
             xavier = _semi_final(results, row, variant=SEMI_XAVIER)
+            partial = _load(results, f"semi/published/{row}.metrics.json") or []
             if final:
                 if xavier:
                     ablations["xavier_init"] = xavier["measured"]
                 rows.append(_entry(row, seeds=1, command=SEMI_RUN.format(preset=row), **final, **ablations))
                 continue
             if xavier:  # the procedure's finished run with the earlier initial weights, until the current one ends
-                partial = _load(results, f"semi/published/{row}.metrics.json") or []
                 running = f"; the run of the current preset is at epoch {partial[-1]['epoch']}" if partial else ""
                 rows.append(_entry(row, seeds=1, command=SEMI_RUN.format(preset=row), **xavier, **ablations,
                                    reason="Xavier(0.5) initial weights, the preset's until 2026-12-03 (it now takes "
                                           f"PyTorch's default, chosen on validation){running}"))
                 continue
-            partial = _load(results, f"semi/published/{row}.metrics.json") or []
             tuned = None
             if algo == "bp":
                 records = _load(results, f"semi/{row}.metrics.json")

@@ -207,12 +207,12 @@ def build_model(arch: str, sizes: Sequence[int], input_dropout: float, hidden_dr
     ``input_shape`` (C, H, H) images; its ``hidden_dropout`` acts on the flattened features)."""
     if not init_gain > 0:
         raise ConfigError(f"init_gain={init_gain} must be > 0")
+    gain = None if init == "torch" else init_gain  # None: PyTorch's default initialisation
     if arch == "mlp":
-        return MLP(sizes, input_dropout, hidden_dropout, None if init == "torch" else init_gain,
-                   straight_through, readout)
+        return MLP(sizes, input_dropout, hidden_dropout, gain, straight_through, readout)
     if arch == "cnn":
         return CNN(n_outputs=int(sizes[-1]), in_channels=int(input_shape[0]), image_size=int(input_shape[1]),
-                   prune=prune, init_gain=None if init == "torch" else init_gain,
+                   prune=prune, init_gain=gain,
                    straight_through=straight_through, pool=pool, flat_dropout=hidden_dropout,
                    channels=cnn_channels, activation=cnn_activation)
     raise ConfigError(f"arch={arch!r} is not one of ('mlp', 'cnn')")
