@@ -112,6 +112,9 @@ SEMI_EP_V1 = "published-v1"
 #: runs of the published procedure with Xavier(0.5) initial weights (the presets' until 2026-12-03)
 SEMI_XAVIER = "-xavier"
 
+#: further seeds of a row (``<row>-seed1`` ...: the run's ``--seed``, which also draws its labelled subset)
+SEMI_SEED = "-seed"
+
 
 def _semi_final(results: Path, preset: str, folder: str = "published", variant: str = "") -> dict[str, Any] | None:
     """The published procedure's run of ``preset`` (``semi/<folder>/<preset><variant>.metrics.json``):
@@ -124,6 +127,20 @@ def _semi_final(results: Path, preset: str, folder: str = "published", variant: 
         return None
     return {"measured": records[-1]["test_accuracy"], "epochs": records[-1]["epoch"], "seconds": _seconds(records),
             "source": f"benchmarks/results/{file}"}
+
+
+def _over_seeds(results: Path, row: str, first: dict[str, Any]) -> dict[str, Any]:
+    """The row's finished runs over seeds: seed 0's ``first`` and any ``<row>-seedN`` (each seed draws
+    its own labelled subset, as published); ``measured`` is their mean, ``std`` their sample spread."""
+    runs = [first] + [r for s in range(1, 10) if (r := _semi_final(results, row, variant=f"{SEMI_SEED}{s}"))]
+    if len(runs) == 1:
+        return {**first, "seeds": 1}
+    values = [r["measured"] for r in runs]
+    mean = sum(values) / len(values)
+    std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    return {**first, "measured": round(mean, 5), "std": round(std, 5), "seeds": len(runs), "per_seed": values,
+            "seconds": round(sum(r["seconds"] for r in runs), 1),
+            "source": ", ".join(r["source"] for r in runs)}
 
 
 def _semi(results: Path) -> list[dict[str, Any]]:
@@ -146,7 +163,8 @@ def _semi(results: Path) -> list[dict[str, Any]]:
             if final:
                 if xavier:
                     ablations["xavier_init"] = xavier["measured"]
-                rows.append(_entry(row, seeds=1, command=SEMI_RUN.format(preset=row), **final, **ablations))
+                rows.append(_entry(row, command=SEMI_RUN.format(preset=row), **_over_seeds(results, row, final),
+                                   **ablations))
                 continue
             if xavier:  # the procedure's finished run with the earlier initial weights, until the current one ends
                 running = f"; the run of the current preset is at epoch {partial[-1]['epoch']}" if partial else ""

@@ -144,3 +144,26 @@ def test_paper_table_reports_the_xavier_run_until_the_current_presets_run_ends(t
     row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
     assert (row["measured"], row["xavier_init"]) == (0.9661, 0.958)
     assert "with Xavier(0.5) init 0.9580" in paper_table.markdown([row])
+
+
+def test_paper_table_averages_a_semi_row_over_its_finished_seeds(tmp_path):
+    import json
+
+    paper_table = load_benchmark_script("paper_table")
+    semi = tmp_path / "semi" / "published"
+    semi.mkdir(parents=True)
+
+    def run(name, epochs, accuracy=None):
+        records = [{"epoch": e, "epoch_seconds": 2.0} for e in range(1, epochs + 1)]
+        if accuracy is not None:
+            records[-1]["test_accuracy"] = accuracy
+        (semi / f"{name}.metrics.json").write_text(json.dumps(records))
+
+    run("semi-ep-600", 500, 0.96)
+    run("semi-ep-600-seed1", 120)  # cut off: not counted
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
+    assert (row["measured"], row["seeds"], row["std"]) == (0.96, 1, None)
+    run("semi-ep-600-seed1", 500, 0.97)
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
+    assert (row["measured"], row["seeds"], row["per_seed"], row["seconds"]) == (0.965, 2, [0.96, 0.97], 2000.0)
+    assert abs(row["std"] - 0.00707) < 1e-5 and "semi-ep-600-seed1" in row["source"]

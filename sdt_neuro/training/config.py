@@ -65,8 +65,9 @@ class TrainConfig:
     last epoch. Settings are chosen on ``val_*`` figures.
 
     ``semi_*`` fields make the run semi-supervised (see ``training/semi.py``): ``semi_labels``
-    labelled samples drawn with ``semi_split_seed``, ``semi_pretrain_epochs`` supervised epochs,
-    then unlabelled and labelled epochs alternate; ``semi_supervised_only`` is the ablation.
+    labelled samples drawn with ``semi_split_seed`` (``None``: the run's ``seed``, so each seed
+    draws its own labelled subset, as the published runs do), ``semi_pretrain_epochs`` supervised
+    epochs, then unlabelled and labelled epochs alternate; ``semi_supervised_only`` is the ablation.
     ``semi_unlabelled_lr_factor`` scales the rates in unlabelled epochs (each holds hundreds of
     times more steps than a labelled one; full-rate self-training drifts away from the labels).
 
@@ -124,7 +125,7 @@ class TrainConfig:
     ep_dropout: str = "inverted"
     ep_target_smoothing: float = 0.0
     semi_labels: int | None = None
-    semi_split_seed: int = 0
+    semi_split_seed: int | None = None
     semi_pretrain_epochs: int = 0
     semi_supervised_only: bool = False
     semi_unlabelled_lr_factor: float = 1.0

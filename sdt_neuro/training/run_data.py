@@ -13,7 +13,7 @@ import numpy as np
 from sdt_neuro.data import Dataset, Split, stratified_indices
 from sdt_neuro.errors import ConfigError
 from sdt_neuro.training.config import TrainConfig
-from sdt_neuro.training.semi import labelled_indices
+from sdt_neuro.training.semi import labelled_indices, split_seed
 
 
 def fit_to_data(config: TrainConfig, data: Dataset) -> TrainConfig:
@@ -92,5 +92,5 @@ def label_provenance(config: TrainConfig, count: int, fraction: float | None = N
     if fraction is None:
         how = "semi-supervised labelled subset" if config.semi_labels is not None else "label_fraction"
         return {"source": f"as in training ({how})", "count": count, "fraction": config.label_fraction,
-                "seed": config.semi_split_seed if config.semi_labels is not None else config.seed}
+                "seed": split_seed(config) if config.semi_labels is not None else config.seed}
     return {"source": "label_fraction argument", "count": count, "fraction": fraction, "seed": seed}

@@ -1,10 +1,11 @@
 """Semi-supervised runs: the labelled subset, and accuracy read from class-owned outputs.
 
 With ``config.semi_labels = N`` a seeded, class-balanced subset of N training samples is labelled
-(``stratified_indices`` with ``semi_split_seed``); the rest is the unlabelled pool. Which epoch
-trains on which pool, with labels or not, is the run's plan of phases (``training/phases.py``):
-the published procedure (pre-training, then rounds of one unlabelled and one labelled epoch) or the
-one the older ``semi_*`` fields describe. The learner gets labels only in labelled phases.
+(``stratified_indices`` with ``semi_split_seed``, by default the run's seed); the rest is the
+unlabelled pool. Which epoch trains on which pool, with labels or not, is the run's plan of phases
+(``training/phases.py``): the published procedure (pre-training, then rounds of one unlabelled and
+one labelled epoch) or the one the older ``semi_*`` fields describe. The learner gets labels only
+in labelled phases.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ def labelled_indices(config: TrainConfig, labels: torch.Tensor | np.ndarray) -> 
     """Indices of the labelled subset (sorted), or ``None`` for a purely unsupervised run."""
     if config.semi_labels is None:
         return None
-    return stratified_indices(labels, count=config.semi_labels, seed=config.semi_split_seed)
+    return stratified_indices(labels, count=config.semi_labels, seed=split_seed(config))
+
+
+def split_seed(config: TrainConfig) -> int:
+    """The seed of the labelled subset: ``semi_split_seed``, or the run's ``seed`` when it is ``None``."""
+    return config.seed if config.semi_split_seed is None else config.semi_split_seed
 
 
 def output_accuracy(activity: np.ndarray, labels: np.ndarray, n_classes: int) -> float:

@@ -58,6 +58,17 @@ def test_labelled_subset_is_seeded_and_stratified():
     assert labelled_indices(cfg.replace(semi_labels=None), labels) is None
 
 
+def test_labelled_subset_follows_the_seed_unless_pinned():
+    """As published, each run draws its own labelled subset: by default the seed decides it."""
+    labels = torch.arange(200) % 4
+    free = semi_config(semi_split_seed=None)
+    a, b = labelled_indices(free, labels), labelled_indices(free.replace(seed=2), labels)
+    assert not np.array_equal(a, b)
+    np.testing.assert_array_equal(a, labelled_indices(free.replace(semi_split_seed=1), labels))
+    pinned = semi_config(semi_split_seed=5)
+    np.testing.assert_array_equal(labelled_indices(pinned, labels), labelled_indices(pinned.replace(seed=2), labels))
+
+
 def test_epoch_schedule_pretrains_then_alternates():
     cfg, labelled = semi_config(semi_pretrain_epochs=2, epochs=6), np.array([1, 5, 9])
     epochs = plan(cfg)
