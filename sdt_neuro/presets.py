@@ -111,6 +111,15 @@ PRESETS: dict[str, dict[str, Any]] = {
         "dataset": "mnist", "prune": 0.5, "pool": "avg", "hidden_dropout": 0.0, "lrs": (2e-6, 2e-6, 1e-4),
         "epochs": 50,
     },
+    # Ours: the published MNIST recipe with two departures, chosen on a 5,000-image validation split
+    # (one epoch of 20,000 images, BENCHMARKS.md): the published fc rate 1e-4 kills every output
+    # here (probe 0.10), 1e-6 does not; max pooling (MNIST's is not recorded) gave the healthiest
+    # wins (DA 0.833 against 0.756, published-protocol probe 0.980 against 0.974).
+    "cnn-mnist-lowfc": {
+        **_PUBLISHED_CNN, "rule": {**_PUBLISHED_CNN["rule"], "dropout": 0.4},
+        "dataset": "mnist", "prune": 0.5, "pool": "max", "hidden_dropout": 0.0, "lrs": (2e-6, 2e-6, 1e-6),
+        "epochs": 50,
+    },
     "cnn-fmnist": {
         **_PUBLISHED_CNN, "rule": {**_PUBLISHED_CNN["rule"], "dropout": 0.8},
         "dataset": "fashion-mnist", "prune": 0.5, "hidden_dropout": 0.2, "lrs": (5e-7, 2.5e-8, 2.5e-6), "epochs": 20,
@@ -286,6 +295,8 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "lava-100": ("ours", "784-100 learned inside Lava (--backend lava), one pass over 20,000 images"),
     "lava-100-10k": ("ours", "784-100 learned inside Lava from 10,000 images, three passes (chosen on validation)"),
     "cnn-mnist": ("published", "CNN 32f5-128f3-3000 on MNIST, the published recipe, 50 epochs + linear probes"),
+    "cnn-mnist-lowfc": ("ours", "the published MNIST CNN recipe with fc rate 1e-6 and max pooling (chosen on "
+                                "validation: the published 1e-4 collapses here), 50 epochs + linear probes"),
     "cnn-fmnist": ("published", "CNN on Fashion-MNIST, the published recipe, 20 epochs + linear probes"),
     "cnn-svhn": ("published", "CNN on SVHN, the published recipe, 40 epochs (needs SVHN in the data root)"),
     "cnn-cifar10": ("published", "CNN 96f5-384f3-5000 with channel competition on CIFAR-10, published settings"),

@@ -117,6 +117,9 @@ def test_published_cnn_presets_build_what_they_say():
     assert cfg.rule["dropout"] == 0.8 and cfg.final_lr_factor == 0.01 and cfg.schedule_epochs == 100
     mnist = preset_config("cnn-mnist")
     assert mnist.pool == "avg" and mnist.epochs == 50 and mnist.probe_protocols == ("ours", "published-cnn")
+    ours = preset_config("cnn-mnist-lowfc")  # the published recipe but for the fc rate and the pooling
+    assert ours.pool == "max" and ours.lrs == (2e-6, 2e-6, 1e-6)
+    assert ours.replace(pool="avg", lrs=mnist.lrs, preset="cnn-mnist").to_dict() == mnist.to_dict()
 
 
 def test_channel_competition_known_answer():
