@@ -80,6 +80,10 @@ def collect(results: Path) -> list[dict[str, Any]]:
         tried = _load(results, f"{row}-published-e1.metrics.json")
         status = ("collapsed in its first epoch as implemented (BENCHMARKS.md)" if tried and tried[-1].get("collapsed")
                   else "has not been run yet")
+        lowered = _load(results, f"{row}-lowfc.metrics.json")
+        if lowered:  # ours: the recipe with the departures chosen on validation, while it runs
+            status += (f"; {row}-lowfc (ours: the fc rate 1e-6 and max pooling, chosen on validation) is at "
+                       f"epoch {lowered[-1]['epoch']} of 50, validation DA {lowered[-1].get('val_da_average', 0):.4f}")
         rows.append(_entry(row, command=RUN.format(preset=row),
                            reason=f"the published recipe (preset {row}, {epochs} epochs: about {hours} hours of one "
                                   f"core here, arithmetic from the step time) {status}{ours_note}"))

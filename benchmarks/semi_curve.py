@@ -8,8 +8,8 @@ unlabelled + one labelled epoch) and plots the validation output accuracy of eac
 the published test accuracy (after rounds 1, 50, 100, 200, and 400 for BP, with 600 labels; the
 final figure otherwise; METHOD.md). The first EP recipe's run (``published-v1/``: inverted dropout,
 smoothing 0.1) and the run with Xavier(0.5) initial weights (``-xavier``, the presets' choice until
-2026-12-03) are drawn beside it where committed. Writes ``semi_N_curve.png`` and
-``semi_N_curve.json`` next to the metrics.
+2026-12-03) are drawn beside it where committed, and so is a second seed (``-seed1``, which draws its
+own labelled subset). Writes ``semi_N_curve.png`` and ``semi_N_curve.json`` next to the metrics.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ PUBLISHED_FINAL = {"bp": {100: 0.8843, 300: 0.9213, 600: 0.9488, 1000: 0.9566, 3
 
 # (folder, file suffix, line style, legend): the run of the current preset, then earlier variants
 VARIANTS = (("published", "", "-", "measured"),
+            ("published", "-seed1", "--", "seed 1 (its own labelled subset)"),
             ("published", "-xavier", "-.", "Xavier(0.5) init"),
             ("published-v1", "", ":", "first recipe"))
 

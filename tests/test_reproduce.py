@@ -167,3 +167,15 @@ def test_paper_table_averages_a_semi_row_over_its_finished_seeds(tmp_path):
     row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
     assert (row["measured"], row["seeds"], row["per_seed"], row["seconds"]) == (0.965, 2, [0.96, 0.97], 2000.0)
     assert abs(row["std"] - 0.00707) < 1e-5 and "semi-ep-600-seed1" in row["source"]
+
+
+def test_paper_table_names_the_cnn_run_with_departures_while_it_runs(tmp_path):
+    import json
+
+    paper_table = load_benchmark_script("paper_table")
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["cnn-mnist"]
+    assert row["measured"] is None and "lowfc" not in row["reason"]
+    records = [{"epoch": e, "val_da_average": 0.9} for e in (1, 2, 3)]
+    (tmp_path / "cnn-mnist-lowfc.metrics.json").write_text(json.dumps(records))
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["cnn-mnist"]
+    assert row["measured"] is None and "cnn-mnist-lowfc (ours" in row["reason"] and "epoch 3 of 50" in row["reason"]
