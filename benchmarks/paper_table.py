@@ -167,8 +167,11 @@ def _semi(results: Path) -> list[dict[str, Any]]:
             if final:
                 if xavier:
                     ablations["xavier_init"] = xavier["measured"]
-                rows.append(_entry(row, command=SEMI_RUN.format(preset=row), **_over_seeds(results, row, final),
-                                   **ablations))
+                seeds = _over_seeds(results, row, final)
+                command = SEMI_RUN.format(preset=row)
+                if seeds["seeds"] > 1:
+                    command += f"  and, for seed S = 1..{seeds['seeds'] - 1}, --seed S --out ~/runs/{row}-seedS"
+                rows.append(_entry(row, command=command, **seeds, **ablations))
                 continue
             if xavier:  # the procedure's finished run with the earlier initial weights, until the current one ends
                 running = f"; the run of the current preset is at epoch {partial[-1]['epoch']}" if partial else ""

@@ -167,6 +167,7 @@ def test_paper_table_averages_a_semi_row_over_its_finished_seeds(tmp_path):
     row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
     assert (row["measured"], row["seeds"], row["per_seed"], row["seconds"]) == (0.965, 2, [0.96, 0.97], 2000.0)
     assert abs(row["std"] - 0.00707) < 1e-5 and "semi-ep-600-seed1" in row["source"]
+    assert "--seed S --out ~/runs/semi-ep-600-seedS" in row["command"]
 
 
 def test_paper_table_names_the_cnn_run_with_departures_while_it_runs(tmp_path):
