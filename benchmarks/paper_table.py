@@ -186,8 +186,8 @@ def _semi(results: Path) -> list[dict[str, Any]]:
             else:
                 scored = _load(results, f"semi/eval/{row}.eval.json")
                 tuned = scored["output_accuracy"] if scored else None
-            reason = (f"the published procedure is running: {partial[-1]['epoch']} epochs committed "
-                      f"(continue with --resume)" if partial else
+            reason = (f"the published procedure's run is unfinished: {partial[-1]['epoch']} epochs committed "
+                      f"(continue it with --resume where its checkpoint survives)" if partial else
                       "the published semi-supervised procedure (METHOD.md) has not been run")
             v1 = ablations.get("earlier_recipe", {}).get("measured")
             if v1 is not None:
