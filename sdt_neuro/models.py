@@ -1,8 +1,10 @@
 """Reference networks in PyTorch: the paper's MLP and CNN.
 
-Both end in a hard-sigmoid ``clamp(a, 0, 1)`` output layer, the quantity the rule's target is
+The MLP ends in a hard-sigmoid ``clamp(a, 0, 1)`` output layer, the quantity the rule's target is
 built on (and the firing rate of an integrate-and-fire neuron with threshold 1 and subtractive
-reset, which is what makes conversion to spiking backends exact in the limit of long windows).
+reset, which is what makes conversion to spiking backends exact in the limit of long windows). The
+published CNN runs end in a linear output instead (``readout="linear"``: the released
+configurations' output function ``"x"``).
 Output dropout is not part of the model: the trainer applies it, because the same mask must also
 hit the target.
 """
@@ -44,7 +46,9 @@ class _StraightThroughClamp(torch.autograd.Function):
         return grad
 
 
-READOUTS = ("hard-sigmoid", "sigmoid", "softmax")
+READOUTS = ("hard-sigmoid", "sigmoid", "softmax", "linear")
+#: read-outs trained with the rule's MSE (the others with cross-entropy)
+MSE_READOUTS = ("hard-sigmoid", "linear")
 
 
 class MLP(nn.Module):
@@ -127,8 +131,10 @@ ACTIVATIONS = ("relu", "wta")
 
 class CNN(nn.Module):
     """The paper's 32f5-128f3-N network: conv5(pad 2), ReLU, pool(4, 2, 1), conv3(pad 1),
-    ReLU, pool(4, 2, 1), flatten, dropout, linear to ``n_outputs`` with hard-sigmoid output
-    (``pool`` "max" or "avg"; ``init_gain=None`` keeps PyTorch's default initialisation).
+    ReLU, pool(4, 2, 1), flatten, dropout, linear to ``n_outputs`` with a hard-sigmoid output, or
+    none with ``readout="linear"`` (the published CNN runs' output function; a linear output
+    cannot die the way a clamped one does) (``pool`` "max" or "avg"; ``init_gain=None`` keeps
+    PyTorch's default initialisation).
     ``channels`` sets the two conv widths (CIFAR-10: 96, 384) and ``activation`` "wta" replaces
     the ReLUs by :class:`ChannelCompetition`.
 
@@ -139,8 +145,11 @@ class CNN(nn.Module):
 
     def __init__(self, n_outputs: int = 3000, in_channels: int = 1, image_size: int = 28, prune: float = 0.5,
                  init_gain: float | None = INIT_GAIN, straight_through: bool = False, pool: str = "max",
-                 flat_dropout: float = 0.0, channels: Sequence[int] = (32, 128), activation: str = "relu"):
+                 flat_dropout: float = 0.0, channels: Sequence[int] = (32, 128), activation: str = "relu",
+                 readout: str = "hard-sigmoid"):
         super().__init__()
+        if readout not in MSE_READOUTS:
+            raise ConfigError(f"readout={readout!r}: the CNN's output is one of {MSE_READOUTS}")
         if not 0 <= prune < 1:
             raise ConfigError(f"prune={prune} must be in [0, 1)")
         if pool not in ("max", "avg"):
@@ -169,6 +178,7 @@ class CNN(nn.Module):
         self.head = nn.Linear(c2 * side * side, n_outputs)
         self.in_channels, self.image_size, self.n_outputs = in_channels, image_size, n_outputs
         self.straight_through = straight_through
+        self.readout = readout
         if init_gain is not None:  # None: PyTorch's default initialisation
             init_weights(self, init_gain)
         if prune > 0:
@@ -183,7 +193,8 @@ class CNN(nn.Module):
                 f"CNN expects [batch, {self.in_channels}, {self.image_size}, {self.image_size}], "
                 f"got {tuple(x.shape)}"
             )
-        return hard_sigmoid(self.head(self.flat_dropout(self.features(x).flatten(1))), self.straight_through)
+        a = self.head(self.flat_dropout(self.features(x).flatten(1)))
+        return a if self.readout == "linear" else hard_sigmoid(a, self.straight_through)
 
 
 def _pooled(side: int) -> int:
@@ -214,5 +225,5 @@ def build_model(arch: str, sizes: Sequence[int], input_dropout: float, hidden_dr
         return CNN(n_outputs=int(sizes[-1]), in_channels=int(input_shape[0]), image_size=int(input_shape[1]),
                    prune=prune, init_gain=gain,
                    straight_through=straight_through, pool=pool, flat_dropout=hidden_dropout,
-                   channels=cnn_channels, activation=cnn_activation)
+                   channels=cnn_channels, activation=cnn_activation, readout=readout)
     raise ConfigError(f"arch={arch!r} is not one of ('mlp', 'cnn')")

@@ -35,6 +35,36 @@ def test_cnn_shapes_and_pruning():
         m(torch.rand(2, 784))
 
 
+def test_cnn_linear_readout_is_the_head_itself_and_learns_below_zero():
+    torch.manual_seed(0)
+    clamped = CNN(n_outputs=30, prune=0.0, init_gain=None)
+    linear = CNN(n_outputs=30, prune=0.0, init_gain=None, readout="linear")
+    linear.load_state_dict(clamped.state_dict())
+    x = torch.rand(4, 1, 28, 28)
+    a = linear.head(linear.features(x).flatten(1))
+    assert torch.equal(linear(x), a) and (a < 0).any()
+    assert torch.equal(clamped(x), a.clamp(0, 1))
+    # an output below zero still gets a gradient (a clamped one does not: it is dead)
+    dead = a < 0
+    for model, alive in ((linear, True), (clamped, False)):
+        model.zero_grad()
+        (model(x)[dead]).sum().backward()
+        assert bool(model.head.weight.grad.abs().sum() > 0) is alive
+    with pytest.raises(ConfigError, match="CNN's output"):
+        CNN(n_outputs=10, readout="softmax")
+
+
+def test_linear_readout_is_for_the_cnn_and_trains_with_the_mse():
+    from sdt_neuro.training.config import TrainConfig
+    from sdt_neuro.training.phases import stages
+
+    cfg = TrainConfig(arch="cnn", sizes=(784, 30), readout="linear", optimizer="adam", lrs=(1e-3,) * 3,
+                      rule={"n_outputs": 30, "k": 1})
+    assert stages(cfg)[0].phases[0].loss == "mse"
+    with pytest.raises(ConfigError, match="needs arch='cnn'"):
+        TrainConfig(sizes=(784, 30), readout="linear", rule={"n_outputs": 30, "k": 1})
+
+
 def test_build_model_rejects_unknown_arch():
     with pytest.raises(ConfigError, match="arch"):
         build_model("rnn", (784, 10), 0, 0)
@@ -117,9 +147,11 @@ def test_published_cnn_presets_build_what_they_say():
     assert cfg.rule["dropout"] == 0.8 and cfg.final_lr_factor == 0.01 and cfg.schedule_epochs == 100
     mnist = preset_config("cnn-mnist")
     assert mnist.pool == "avg" and mnist.epochs == 50 and mnist.probe_protocols == ("ours", "published-cnn")
-    ours = preset_config("cnn-mnist-lowfc")  # the published recipe but for the fc rate and the pooling
-    assert ours.pool == "max" and ours.lrs == (2e-6, 2e-6, 1e-6)
-    assert ours.replace(pool="avg", lrs=mnist.lrs, preset="cnn-mnist").to_dict() == mnist.to_dict()
+    assert {preset_config(f"cnn-{d}").readout for d in ("mnist", "fmnist", "svhn", "cifar10")} == {"linear"}
+    ours = preset_config("cnn-mnist-lowfc")  # the published recipe but for the output, fc rate and pooling
+    assert ours.pool == "max" and ours.lrs == (2e-6, 2e-6, 1e-6) and ours.readout == "hard-sigmoid"
+    same = ours.replace(pool="avg", lrs=mnist.lrs, readout="linear", preset="cnn-mnist")
+    assert same.to_dict() == mnist.to_dict()
 
 
 def test_channel_competition_known_answer():

@@ -8,7 +8,7 @@ from typing import Any
 from torch import nn
 
 from sdt_neuro.errors import ConfigError
-from sdt_neuro.models import READOUTS, build_model
+from sdt_neuro.models import MSE_READOUTS, READOUTS, build_model
 from sdt_neuro.rule import WTARule
 
 ALGORITHMS = ("bp", "ep")
@@ -76,7 +76,8 @@ class TrainConfig:
     schedule and loss. ``readout`` is the MLP's output function: ``"hard-sigmoid"`` (the paper's
     unsupervised networks), ``"sigmoid"`` or ``"softmax"`` (the published semi-supervised BP and EP
     read-outs, trained with ``loss="cross-entropy"``; with EP the softmax layer is a read-out outside
-    the relaxing network). ``ce_label_smoothing`` smooths cross-entropy targets (labels and
+    the relaxing network); the CNN's is ``"hard-sigmoid"`` or ``"linear"`` (no output function: the
+    published CNN runs', trained with the MSE). ``ce_label_smoothing`` smooths cross-entropy targets (labels and
     self-defined alike) as ``torch.nn.functional.cross_entropy`` does.
     """
 
@@ -229,8 +230,10 @@ class TrainConfig:
 
         if self.procedure and self.epochs > total_epochs(self.procedure):
             raise ConfigError(f"epochs={self.epochs} but the procedure holds {total_epochs(self.procedure)} epochs")
-        if self.readout != "hard-sigmoid" and self.arch != "mlp":
+        if self.readout not in MSE_READOUTS and self.arch != "mlp":
             raise ConfigError(f"readout={self.readout!r} needs arch='mlp'")
+        if self.readout == "linear" and self.arch != "cnn":
+            raise ConfigError("readout='linear' (the published CNN runs' output) needs arch='cnn'")
         if not 0 <= self.ce_label_smoothing < 1:
             raise ConfigError(f"ce_label_smoothing={self.ce_label_smoothing} must be in [0, 1)")
         for stage in stages(self):
@@ -242,7 +245,7 @@ class TrainConfig:
                                       f"another slot for a {kind!r} optimiser")
                 if phase.pool != "all" and self.semi_labels is None:
                     raise ConfigError(f"{where} trains on the {phase.pool} pool: set semi_labels")
-                if phase.loss == "cross-entropy" and self.readout == "hard-sigmoid":
+                if phase.loss == "cross-entropy" and self.readout in MSE_READOUTS:
                     raise ConfigError(f"{where}: loss='cross-entropy' needs readout='sigmoid' or 'softmax'")
                 if phase.loss == "cross-entropy" and self.wta_rule.dropout > 0:
                     raise ConfigError(f"{where}: loss='cross-entropy' takes no output dropout (the published "

@@ -126,7 +126,7 @@ def stages(config: Any) -> tuple[Stage, ...]:
     the read-out's loss: MSE for the hard-sigmoid, cross-entropy for the others)."""
     if config.procedure:
         return tuple(Stage.from_dict(s) for s in config.procedure)
-    loss = "mse" if config.readout == "hard-sigmoid" else "cross-entropy"  # what the read-out is trained with
+    loss = "mse" if config.readout in ("hard-sigmoid", "linear") else "cross-entropy"  # the read-out's loss
     if config.semi_labels is None:
         return (Stage((Phase("train", loss=loss),), config.epochs),)
     labelled = Phase("labelled", pool="labelled", labels=True, loss=loss)
