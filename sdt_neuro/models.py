@@ -65,8 +65,8 @@ class MLP(nn.Module):
                  init_gain: float | None = INIT_GAIN, straight_through: bool = False,
                  readout: str = "hard-sigmoid"):
         super().__init__()
-        if readout not in READOUTS:
-            raise ConfigError(f"readout={readout!r} is not one of {READOUTS}")
+        if readout not in READOUTS or readout == "linear":
+            raise ConfigError(f"readout={readout!r}: the MLP's output is one of {READOUTS[:3]}")
         self.readout = readout
         if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
             raise ConfigError(f"sizes={list(sizes)} needs >= 2 positive layer widths")

@@ -61,8 +61,15 @@ def test_linear_readout_is_for_the_cnn_and_trains_with_the_mse():
     cfg = TrainConfig(arch="cnn", sizes=(784, 30), readout="linear", optimizer="adam", lrs=(1e-3,) * 3,
                       rule={"n_outputs": 30, "k": 1})
     assert stages(cfg)[0].phases[0].loss == "mse"
+    torch.manual_seed(0)
+    assert (cfg.build_model().eval()(torch.rand(8, 1, 28, 28)) < 0).any()  # the config reaches the model
     with pytest.raises(ConfigError, match="needs arch='cnn'"):
         TrainConfig(sizes=(784, 30), readout="linear", rule={"n_outputs": 30, "k": 1})
+    with pytest.raises(ConfigError, match="MLP's output"):
+        MLP((784, 10), readout="linear")
+    for clamp_only in ({"straight_through": True}, {"rate_steps": 4}):
+        with pytest.raises(ConfigError, match="readout='linear' has none"):
+            cfg.replace(**clamp_only)
 
 
 def test_build_model_rejects_unknown_arch():

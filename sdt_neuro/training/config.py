@@ -234,6 +234,9 @@ class TrainConfig:
             raise ConfigError(f"readout={self.readout!r} needs arch='mlp'")
         if self.readout == "linear" and self.arch != "cnn":
             raise ConfigError("readout='linear' (the published CNN runs' output) needs arch='cnn'")
+        if self.readout == "linear" and (self.straight_through or self.rate_steps is not None):
+            raise ConfigError("straight_through and rate_steps act on a clamped output (rates in [0, 1]); "
+                              "readout='linear' has none")
         if not 0 <= self.ce_label_smoothing < 1:
             raise ConfigError(f"ce_label_smoothing={self.ce_label_smoothing} must be in [0, 1)")
         for stage in stages(self):

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from sdt_neuro.errors import ConfigError
+from sdt_neuro.models import MSE_READOUTS
 
 POOLS = ("all", "labelled", "unlabelled")
 LOSSES = ("mse", "cross-entropy")
@@ -123,10 +124,10 @@ class PlannedEpoch:
 
 def stages(config: Any) -> tuple[Stage, ...]:
     """The run's stages: ``config.procedure``, else the ones its older fields describe (trained with
-    the read-out's loss: MSE for the hard-sigmoid, cross-entropy for the others)."""
+    the read-out's loss: MSE for the hard-sigmoid and linear ones, cross-entropy for the others)."""
     if config.procedure:
         return tuple(Stage.from_dict(s) for s in config.procedure)
-    loss = "mse" if config.readout in ("hard-sigmoid", "linear") else "cross-entropy"  # the read-out's loss
+    loss = "mse" if config.readout in MSE_READOUTS else "cross-entropy"  # the read-out's loss
     if config.semi_labels is None:
         return (Stage((Phase("train", loss=loss),), config.epochs),)
     labelled = Phase("labelled", pool="labelled", labels=True, loss=loss)
