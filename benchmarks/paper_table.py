@@ -73,7 +73,7 @@ def collect(results: Path) -> list[dict[str, Any]]:
     rows.append(_single_run(results, "ep-1layer", "ep-1layer-100ep.metrics.json", "ep-1layer"))
     rows.append(_ep_2layer(results))
     rows.extend(_semi(results))
-    for row, ours, epochs, hours in (("cnn-mnist", "cnn-mnist-st1ep.metrics.json", 50, "2.3 hours"),
+    for row, ours, epochs, cost in (("cnn-mnist", "cnn-mnist-st1ep.metrics.json", 50, "2.3 hours"),
                                      ("cnn-fmnist", "cnn-fmnist-st1ep.metrics.json", 20, "1 hour")):
         probe = (_load(results, ours) or [{}])[-1].get("test_linear_probe")
         ours_note = f"; our one-epoch recipe's probe was {probe:.4f} (our probe protocol)" if probe else ""
@@ -87,7 +87,7 @@ def collect(results: Path) -> list[dict[str, Any]]:
             status += (f"; {row}-lowfc (ours: the fc rate 1e-6 and max pooling, chosen on validation) is at "
                        f"epoch {lowered[-1]['epoch']} of 50, validation DA {lowered[-1].get('val_da_average', 0):.4f}")
         rows.append(_entry(row, command=RUN.format(preset=row),
-                           reason=f"the published recipe (preset {row}, {epochs} epochs: about {hours} on "
+                           reason=f"the published recipe (preset {row}, {epochs} epochs: about {cost} on "
                                   f"2 quiet threads here, arithmetic from the step time) {status}{ours_note}"))
     return rows
 

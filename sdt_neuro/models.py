@@ -46,7 +46,10 @@ class _StraightThroughClamp(torch.autograd.Function):
         return grad
 
 
-READOUTS = ("hard-sigmoid", "sigmoid", "softmax", "linear")
+#: output functions each architecture offers
+MLP_READOUTS = ("hard-sigmoid", "sigmoid", "softmax")
+CNN_READOUTS = ("hard-sigmoid", "linear")
+READOUTS = (*MLP_READOUTS, "linear")
 #: read-outs trained with the rule's MSE (the others with cross-entropy)
 MSE_READOUTS = ("hard-sigmoid", "linear")
 
@@ -65,8 +68,8 @@ class MLP(nn.Module):
                  init_gain: float | None = INIT_GAIN, straight_through: bool = False,
                  readout: str = "hard-sigmoid"):
         super().__init__()
-        if readout not in READOUTS or readout == "linear":
-            raise ConfigError(f"readout={readout!r}: the MLP's output is one of {READOUTS[:3]}")
+        if readout not in MLP_READOUTS:
+            raise ConfigError(f"readout={readout!r}: the MLP's output is one of {MLP_READOUTS}")
         self.readout = readout
         if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
             raise ConfigError(f"sizes={list(sizes)} needs >= 2 positive layer widths")
@@ -148,8 +151,8 @@ class CNN(nn.Module):
                  flat_dropout: float = 0.0, channels: Sequence[int] = (32, 128), activation: str = "relu",
                  readout: str = "hard-sigmoid"):
         super().__init__()
-        if readout not in MSE_READOUTS:
-            raise ConfigError(f"readout={readout!r}: the CNN's output is one of {MSE_READOUTS}")
+        if readout not in CNN_READOUTS:
+            raise ConfigError(f"readout={readout!r}: the CNN's output is one of {CNN_READOUTS}")
         if not 0 <= prune < 1:
             raise ConfigError(f"prune={prune} must be in [0, 1)")
         if pool not in ("max", "avg"):

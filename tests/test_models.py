@@ -63,8 +63,10 @@ def test_linear_readout_is_for_the_cnn_and_trains_with_the_mse():
     assert stages(cfg)[0].phases[0].loss == "mse"
     torch.manual_seed(0)
     assert (cfg.build_model().eval()(torch.rand(8, 1, 28, 28)) < 0).any()  # the config reaches the model
-    with pytest.raises(ConfigError, match="needs arch='cnn'"):
+    with pytest.raises(ConfigError, match="not an output of arch='mlp'"):
         TrainConfig(sizes=(784, 30), readout="linear", rule={"n_outputs": 30, "k": 1})
+    with pytest.raises(ConfigError, match="not an output of arch='cnn'"):
+        cfg.replace(readout="softmax")
     with pytest.raises(ConfigError, match="MLP's output"):
         MLP((784, 10), readout="linear")
     for clamp_only in ({"straight_through": True}, {"rate_steps": 4}):

@@ -8,7 +8,7 @@ from typing import Any
 from torch import nn
 
 from sdt_neuro.errors import ConfigError
-from sdt_neuro.models import MSE_READOUTS, READOUTS, build_model
+from sdt_neuro.models import CNN_READOUTS, MLP_READOUTS, MSE_READOUTS, READOUTS, build_model
 from sdt_neuro.rule import WTARule
 
 ALGORITHMS = ("bp", "ep")
@@ -230,10 +230,10 @@ class TrainConfig:
 
         if self.procedure and self.epochs > total_epochs(self.procedure):
             raise ConfigError(f"epochs={self.epochs} but the procedure holds {total_epochs(self.procedure)} epochs")
-        if self.readout not in MSE_READOUTS and self.arch != "mlp":
-            raise ConfigError(f"readout={self.readout!r} needs arch='mlp'")
-        if self.readout == "linear" and self.arch != "cnn":
-            raise ConfigError("readout='linear' (the published CNN runs' output) needs arch='cnn'")
+        offered = MLP_READOUTS if self.arch == "mlp" else CNN_READOUTS
+        if self.readout not in offered:
+            raise ConfigError(f"readout={self.readout!r} is not an output of arch={self.arch!r} "
+                              f"(its read-outs: {offered})")
         if self.readout == "linear" and (self.straight_through or self.rate_steps is not None):
             raise ConfigError("straight_through and rate_steps act on a clamped output (rates in [0, 1]); "
                               "readout='linear' has none")
