@@ -73,23 +73,42 @@ def collect(results: Path) -> list[dict[str, Any]]:
     rows.append(_single_run(results, "ep-1layer", "ep-1layer-100ep.metrics.json", "ep-1layer"))
     rows.append(_ep_2layer(results))
     rows.extend(_semi(results))
-    for row, ours, epochs, cost in (("cnn-mnist", "cnn-mnist-st1ep.metrics.json", 50, "2.3 hours"),
-                                     ("cnn-fmnist", "cnn-fmnist-st1ep.metrics.json", 20, "1 hour")):
-        probe = (_load(results, ours) or [{}])[-1].get("test_linear_probe")
-        ours_note = f"; our one-epoch recipe's probe was {probe:.4f} (our probe protocol)" if probe else ""
-        tried = _load(results, f"{row}-published-e1.metrics.json")
-        status = "has not been run for its epochs yet"
-        if tried and tried[-1].get("collapsed"):
-            status += (" (with a hard-sigmoid output it collapsed in its first epoch; the preset now has the "
-                       "released configurations' linear output, which learns on validation: BENCHMARKS.md)")
-        lowered = _load(results, f"{row}-lowfc.metrics.json")
-        if lowered:  # ours: the recipe with the departures chosen on validation, while it runs
-            status += (f"; {row}-lowfc (ours: the fc rate 1e-6 and max pooling, chosen on validation) is at "
-                       f"epoch {lowered[-1]['epoch']} of 50, validation DA {lowered[-1].get('val_da_average', 0):.4f}")
-        rows.append(_entry(row, command=RUN.format(preset=row),
-                           reason=f"the published recipe (preset {row}, {epochs} epochs: about {cost} on "
-                                  f"2 quiet threads here, arithmetic from the step time) {status}{ours_note}"))
+    rows.extend(_cnn(results, row, cost) for row, cost in (("cnn-mnist", "2.3 hours"), ("cnn-fmnist", "1 hour")))
     return rows
+
+
+#: the published CNN recipe's runs (``cnn/<preset>.metrics.json``: the run's metrics.json, copied as it goes)
+CNN_RUN = ("sdt-neuro train --preset {preset} --threads 1 --val-samples 1000 --data-root /work/shared/datasets "
+           "--out ~/runs/{preset} --no-progress")
+#: the published linear-classifier protocol's key in a run's last record (``sdt_neuro.training.loop``)
+CNN_PROBE = "test_linear_probe_published-cnn"
+
+
+def _cnn(results: Path, row: str, cost: str) -> dict[str, Any]:
+    """A CNN row: the published probe protocol's test accuracy once the preset's run has ended (our
+    probe protocol beside it); until then where the run stands, or why it has not run."""
+    from sdt_neuro.presets import preset_config
+
+    epochs = preset_config(row).epochs
+    file = f"cnn/{row}.metrics.json"
+    records = _load(results, file) or []
+    command = CNN_RUN.format(preset=row)
+    last = records[-1] if records else {}
+    if last.get("epoch") == epochs and CNN_PROBE in last:
+        return _entry(row, measured=last[CNN_PROBE], seeds=1, epochs=epochs, seconds=_seconds(records),
+                      command=command, source=f"benchmarks/results/{file}", probe_ours=last.get("test_linear_probe"),
+                      collapsed=bool(last.get("collapsed")))
+    if records:
+        where = (f"the published recipe's run is at epoch {last['epoch']} of {epochs} (validation DA "
+                 f"{last.get('val_da_average', float('nan')):.4f}; continue it with --resume)")
+    else:
+        where = (f"the published recipe (preset {row}, {epochs} epochs: about {cost} on 2 quiet threads here, "
+                 "arithmetic from the step time) has not been run for its epochs yet")
+    tried = _load(results, f"{row}-published-e1.metrics.json")
+    if tried and tried[-1].get("collapsed"):
+        where += (" (with a hard-sigmoid output it collapsed in its first epoch; the preset now has the released "
+                  "configurations' linear output, which learns on validation: BENCHMARKS.md)")
+    return _entry(row, command=command, reason=where)
 
 
 def _ep_2layer(results: Path) -> dict[str, Any]:
@@ -213,7 +232,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         note = r.get("reason", "")
         ablations = [f"{label} {r[key]:.4f}" for key, label in (("supervised_only", "supervised only"),
                                                                 ("no_homeostasis", "without homeostasis"),
-                                                                ("xavier_init", "with Xavier(0.5) init"))
+                                                                ("xavier_init", "with Xavier(0.5) init"),
+                                                                ("probe_ours", "our probe protocol"))
                      if r.get(key) is not None]
         note = "; ".join([note, *ablations]) if note else "; ".join(ablations)
         lines.append(f"| {r['row']} | {r['published']:.4f} | {measured} | {r['seeds'] or '–'} | {std} | "

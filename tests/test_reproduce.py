@@ -170,13 +170,20 @@ def test_paper_table_averages_a_semi_row_over_its_finished_seeds(tmp_path):
     assert "--seed S --out ~/runs/semi-ep-600-seedS" in row["command"]
 
 
-def test_paper_table_names_the_cnn_run_with_departures_while_it_runs(tmp_path):
+def test_paper_table_takes_the_published_cnn_probe_once_the_run_ends(tmp_path):
     import json
 
     paper_table = load_benchmark_script("paper_table")
-    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["cnn-mnist"]
-    assert row["measured"] is None and "lowfc" not in row["reason"]
-    records = [{"epoch": e, "val_da_average": 0.9} for e in (1, 2, 3)]
-    (tmp_path / "cnn-mnist-lowfc.metrics.json").write_text(json.dumps(records))
-    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["cnn-mnist"]
-    assert row["measured"] is None and "cnn-mnist-lowfc (ours" in row["reason"] and "epoch 3 of 50" in row["reason"]
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["cnn-fmnist"]
+    assert row["measured"] is None and "has not been run" in row["reason"]
+    (tmp_path / "cnn").mkdir()
+    records = [{"epoch": e, "epoch_seconds": 60.0, "val_da_average": 0.7} for e in range(1, 4)]
+    (tmp_path / "cnn" / "cnn-fmnist.metrics.json").write_text(json.dumps(records))
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["cnn-fmnist"]
+    assert row["measured"] is None and "epoch 3 of 20" in row["reason"] and "--resume" in row["reason"]
+    records = [{"epoch": e, "epoch_seconds": 60.0} for e in range(1, 21)]
+    records[-1].update({"test_linear_probe": 0.899, paper_table.CNN_PROBE: 0.903})
+    (tmp_path / "cnn" / "cnn-fmnist.metrics.json").write_text(json.dumps(records))
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["cnn-fmnist"]
+    assert (row["measured"], row["probe_ours"], row["epochs"], row["seconds"]) == (0.903, 0.899, 20, 1200.0)
+    assert "--val-samples 1000" in row["command"] and "our probe protocol 0.8990" in paper_table.markdown([row])
