@@ -15,6 +15,10 @@ Two rules make every backend's figure mean the same thing (spike counts over few
 * **ties are broken at random**: among the classes (DA-average) or neurons (DA-max) that share the
   highest score, one is drawn uniformly with a generator seeded by ``seed`` (default 0), so the
   same activity always gives the same predictions and no class is favoured by its index.
+
+Both rules read activity as a response that is zero when a neuron is silent (spike counts, rates,
+hard-sigmoid outputs). ``signed=True`` reads a signed output (a linear read-out, whose zero is just
+a value): every neuron is assigned to its best class, every sample is predicted and has winners.
 """
 
 from __future__ import annotations
@@ -46,8 +50,9 @@ def _as_labels(labels: np.ndarray, n: int) -> np.ndarray:
     return labels.astype(np.int64)
 
 
-def assign_neurons(activity: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """Class of each neuron (argmax of its per-class mean response), -1 if never active."""
+def assign_neurons(activity: np.ndarray, labels: np.ndarray, n_classes: int, signed: bool = False) -> np.ndarray:
+    """Class of each neuron (argmax of its per-class mean response), -1 if never active (never,
+    with ``signed`` activity)."""
     act = _as_2d("labelled activity", activity)
     labels = _as_labels(labels, act.shape[0])
     import torch
@@ -57,7 +62,8 @@ def assign_neurons(activity: np.ndarray, labels: np.ndarray, n_classes: int) -> 
     counts = np.maximum(np.bincount(labels, minlength=n_classes), 1)
     means = sums.numpy() / counts[:, None]
     assigned = means.argmax(axis=0)
-    assigned[sums.numpy().sum(axis=0) <= 0] = -1
+    if not signed:
+        assigned[sums.numpy().sum(axis=0) <= 0] = -1
     return assigned
 
 
@@ -77,9 +83,12 @@ def argmax_random_ties(scores: np.ndarray, seed: int = 0) -> np.ndarray:
     return pred
 
 
-def _silent(act: np.ndarray, assignment: np.ndarray) -> np.ndarray:
-    """Samples with no positive activity on any assigned neuron."""
+def _silent(act: np.ndarray, assignment: np.ndarray, signed: bool = False) -> np.ndarray:
+    """Samples with no positive activity on any assigned neuron (none, with ``signed`` activity,
+    unless no neuron is assigned)."""
     assigned = assignment >= 0
+    if signed and assigned.any():
+        return np.zeros(act.shape[0], dtype=bool)
     if not assigned.any():
         return np.ones(act.shape[0], dtype=bool)
     return ~(act[:, assigned] > 0).any(axis=1)
@@ -90,7 +99,8 @@ def _check_assignment(act: np.ndarray, assignment: np.ndarray) -> None:
         raise ShapeError(f"assignment has shape {assignment.shape}, activity has {act.shape[1]} neurons")
 
 
-def predict_average(activity: np.ndarray, assignment: np.ndarray, n_classes: int, seed: int = 0) -> np.ndarray:
+def predict_average(activity: np.ndarray, assignment: np.ndarray, n_classes: int, seed: int = 0,
+                    signed: bool = False) -> np.ndarray:
     """Class whose assigned neurons have the highest mean activity (classes with none: never);
     ties at random, silent samples :data:`SILENT`."""
     act = _as_2d("activity", activity)
@@ -101,11 +111,11 @@ def predict_average(activity: np.ndarray, assignment: np.ndarray, n_classes: int
         if members.any():
             scores[:, c] = act[:, members].mean(axis=1)
     pred = argmax_random_ties(scores, seed)
-    pred[_silent(act, assignment)] = SILENT
+    pred[_silent(act, assignment, signed)] = SILENT
     return pred
 
 
-def predict_max(activity: np.ndarray, assignment: np.ndarray, seed: int = 0) -> np.ndarray:
+def predict_max(activity: np.ndarray, assignment: np.ndarray, seed: int = 0, signed: bool = False) -> np.ndarray:
     """Class of the most active assigned neuron (unassigned neurons are ignored); when several
     neurons share the maximum, one of them uniformly at random (so a class holding more of them
     is likelier), drawn per class count so the prediction does not depend on the order of the
@@ -127,7 +137,7 @@ def predict_max(activity: np.ndarray, assignment: np.ndarray, seed: int = 0) -> 
         cum = np.cumsum(counts[rows], axis=1)
         draw = np.random.default_rng(seed).random(rows.size) * cum[:, -1]
         pred[rows] = (cum <= draw[:, None]).sum(axis=1)
-    pred[_silent(act, assignment)] = SILENT
+    pred[_silent(act, assignment, signed)] = SILENT
     return pred
 
 
@@ -150,21 +160,23 @@ def direct_association(
     test_labels: np.ndarray,
     n_classes: int = 10,
     seed: int = 0,
+    signed: bool = False,
 ) -> DAResult:
     """Assign neurons on the labelled set, then score both DA predictions on the test set
-    (silent samples count as wrong, ties are broken at random with ``seed``)."""
-    assignment = assign_neurons(label_activity, label_labels, n_classes)
+    (silent samples count as wrong, ties are broken at random with ``seed``; ``signed``: the
+    activity is a signed output, see the module docstring)."""
+    assignment = assign_neurons(label_activity, label_labels, n_classes, signed)
     test_act = _as_2d("test_activity", test_activity)
     test_labels = _as_labels(test_labels, test_act.shape[0])
-    pa = predict_average(test_act, assignment, n_classes, seed)
-    pm = predict_max(test_act, assignment, seed)
+    pa = predict_average(test_act, assignment, n_classes, seed, signed)
+    pm = predict_max(test_act, assignment, seed, signed)
     return DAResult(
         average=float((pa == test_labels).mean()),
         max=float((pm == test_labels).mean()),
         pred_average=pa,
         pred_max=pm,
         assignment=assignment,
-        silent=int(_silent(test_act, assignment).sum()),
+        silent=int(_silent(test_act, assignment, signed).sum()),
     )
 
 
@@ -203,13 +215,14 @@ class NeuronUsage:
         return dict(self.__dict__)
 
 
-def neuron_usage(activity: np.ndarray, assignment: np.ndarray | None = None, k: int = 1) -> NeuronUsage:
+def neuron_usage(activity: np.ndarray, assignment: np.ndarray | None = None, k: int = 1,
+                 signed: bool = False) -> NeuronUsage:
     """Win-frequency spread of the k winners per sample, and unassigned neuron count.
 
     Winners are chosen as the rule chooses them (:func:`sdt_neuro.targets.kwta_target`: ties go
-    to the lower index); a silent sample (no positive activity) has no winners. Frequencies are
-    per sample. ``win_entropy_ratio`` is the entropy of the win distribution over its maximum,
-    log(N): 1 means every neuron wins equally often.
+    to the lower index); a silent sample (no positive activity; none with ``signed`` activity) has
+    no winners. Frequencies are per sample. ``win_entropy_ratio`` is the entropy of the win
+    distribution over its maximum, log(N): 1 means every neuron wins equally often.
     """
     from sdt_neuro.targets import kwta_target
 
@@ -217,7 +230,7 @@ def neuron_usage(activity: np.ndarray, assignment: np.ndarray | None = None, k: 
     n = act.shape[1]
     if not 1 <= k < n:
         raise ShapeError(f"k={k} must satisfy 1 <= k < {n}")
-    active = (act > 0).any(axis=1)
+    active = np.ones(act.shape[0], dtype=bool) if signed else (act > 0).any(axis=1)
     wins = np.zeros(n, dtype=np.float64)
     for i in range(0, act.shape[0], 4096):
         rows = act[i : i + 4096][active[i : i + 4096]]
@@ -230,7 +243,8 @@ def neuron_usage(activity: np.ndarray, assignment: np.ndarray | None = None, k: 
     mean = freq.mean()
     return NeuronUsage(
         n_neurons=n,
-        unassigned=int((assignment < 0).sum()) if assignment is not None else int((act.sum(0) <= 0).sum()),
+        unassigned=(int((assignment < 0).sum()) if assignment is not None
+                    else 0 if signed else int((act.sum(0) <= 0).sum())),
         never_win=int((wins == 0).sum()),
         win_fraction_min=float(freq.min()),
         win_fraction_max=float(freq.max()),

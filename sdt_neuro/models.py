@@ -52,6 +52,8 @@ CNN_READOUTS = ("hard-sigmoid", "linear")
 READOUTS = (*MLP_READOUTS, "linear")
 #: read-outs trained with the rule's MSE (the others with cross-entropy)
 MSE_READOUTS = ("hard-sigmoid", "linear")
+#: outputs that take negative values: the shared evaluation reads them as signed (no silent samples)
+SIGNED_READOUTS = ("linear",)
 
 
 class MLP(nn.Module):

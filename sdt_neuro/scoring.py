@@ -101,10 +101,12 @@ def score_activity(
     n_classes: int,
     k: int,
     reference_predictions: np.ndarray | None = None,
+    signed: bool = False,
 ) -> dict[str, Any]:
-    """DA (average, max), neuron usage, confusion matrix and agreement with a reference."""
-    da = direct_association(label_activity, label_labels, test_activity, test_labels, n_classes)
-    usage = neuron_usage(test_activity, da.assignment, k=min(k, test_activity.shape[1] - 1))
+    """DA (average, max), neuron usage, confusion matrix and agreement with a reference (``signed``:
+    the activity is a signed output, :mod:`sdt_neuro.evaluate`)."""
+    da = direct_association(label_activity, label_labels, test_activity, test_labels, n_classes, signed=signed)
+    usage = neuron_usage(test_activity, da.assignment, k=min(k, test_activity.shape[1] - 1), signed=signed)
     result: dict[str, Any] = {
         "samples": int(test_activity.shape[0]),
         "da_average": da.average,
@@ -140,7 +142,8 @@ class LabelledReference:
     def score(self, activity: np.ndarray, y: np.ndarray, reference: np.ndarray | None = None) -> dict[str, Any]:
         """:func:`score_activity` of test ``activity`` [n, N] with labels ``y`` under this assignment."""
         rule = self.config.wta_rule
-        return score_activity(self.label_activity, self.label_y, activity, y, rule.n_classes, rule.k, reference)
+        return score_activity(self.label_activity, self.label_y, activity, y, rule.n_classes, rule.k, reference,
+                              signed=self.config.signed_output)
 
 
 def labelled_reference(checkpoint: str | os.PathLike, data_root: str | os.PathLike | None = None,
@@ -228,10 +231,13 @@ def evaluate_checkpoint(
     else:
         run_options = dict(options or {})
         test_act = runner(config, model, test.x, run_options)  # a backend may report what ran
-        ann_scores = score_activity(label_act, label_y, ann_test, test.y.numpy(), rule.n_classes, rule.k)
+        ann_scores = score_activity(label_act, label_y, ann_test, test.y.numpy(), rule.n_classes, rule.k,
+                                    signed=config.signed_output)
         reference = ann_scores["predictions"]
     seconds = time.perf_counter() - t0
-    result = score_activity(label_act, label_y, test_act, test.y.numpy(), rule.n_classes, rule.k, reference)
+    # spiking backends convert MLPs only (hard-sigmoid outputs): a signed output is the ANN's
+    result = score_activity(label_act, label_y, test_act, test.y.numpy(), rule.n_classes, rule.k, reference,
+                            signed=config.signed_output and backend == "ann")
     if backend != "ann":
         result.update(steps=int(evaluation_steps(config, options.get("steps"))),
                       encoding=options.get("encoding") or "current",

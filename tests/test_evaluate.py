@@ -131,6 +131,23 @@ def test_usage_counts_winners_like_the_rule_and_silent_rows_win_nothing():
     assert u.win_fraction_max == pytest.approx(1 / 3) and u.never_win == 2
 
 
+def test_signed_activity_has_no_silence_a_linear_output_below_zero_still_votes():
+    # a linear read-out: each neuron is least negative for its class, and below zero for every sample
+    label_act = np.array([[-0.1, -0.9, -0.8], [-0.9, -0.2, -0.7], [-0.8, -0.9, -0.3]])
+    labels = np.array([0, 1, 2])
+    assert (assign_neurons(label_act, labels, 3) == -1).all()  # read as counts, nobody ever responds
+    np.testing.assert_array_equal(assign_neurons(label_act, labels, 3, signed=True), [0, 1, 2])
+    test = np.array([[-0.7, -0.3, -0.9], [-0.5, -0.6, -0.2]])
+    as_counts = direct_association(label_act, labels, test, np.array([1, 2]), 3)
+    assert as_counts.silent == 2 and as_counts.average == 0.0
+    signed = direct_association(label_act, labels, test, np.array([1, 2]), 3, signed=True)
+    assert signed.silent == 0 and signed.average == 1.0 and signed.max == 1.0
+    np.testing.assert_array_equal(signed.pred_average, [1, 2])
+    usage = neuron_usage(test, signed.assignment, k=1, signed=True)
+    assert (usage.unassigned, usage.never_win, usage.win_fraction_max) == (0, 1, 0.5)
+    assert neuron_usage(test, k=1).never_win == 3  # read as counts: every row is silent
+
+
 def test_non_finite_activity_is_refused_not_scored():
     from sdt_neuro.errors import NonFiniteError
 

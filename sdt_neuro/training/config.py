@@ -8,7 +8,7 @@ from typing import Any
 from torch import nn
 
 from sdt_neuro.errors import ConfigError
-from sdt_neuro.models import CNN_READOUTS, MLP_READOUTS, MSE_READOUTS, READOUTS, build_model
+from sdt_neuro.models import CNN_READOUTS, MLP_READOUTS, MSE_READOUTS, READOUTS, SIGNED_READOUTS, build_model
 from sdt_neuro.rule import WTARule
 
 ALGORITHMS = ("bp", "ep")
@@ -282,6 +282,11 @@ class TrainConfig:
     @property
     def wta_rule(self) -> WTARule:
         return WTARule.from_dict(self.rule)
+
+    @property
+    def signed_output(self) -> bool:
+        """Whether the network's output takes negative values (the evaluation then has no silence)."""
+        return self.readout in SIGNED_READOUTS
 
     def build_model(self) -> nn.Module:
         """The untrained network these fields describe (seed torch first for repeatable weights)."""

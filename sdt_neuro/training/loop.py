@@ -309,7 +309,8 @@ def _pictures(out: Path, learner: Learner, config: TrainConfig, metrics: list[di
     label_act = compute_activity(learner, config, labelled.x)
     n_classes = config.wta_rule.n_classes
     weights = learned_change(learner.model, config) if config.arch == "mlp" else None
-    da = direct_association(label_act, labelled.y.numpy(), act, shown.y.numpy(), n_classes)
+    da = direct_association(label_act, labelled.y.numpy(), act, shown.y.numpy(), n_classes,
+                            signed=config.signed_output)
     neuron_gallery(out, shown.x.numpy(), act, da.assignment, weights)
     plot_confusion_matrix(confusion_matrix(shown.y.numpy(), da.pred_average, n_classes), out / "confusion_matrix.png",
                           title=f"ANN, {len(shown)} test images, DA average {da.average:.3f}")
@@ -362,9 +363,10 @@ def _evaluate_epoch(learner: Learner, config: TrainConfig, train_split: Any, eva
     labelled = train_split.subset(label_idx)
     label_act = compute_activity(learner, config, labelled.x, ranks)
     act = compute_activity(learner, config, eval_split.x, ranks)
-    da = direct_association(label_act, labelled.y.numpy(), act, eval_split.y.numpy(), rule.n_classes)
-    usage = neuron_usage(act, da.assignment, k=rule.k)
-    extra = {}
+    signed = config.signed_output
+    da = direct_association(label_act, labelled.y.numpy(), act, eval_split.y.numpy(), rule.n_classes, signed=signed)
+    usage = neuron_usage(act, da.assignment, k=rule.k, signed=signed)
+    extra: dict[str, Any] = {"signed_activity": True} if signed else {}
     if config.semi_labels is not None:
         extra[f"{prefix}_accuracy"] = output_accuracy(act, eval_split.y.numpy(), rule.n_classes)
     return {

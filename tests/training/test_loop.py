@@ -231,3 +231,14 @@ def test_a_collapsed_epoch_is_flagged_and_warned_about(tmp_path):
         warnings.simplefilter("error")  # no warning for a healthy epoch
         flag_collapse(healthy, small_config())
     assert healthy["collapsed"] is False and "collapse_reasons" not in healthy
+
+
+def test_a_linear_cnn_output_is_scored_as_signed_activity():
+    cfg = small_config(arch="cnn", readout="linear", optimizer="adam", lrs=(1e-3,) * 3, epochs=1,
+                       cnn_channels=(4, 8), prune=0.0, input_dropout=0.0)
+    res = train(cfg, dataset=synthetic_dataset(), progress=False, plots=False)
+    record = res.metrics[-1]
+    # below-zero outputs still vote: every neuron is assigned; an MLP's record does not carry the flag
+    assert record["signed_activity"] is True and record["unassigned_neurons"] == 0
+    assert "signed_activity" not in train(small_config(epochs=1), dataset=synthetic_dataset(), progress=False,
+                                          plots=False).metrics[-1]
