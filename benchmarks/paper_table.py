@@ -168,10 +168,24 @@ def _over_seeds(results: Path, row: str, first: dict[str, Any]) -> dict[str, Any
             "source": ", ".join(r["source"] for r in runs)}
 
 
+def _projected(results: Path, algo: str) -> str:
+    """Arithmetic, not a measurement: the cost of one unrun row from the first finished run of ``algo``
+    (the unlabelled epochs dominate a round and do not depend on the label count)."""
+    for n in SEMI_LABELS_ORDER:
+        done = _semi_final(results, f"semi-{algo}-{n}")
+        if done:
+            return (f"; projected about {done['seconds'] / 3600:.1f} h of one core (arithmetic from the finished "
+                    f"semi-{algo}-{n} run's {done['seconds']:.0f} s)")
+    return ""
+
+
+SEMI_LABELS_ORDER = (100, 300, 600, 1000, 3000)
+
+
 def _semi(results: Path) -> list[dict[str, Any]]:
     rows = []
     for algo in ("bp", "ep"):
-        for n in (100, 300, 600, 1000, 3000):
+        for n in SEMI_LABELS_ORDER:
             row = f"semi-{algo}-{n}"
             ablations = {key: (_semi_final(results, f"{row}{suffix}") or {}).get("measured")
                          for key, suffix in (("supervised_only", "-supervised"), ("no_homeostasis", "-gamma0"))}
@@ -210,6 +224,7 @@ def _semi(results: Path) -> list[dict[str, Any]]:
             reason = (f"the published procedure's run is unfinished: {partial[-1]['epoch']} epochs committed "
                       f"(continue it with --resume where its checkpoint survives)" if partial else
                       "the published semi-supervised procedure (METHOD.md) has not been run")
+            reason += _projected(results, algo)
             v1 = ablations.get("earlier_recipe", {}).get("measured")
             if v1 is not None:
                 reason += (f"; the first EP recipe (inverted dropout, smoothing 0.1; not the published EP details) "

@@ -120,6 +120,8 @@ def test_paper_table_takes_a_finished_published_semi_run_and_its_ablations(tmp_p
     assert (done["measured"], done["epochs"], done["seconds"], done["split"]) == (0.9661, 500, 500.0, "test")
     assert done["supervised_only"] == 0.9193 and done["no_homeostasis"] is None
     assert rows["semi-ep-100"]["measured"] is None and "120 epochs committed" in rows["semi-ep-100"]["reason"]
+    assert "projected about 0.1 h of one core" in rows["semi-ep-300"]["reason"]  # arithmetic from semi-ep-600's 500 s
+    assert "projected" not in rows["semi-bp-300"]["reason"]  # no finished BP run to project from
     assert "supervised only 0.9193" in paper_table.markdown([done])
 
 
