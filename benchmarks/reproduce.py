@@ -110,7 +110,7 @@ def score_untrained(config: TrainConfig, metric: str, data: Dataset) -> float:
         labelled = data.train.subset(stratified_indices(data.train.y, fraction=config.label_fraction,
                                                         seed=config.seed))
         return direct_association(ann_activity(config, model, labelled.x), labelled.y.numpy(), test_act, test_y,
-                                  data.n_classes).average
+                                  data.n_classes, signed=config.signed_output).average
     raise ValueError(f"untrained rows score test_da_average or test_linear_probe, not {metric!r}")
 
 

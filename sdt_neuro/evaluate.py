@@ -52,15 +52,16 @@ def _as_labels(labels: np.ndarray, n: int) -> np.ndarray:
 
 def assign_neurons(activity: np.ndarray, labels: np.ndarray, n_classes: int, signed: bool = False) -> np.ndarray:
     """Class of each neuron (argmax of its per-class mean response), -1 if never active (never,
-    with ``signed`` activity)."""
+    with ``signed`` activity); a class without labelled samples gets none."""
     act = _as_2d("labelled activity", activity)
     labels = _as_labels(labels, act.shape[0])
     import torch
 
     a = torch.from_numpy(np.ascontiguousarray(act))
     sums = torch.zeros((n_classes, act.shape[1]), dtype=a.dtype).index_add_(0, torch.from_numpy(labels), a)
-    counts = np.maximum(np.bincount(labels, minlength=n_classes), 1)
-    means = sums.numpy() / counts[:, None]
+    counts = np.bincount(labels, minlength=n_classes)
+    means = sums.numpy() / np.maximum(counts, 1)[:, None]
+    means[counts == 0] = -np.inf  # a class without labelled samples owns no neuron (a signed mean may be < 0)
     assigned = means.argmax(axis=0)
     if not signed:
         assigned[sums.numpy().sum(axis=0) <= 0] = -1

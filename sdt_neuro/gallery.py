@@ -16,15 +16,16 @@ WEIGHTS_PNG = "receptive_fields.png"
 
 def neuron_gallery(out_dir: str | os.PathLike, x: np.ndarray, activity: np.ndarray, assignment: np.ndarray,
                    weights: np.ndarray | None = None, grid: int = 8,
-                   weights_title: str = "learned change of the input weights") -> list[Path]:
+                   weights_title: str = "learned change of the input weights", signed: bool = False) -> list[Path]:
     """Write ``neurons.png`` (and ``receptive_fields.png`` when ``weights`` [neurons, inputs] are
     given: best the learned change, see ``training.loop.learned_change``) for the ``grid`` x
     ``grid`` neurons that win the most of ``x``; each titled with its class in ``assignment``
-    (direct association's, ``-1`` unassigned) and its wins."""
+    (direct association's, ``-1`` unassigned) and its wins (``signed``: a zero-centred output,
+    :mod:`sdt_neuro.evaluate`)."""
     out = Path(out_dir)
     act = np.asarray(activity)
-    neurons = pick_neurons(act, assignment, grid * grid)
-    wins = win_counts(act)
+    neurons = pick_neurons(act, assignment, grid * grid, signed)
+    wins = win_counts(act, signed)
     titles = [f"class {assignment[i]}, {wins[i]} won" if assignment[i] >= 0 else f"unassigned, {wins[i]}"
               for i in neurons]
     shape = tuple(np.asarray(x).shape[1:]) if np.asarray(x).ndim == 4 else (1, 28, 28)

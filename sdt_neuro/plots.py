@@ -19,16 +19,18 @@ def _pyplot() -> Any:
     return plt
 
 
-def win_counts(activity: np.ndarray) -> np.ndarray:
-    """How many samples each neuron wins (has the highest activity of a non-silent row)."""
+def win_counts(activity: np.ndarray, signed: bool = False) -> np.ndarray:
+    """How many samples each neuron wins (has the highest activity of a non-silent row; every row
+    of ``signed`` activity, :mod:`sdt_neuro.evaluate`)."""
     act = np.asarray(activity)
-    return np.bincount(act[act.max(axis=1) > 0].argmax(axis=1), minlength=act.shape[1])
+    rows = act if signed else act[act.max(axis=1) > 0]
+    return np.bincount(rows.argmax(axis=1), minlength=act.shape[1])
 
 
-def pick_neurons(activity: np.ndarray, assignment: np.ndarray, n: int = 64) -> np.ndarray:
+def pick_neurons(activity: np.ndarray, assignment: np.ndarray, n: int = 64, signed: bool = False) -> np.ndarray:
     """The ``n`` neurons that win the most samples (highest activity of the row), ordered by their
     assigned class and then by wins: the neurons worth looking at."""
-    wins = win_counts(activity)
+    wins = win_counts(activity, signed)
     best = np.argsort(-wins, kind="stable")[:n]
     best = best[wins[best] > 0]
     return np.asarray(sorted(best, key=lambda i: (int(assignment[i]) if assignment[i] >= 0 else 10**9, -wins[i])),

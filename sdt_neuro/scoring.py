@@ -249,7 +249,8 @@ def evaluate_checkpoint(
                   label_fraction=labels_used["fraction"], labels=labels_used, checkpoint=str(checkpoint),
                   preset=config.preset, options=dict(options or {}))
     if config.semi_labels is not None:  # trained with labels: its output is a classifier
-        result["output_accuracy"] = output_accuracy(test_act, test.y.numpy(), rule.n_classes)
+        result["output_accuracy"] = output_accuracy(test_act, test.y.numpy(), rule.n_classes,
+                                                    signed=config.signed_output and backend == "ann")
     if backend != "ann":
         result["ann_da_average"] = float((reference == test.y.numpy()).mean()) if reference is not None else None
     if probe:

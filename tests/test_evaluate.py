@@ -146,6 +146,23 @@ def test_signed_activity_has_no_silence_a_linear_output_below_zero_still_votes()
     usage = neuron_usage(test, signed.assignment, k=1, signed=True)
     assert (usage.unassigned, usage.never_win, usage.win_fraction_max) == (0, 1, 0.5)
     assert neuron_usage(test, k=1).never_win == 3  # read as counts: every row is silent
+    assert neuron_usage(test, k=1, signed=True).unassigned == 0  # no assignment given: nobody is silent
+
+
+def test_a_class_without_labelled_samples_owns_no_neuron_even_for_signed_activity():
+    label_act = np.array([[-0.1, -0.9], [-0.9, -0.2]])  # class 2 has no labelled sample: its mean is no 0
+    np.testing.assert_array_equal(assign_neurons(label_act, np.array([0, 1]), 3, signed=True), [0, 1])
+
+
+def test_signed_output_accuracy_and_win_counts_have_no_silent_rows():
+    from sdt_neuro.plots import win_counts
+    from sdt_neuro.training.semi import output_accuracy
+
+    act = np.array([[-0.2, -0.5], [-0.6, -0.1]])
+    assert output_accuracy(act, np.array([0, 1]), 2) == 0.0
+    assert output_accuracy(act, np.array([0, 1]), 2, signed=True) == 1.0
+    np.testing.assert_array_equal(win_counts(act), [0, 0])
+    np.testing.assert_array_equal(win_counts(act, signed=True), [1, 1])
 
 
 def test_non_finite_activity_is_refused_not_scored():

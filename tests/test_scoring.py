@@ -82,3 +82,20 @@ def test_backend_settings_as_keywords_and_the_json_records_what_ran(tmp_path):
         evaluate_checkpoint(tmp_path, backend="snntorch", dataset=data, fixed_point=True)
     with pytest.raises(ConfigError, match="stepz"):
         evaluate_checkpoint(tmp_path, backend="snntorch", dataset=data, stepz=8)
+
+
+def test_a_linear_cnn_checkpoint_is_scored_as_signed_activity(tmp_path):
+    from sdt_neuro.scoring import score_activity
+
+    data = synthetic_dataset()
+    cfg = TrainConfig(arch="cnn", readout="linear", sizes=(784, 40), cnn_channels=(4, 8), prune=0.0, epochs=1,
+                      optimizer="adam", lrs=(1e-3,) * 3, batch_size=16, threads=1, seed=1,
+                      rule={"n_outputs": 40, "k": 1, "gamma": 0.3, "n_classes": 4})
+    train(cfg, out_dir=tmp_path, dataset=data, progress=False, plots=False)
+    ref = labelled_reference(tmp_path, dataset=data)
+    test_act = ann_activity(ref.config, ref.model, data.test.x)
+    as_counts = score_activity(ref.label_activity, ref.label_y, test_act, data.test.y.numpy(), 4, 1)
+    assert as_counts["neuron_usage"]["unassigned"] > 0  # outputs below zero: read as counts, they are "silent"
+    for out in (evaluate_checkpoint(tmp_path, dataset=data), ref.score(test_act, data.test.y.numpy())):
+        assert out["silent_samples"] == 0 and out["neuron_usage"]["unassigned"] == 0
+        assert not any("unassigned" in r for r in out.get("collapse_reasons", []))

@@ -311,7 +311,7 @@ def _pictures(out: Path, learner: Learner, config: TrainConfig, metrics: list[di
     weights = learned_change(learner.model, config) if config.arch == "mlp" else None
     da = direct_association(label_act, labelled.y.numpy(), act, shown.y.numpy(), n_classes,
                             signed=config.signed_output)
-    neuron_gallery(out, shown.x.numpy(), act, da.assignment, weights)
+    neuron_gallery(out, shown.x.numpy(), act, da.assignment, weights, signed=config.signed_output)
     plot_confusion_matrix(confusion_matrix(shown.y.numpy(), da.pred_average, n_classes), out / "confusion_matrix.png",
                           title=f"ANN, {len(shown)} test images, DA average {da.average:.3f}")
     metrics = scored(metrics)
@@ -368,7 +368,7 @@ def _evaluate_epoch(learner: Learner, config: TrainConfig, train_split: Any, eva
     usage = neuron_usage(act, da.assignment, k=rule.k, signed=signed)
     extra: dict[str, Any] = {"signed_activity": True} if signed else {}
     if config.semi_labels is not None:
-        extra[f"{prefix}_accuracy"] = output_accuracy(act, eval_split.y.numpy(), rule.n_classes)
+        extra[f"{prefix}_accuracy"] = output_accuracy(act, eval_split.y.numpy(), rule.n_classes, signed)
     return {
         **extra,
         f"{prefix}_da_average": da.average,

@@ -29,14 +29,15 @@ def split_seed(config: TrainConfig) -> int:
     return config.seed if config.semi_split_seed is None else config.semi_split_seed
 
 
-def output_accuracy(activity: np.ndarray, labels: np.ndarray, n_classes: int) -> float:
+def output_accuracy(activity: np.ndarray, labels: np.ndarray, n_classes: int, signed: bool = False) -> float:
     """Accuracy when each class owns its block of output neurons (``label_mapping``): the class
     whose block holds the most active neuron is the prediction (ties at random, a silent output
-    is wrong, as in :mod:`sdt_neuro.evaluate`)."""
+    is wrong unless the output is ``signed``, as in :mod:`sdt_neuro.evaluate`)."""
     from sdt_neuro.evaluate import SILENT, argmax_random_ties
 
     block = activity.shape[1] // n_classes
     scores = activity[:, : block * n_classes].reshape(activity.shape[0], n_classes, block).max(axis=2)
     pred = argmax_random_ties(scores)
-    pred[~(scores > 0).any(axis=1)] = SILENT
+    if not signed:
+        pred[~(scores > 0).any(axis=1)] = SILENT
     return float((pred == labels).mean())
