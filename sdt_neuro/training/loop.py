@@ -220,6 +220,8 @@ def train(
         planned = epochs_plan[epoch]
         phase = planned.phase
         learner.optimizer = optimizers[phase.optimizer]
+        if phase.reset_optimizer:  # a new optimiser for this epoch: no moments, step count 0
+            learner.optimizer.state.clear()
         step.watch(learner.optimizer)
         rates = phase_rates(config, phase, len(learner.optimizer.param_groups))
         losses = []

@@ -2,8 +2,10 @@
 
 A :class:`Phase` says what one epoch trains on and how: its samples (``"all"``, the run's
 ``"labelled"`` subset or the ``"unlabelled"`` rest), whether with their labels, which optimiser
-(``optimizer``: a slot name; phases naming the same slot share one optimiser and its state), its
-kind, batch size, base rates per layer, rate schedule and loss. A :class:`Stage` repeats its phases
+(``optimizer``: a slot name; phases naming the same slot share one optimiser and its state;
+``reset_optimizer``: that state, Adam's moments and step count, is cleared at the start of each of
+the phase's epochs, as if a new optimiser began it), its kind, batch size, base rates per layer,
+rate schedule and loss. A :class:`Stage` repeats its phases
 in order ``repeat`` times. The published semi-supervised run is two stages::
 
     Stage(repeat=100, phases=(pretrain,))                     # supervised pre-training
@@ -51,6 +53,7 @@ class Phase:
     schedule: dict[str, Any] = field(default_factory=lambda: {"kind": "run"})
     loss: str = "mse"
     evaluate: bool = True
+    reset_optimizer: bool = False
 
     def __post_init__(self) -> None:
         if self.lrs is not None:

@@ -150,6 +150,28 @@ def test_each_phase_trains_its_pool_with_its_optimiser_batch_rates_and_loss(tmp_
     assert ckpt["optimizers"]["unl"]["state"]  # Adam moments of the unlabelled phase were saved
 
 
+def test_a_phase_can_begin_each_epoch_with_a_new_optimiser():
+    procedure = two_stage()
+    procedure[1]["phases"][1]["reset_optimizer"] = True  # the labelled rounds, not the pre-training
+    data = synthetic_dataset()
+    seen = []
+
+    class Watch(Spy):
+        def train_step(self, x, labels=None, loss="mse"):
+            state = self.inner.optimizer.state
+            seen.append(int(next(iter(state.values()))["step"]) if state else 0)
+            return super().train_step(x, labels, loss)
+
+    cfg = config(procedure=procedure)
+    train(cfg, dataset=data, progress=False, plots=False, learner_factory=lambda c, d: Watch(make_learner(c, d)))
+    pre, rounds = seen[:6], seen[6:]  # 3 steps per labelled epoch, 6 per unlabelled (180 images at 32)
+    assert pre == [0, 1, 2, 3, 4, 5]  # one Adam through the pre-training
+    assert rounds[6:9] == [0, 1, 2] and rounds[15:18] == [0, 1, 2]  # each labelled round starts afresh
+    assert rounds[9:15] == [6, 7, 8, 9, 10, 11]  # the unlabelled slot keeps its state across rounds
+    default = two_stage()
+    assert Phase(**{**default[1]["phases"][1], "lrs": None}).reset_optimizer is False
+
+
 def test_resume_between_phases_continues_exactly(tmp_path):
     data = synthetic_dataset()
     whole = train(config(), dataset=data, progress=False, plots=False)
