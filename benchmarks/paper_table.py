@@ -80,6 +80,8 @@ def collect(results: Path) -> list[dict[str, Any]]:
 #: the published CNN recipe's runs (``cnn/<preset>.metrics.json``: the run's metrics.json, copied as it goes)
 CNN_RUN = ("sdt-neuro train --preset {preset} --threads 1 --val-samples 1000 --data-root /work/shared/datasets "
            "--out ~/runs/{preset} --no-progress")
+#: the released result files' per-seed figures of the CNN rows (``published_std``, ``published_seeds``)
+CNN_PUBLISHED_SEEDS = "cnn/published_per_seed.json"
 #: the published linear-classifier protocol's key in a run's last record (``sdt_neuro.training.loop``)
 CNN_PROBE = "test_linear_probe_published-cnn"
 
@@ -94,10 +96,12 @@ def _cnn(results: Path, row: str, cost: str) -> dict[str, Any]:
     records = _load(results, file) or []
     command = CNN_RUN.format(preset=row)
     last = records[-1] if records else {}
+    spread = ((_load(results, CNN_PUBLISHED_SEEDS) or {}).get("runs") or {}).get(row)
+    published = {"published_std": spread["std"], "published_seeds": spread["seeds"]} if spread else {}
     if last.get("epoch") == epochs and CNN_PROBE in last:
         return _entry(row, measured=last[CNN_PROBE], seeds=1, epochs=epochs, seconds=_seconds(records),
                       command=command, source=f"benchmarks/results/{file}", probe_ours=last.get("test_linear_probe"),
-                      collapsed=bool(last.get("collapsed")))
+                      collapsed=bool(last.get("collapsed")), **published)
     if records:
         where = (f"the published recipe's run is at epoch {last['epoch']} of {epochs} (validation DA "
                  f"{last.get('val_da_average', float('nan')):.4f}; continue it with --resume)")
@@ -108,7 +112,7 @@ def _cnn(results: Path, row: str, cost: str) -> dict[str, Any]:
     if tried and tried[-1].get("collapsed"):
         where += (" (with a hard-sigmoid output it collapsed in its first epoch; the preset now has the released "
                   "configurations' linear output, which learns on validation: BENCHMARKS.md)")
-    return _entry(row, command=command, reason=where)
+    return _entry(row, command=command, reason=where, **published)
 
 
 def _ep_2layer(results: Path) -> dict[str, Any]:
@@ -251,6 +255,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
                                                                 ("probe_ours", "our probe protocol"))
                      if r.get(key) is not None]
         note = "; ".join([note, *ablations]) if note else "; ".join(ablations)
-        lines.append(f"| {r['row']} | {r['published']:.4f} | {measured} | {r['seeds'] or '–'} | {std} | "
+        published = f"{r['published']:.4f}" + (f" ± {r['published_std']:.4f}" if r.get("published_std") else "")
+        lines.append(f"| {r['row']} | {published} | {measured} | {r['seeds'] or '–'} | {std} | "
                      f"{r['epochs'] or '–'} | {r['seconds'] or '–'} | {note} |")
     return "\n".join(lines) + "\n"

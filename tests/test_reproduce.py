@@ -188,4 +188,10 @@ def test_paper_table_takes_the_published_cnn_probe_once_the_run_ends(tmp_path):
     (tmp_path / "cnn" / "cnn-fmnist.metrics.json").write_text(json.dumps(records))
     row = {r["row"]: r for r in paper_table.collect(tmp_path)}["cnn-fmnist"]
     assert (row["measured"], row["probe_ours"], row["epochs"], row["seconds"]) == (0.903, 0.899, 20, 1200.0)
+    assert "published_std" not in row
+    (tmp_path / "cnn" / "published_per_seed.json").write_text(json.dumps(
+        {"runs": {"cnn-fmnist": {"seeds": 10, "std": 0.0027}}}))
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["cnn-fmnist"]
+    assert (row["published_std"], row["published_seeds"]) == (0.0027, 10)
+    assert "| 0.9025 ± 0.0027 | 0.9030 |" in paper_table.markdown([row])
     assert "--val-samples 1000" in row["command"] and "our probe protocol 0.8990" in paper_table.markdown([row])
