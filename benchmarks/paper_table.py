@@ -175,7 +175,9 @@ def _over_seeds(results: Path, row: str, first: dict[str, Any]) -> dict[str, Any
 def _projected(results: Path, algo: str) -> str:
     """Arithmetic, not a measurement: the cost of one unrun row from the first finished run of ``algo``
     (the unlabelled epochs dominate a round and do not depend on the label count)."""
-    for n in SEMI_LABELS_ORDER:
+    from sdt_neuro.presets import SEMI_LABELS
+
+    for n in SEMI_LABELS:
         done = _semi_final(results, f"semi-{algo}-{n}")
         if done:
             return (f"; projected about {done['seconds'] / 3600:.1f} h of one core (arithmetic from the finished "
@@ -183,13 +185,13 @@ def _projected(results: Path, algo: str) -> str:
     return ""
 
 
-SEMI_LABELS_ORDER = (100, 300, 600, 1000, 3000)
-
-
 def _semi(results: Path) -> list[dict[str, Any]]:
+    from sdt_neuro.presets import SEMI_LABELS
+
     rows = []
     for algo in ("bp", "ep"):
-        for n in SEMI_LABELS_ORDER:
+        projected = _projected(results, algo)  # one cost per algorithm, for each of its unrun rows
+        for n in SEMI_LABELS:
             row = f"semi-{algo}-{n}"
             ablations = {key: (_semi_final(results, f"{row}{suffix}") or {}).get("measured")
                          for key, suffix in (("supervised_only", "-supervised"), ("no_homeostasis", "-gamma0"))}
@@ -228,7 +230,7 @@ def _semi(results: Path) -> list[dict[str, Any]]:
             reason = (f"the published procedure's run is unfinished: {partial[-1]['epoch']} epochs committed "
                       f"(continue it with --resume where its checkpoint survives)" if partial else
                       "the published semi-supervised procedure (METHOD.md) has not been run")
-            reason += _projected(results, algo)
+            reason += projected
             v1 = ablations.get("earlier_recipe", {}).get("measured")
             if v1 is not None:
                 reason += (f"; the first EP recipe (inverted dropout, smoothing 0.1; not the published EP details) "
