@@ -43,3 +43,16 @@ def test_protocols_train_and_overrides_apply():
         probe_protocol("nowhere")
     with pytest.raises(ConfigError, match="schedule"):
         ProbeProtocol(schedule="linear")
+
+
+def test_probe_on_a_named_device_matches_the_default_and_keeps_the_global_generator():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 300)
+    x = np.eye(3)[y] + 0.3 * rng.random((300, 3))
+    args = (x[:200], y[:200], x[200:], y[200:])
+    torch.manual_seed(5)
+    before = torch.get_rng_state()
+    a = linear_probe(*args, n_classes=3, epochs=3, lr=0.05)
+    b = linear_probe(*args, n_classes=3, epochs=3, lr=0.05, device=torch.device("cpu"))
+    assert a == b
+    assert torch.equal(torch.get_rng_state(), before)

@@ -346,14 +346,18 @@ def probe_accuracies(learner: Learner, config: TrainConfig, train_split: Any, te
                      ranks: Ranks | None = None) -> dict[str, float]:
     """Linear-probe test accuracy on the frozen network's outputs, one per protocol in
     ``config.probe_protocols`` (trained on every image of the run's training split):
-    ``test_linear_probe`` for ours, ``test_linear_probe_<protocol>`` for the others."""
+    ``test_linear_probe`` for ours, ``test_linear_probe_<protocol>`` for the others; the probes train
+    on the run's device, and ``probe_seconds`` says what they took."""
+    t0 = time.perf_counter()
     train_act = compute_activity(learner, config, train_split.x, ranks)
     test_act = compute_activity(learner, config, test_split.x, ranks)
     out = {}
     for name in config.probe_protocols:
         key = "test_linear_probe" if name == "ours" else f"test_linear_probe_{name}"
         out[key] = linear_probe(train_act, train_split.y.numpy(), test_act, test_split.y.numpy(),
-                                n_classes=config.wta_rule.n_classes, seed=config.seed, protocol=name)
+                                n_classes=config.wta_rule.n_classes, seed=config.seed, protocol=name,
+                                device=learner.device)
+    out["probe_seconds"] = time.perf_counter() - t0
     return out
 
 

@@ -61,6 +61,18 @@ def test_resume_after_a_probe_continues_exactly(tmp_path):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
+def test_probes_train_on_the_runs_device_and_report_their_time(monkeypatch):
+    """A GPU run's probes run on the GPU (on one CPU thread a CNN run's probes take minutes)."""
+    from sdt_neuro.training import loop
+
+    seen = []
+    real = loop.linear_probe
+    monkeypatch.setattr(loop, "linear_probe", lambda *a, **kw: seen.append(kw["device"]) or real(*a, **kw))
+    result = train(small_config(epochs=1, probe=True), dataset=synthetic_dataset(), progress=False, plots=False)
+    assert seen == [result.learner.device] * len(result.config.probe_protocols)
+    assert result.metrics[-1]["probe_seconds"] > 0
+
+
 def test_checkpoints_save_and_restore_every_cuda_generator(monkeypatch):
     """CUDA dropout masks must replay after --resume: the CUDA states travel with the checkpoint."""
     from sdt_neuro.training import checkpoint as ck
