@@ -195,3 +195,24 @@ def test_paper_table_takes_the_published_cnn_probe_once_the_run_ends(tmp_path):
     assert (row["published_std"], row["published_seeds"]) == (0.0027, 10)
     assert "| 0.9025 ± 0.0027 | 0.9030 |" in paper_table.markdown([row])
     assert "--val-samples 1000" in row["command"] and "our probe protocol 0.8990" in paper_table.markdown([row])
+
+
+def test_paper_table_averages_the_finished_cnn_seeds(tmp_path):
+    import json
+
+    paper_table = load_benchmark_script("paper_table")
+    (tmp_path / "cnn").mkdir()
+
+    def write(name, probe, ours, epochs=20, collapsed=False):
+        records = [{"epoch": e, "epoch_seconds": 10.0} for e in range(1, epochs + 1)]
+        records[-1].update({"test_linear_probe": ours, paper_table.CNN_PROBE: probe, "collapsed": collapsed})
+        (tmp_path / "cnn" / f"{name}.metrics.json").write_text(json.dumps(records))
+
+    write("cnn-fmnist", 0.90, 0.91)
+    write("cnn-fmnist-seed1", 0.92, 0.93, collapsed=True)
+    write("cnn-fmnist-seed2", 0.99, 0.99, epochs=5)  # unfinished: not a seed of the row yet
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["cnn-fmnist"]
+    assert (row["measured"], row["seeds"], row["per_seed"], row["seconds"]) == (0.91, 2, [0.90, 0.92], 400.0)
+    assert row["probe_ours"] == 0.92 and row["collapsed"] is True
+    assert abs(row["std"] - 0.01414) < 1e-5 and "cnn-fmnist-seed1" in row["source"]
+    assert "--seed S --out ~/runs/cnn-fmnist-seedS" in row["command"]
