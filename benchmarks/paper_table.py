@@ -11,6 +11,7 @@ Figures from settings that were tuned on the test set are never ``measured``: th
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -117,9 +118,7 @@ def _cnn(results: Path, row: str, cost: str) -> dict[str, Any]:
     final = _cnn_final(results, row)
     if final:
         seeds = _over_seeds(results, row, final, _cnn_final, means=("probe_ours",))
-        if seeds["seeds"] > 1:
-            command += f"  and, for seed S = 1..{seeds['seeds'] - 1}, --seed S --out ~/runs/{row}-seedS"
-        return _entry(row, command=command, **seeds, **published)
+        return _entry(row, command=command + _seeds_command(row, seeds), **seeds, **published)
     if records:
         where = (f"the published recipe's run is at epoch {last['epoch']} of {epochs} (validation DA "
                  f"{last.get('val_da_average', float('nan')):.4f}; continue it with --resume)")
@@ -176,27 +175,40 @@ def _semi_final(results: Path, preset: str, folder: str = "published", variant: 
             "source": f"benchmarks/results/{file}"}
 
 
-def _over_seeds(results: Path, row: str, first: dict[str, Any], final: Any = None,
+Final = Callable[..., dict[str, Any] | None]  # finds a finished run: (results, row, variant=...)
+
+
+def _over_seeds(results: Path, row: str, first: dict[str, Any], final: Final | None = None,
                 means: tuple[str, ...] = ()) -> dict[str, Any]:
     """The row's finished runs over seeds: seed 0's ``first`` and any ``<row>-seedN`` that
     ``final(results, row, variant=...)`` finds finished (default: a semi-supervised run, where each seed
     also draws its own labelled subset, as published); ``measured`` is their mean, ``std`` their
-    sample spread, each key of ``means`` that every run has is their mean too, and ``collapsed`` says
-    whether any of them collapsed."""
+    sample spread, each key of ``means`` their mean too (``None`` unless every run has it),
+    ``collapsed`` whether any of them collapsed, and ``seed_ids`` which seeds they are."""
     final = final or _semi_final
-    runs = [first] + [r for s in range(1, 10) if (r := final(results, row, variant=f"{SEMI_SEED}{s}"))]
+    found = [(s, r) for s in range(1, 10) if (r := final(results, row, variant=f"{SEMI_SEED}{s}"))]
+    runs = [first] + [r for _, r in found]
     if len(runs) == 1:
         return {**first, "seeds": 1}
     values = [r["measured"] for r in runs]
     mean = sum(values) / len(values)
     std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
-    also = {key: round(sum(r[key] for r in runs) / len(runs), 5) for key in means
-            if all(r.get(key) is not None for r in runs)}
+    also: dict[str, Any] = {key: round(sum(r[key] for r in runs) / len(runs), 5)
+                            if all(r.get(key) is not None for r in runs) else None for key in means}
     if any("collapsed" in r for r in runs):
         also["collapsed"] = any(r.get("collapsed") for r in runs)
     return {**first, **also, "measured": round(mean, 5), "std": round(std, 5), "seeds": len(runs), "per_seed": values,
-            "seconds": round(sum(r["seconds"] for r in runs), 1),
+            "seed_ids": [0] + [s for s, _ in found], "seconds": round(sum(r["seconds"] for r in runs), 1),
             "source": ", ".join(r["source"] for r in runs)}
+
+
+def _seeds_command(row: str, seeds: dict[str, Any]) -> str:
+    """How the further seeds of ``row`` were run (none for a single seed)."""
+    ids = seeds.get("seed_ids", [0])[1:]
+    if not ids:
+        return ""
+    which = f"1..{ids[-1]}" if ids == list(range(1, len(ids) + 1)) else ", ".join(map(str, ids))
+    return f"  and, for seed S = {which}, --seed S --out ~/runs/{row}-seedS"
 
 
 def _projected(results: Path, algo: str) -> str:
@@ -236,9 +248,7 @@ def _semi(results: Path) -> list[dict[str, Any]]:
                 if xavier:
                     ablations["xavier_init"] = xavier["measured"]
                 seeds = _over_seeds(results, row, final)
-                command = SEMI_RUN.format(preset=row)
-                if seeds["seeds"] > 1:
-                    command += f"  and, for seed S = 1..{seeds['seeds'] - 1}, --seed S --out ~/runs/{row}-seedS"
+                command = SEMI_RUN.format(preset=row) + _seeds_command(row, seeds)
                 rows.append(_entry(row, command=command, **seeds, **ablations))
                 continue
             if xavier:  # the procedure's finished run with the earlier initial weights, until the current one ends

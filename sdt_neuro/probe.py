@@ -16,12 +16,15 @@ training run that probes resumes exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sdt_neuro.errors import ConfigError
 from sdt_neuro.evaluate import _as_2d, _as_labels
+
+if TYPE_CHECKING:
+    import torch
 
 SCHEDULES = ("cosine", "step", "exponential", "constant")
 
@@ -77,7 +80,7 @@ def linear_probe(
     seed: int = 0,
     standardize: bool | None = None,
     protocol: str | ProbeProtocol = "ours",
-    device: Any = "cpu",
+    device: str | torch.device = "cpu",
 ) -> float:
     """Test accuracy of a probe trained on ``train_features`` under ``protocol`` (a name in
     :data:`PROBE_PROTOCOLS` or a :class:`ProbeProtocol`); the keyword arguments override its fields.
@@ -98,8 +101,9 @@ def linear_probe(
         xtr, xte = (xtr - mean) / std, (xte - mean) / std
     device = torch.device(device)
     xtr, ytr, xte, yte = (t.to(device) for t in (xtr, ytr, xte, yte))
-    # seeded here, and the caller's generators (CPU, and the device's) left as they were
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    # seeded here (torch.manual_seed reseeds every CUDA device), and every caller's generator restored
+    cuda = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
         return _train_probe(xtr, ytr, xte, yte, n_classes, proto, seed)
 
 

@@ -215,4 +215,9 @@ def test_paper_table_averages_the_finished_cnn_seeds(tmp_path):
     assert (row["measured"], row["seeds"], row["per_seed"], row["seconds"]) == (0.91, 2, [0.90, 0.92], 400.0)
     assert row["probe_ours"] == 0.92 and row["collapsed"] is True
     assert abs(row["std"] - 0.01414) < 1e-5 and "cnn-fmnist-seed1" in row["source"]
-    assert "--seed S --out ~/runs/cnn-fmnist-seedS" in row["command"]
+    assert "for seed S = 1..1, --seed S --out ~/runs/cnn-fmnist-seedS" in row["command"]
+    write("cnn-fmnist-seed3", 0.93, None)  # a seed without our probe, and a gap in the seeds
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["cnn-fmnist"]
+    assert row["seed_ids"] == [0, 1, 3] and "for seed S = 1, 3, --seed S" in row["command"]
+    assert row["probe_ours"] is None  # not seed 0's figure passed off as the mean
+    assert "our probe protocol" not in paper_table.markdown([row])
