@@ -175,10 +175,10 @@ def _semi_final(results: Path, preset: str, folder: str = "published", variant: 
             "source": f"benchmarks/results/{file}"}
 
 
-Final = Callable[..., dict[str, Any] | None]  # finds a finished run: (results, row, variant=...)
+FindRun = Callable[..., dict[str, Any] | None]  # a finished run of (results, row, variant=...), or None
 
 
-def _over_seeds(results: Path, row: str, first: dict[str, Any], final: Final | None = None,
+def _over_seeds(results: Path, row: str, first: dict[str, Any], final: FindRun | None = None,
                 means: tuple[str, ...] = ()) -> dict[str, Any]:
     """The row's finished runs over seeds: seed 0's ``first`` and any ``<row>-seedN`` that
     ``final(results, row, variant=...)`` finds finished (default: a semi-supervised run, where each seed

@@ -84,8 +84,8 @@ def linear_probe(
 ) -> float:
     """Test accuracy of a probe trained on ``train_features`` under ``protocol`` (a name in
     :data:`PROBE_PROTOCOLS` or a :class:`ProbeProtocol`); the keyword arguments override its fields.
-    ``device``: where the probe trains (a training run passes its own: on a GPU the 80 probe epochs
-    of a CNN run take seconds, on one CPU thread minutes); the shuffling is the same on any device."""
+    ``device``: where the probe trains (a training run passes its own; on one CPU thread the 80 probe
+    epochs of a CNN run take minutes); the shuffling is the same on any device."""
     import torch
 
     proto = probe_protocol(protocol) if isinstance(protocol, str) else protocol

@@ -45,7 +45,6 @@ def test_protocols_train_and_overrides_apply():
         ProbeProtocol(schedule="linear")
 
 
-
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_probe_on_cuda_keeps_every_generator_and_learns_like_the_cpu_one():
     rng = np.random.default_rng(1)
