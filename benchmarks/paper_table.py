@@ -11,6 +11,7 @@ Figures from settings that were tuned on the test set are never ``measured``: th
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -224,6 +225,19 @@ def _projected(results: Path, algo: str) -> str:
     return ""
 
 
+#: the authors' released per-run curves of the semi-supervised EP rows (``published_std``, ``published_seeds``)
+SEMI_RELEASED_RUNS = "semi/published/published_runs_ep.json"
+
+
+def _released_spread(results: Path, algo: str, n: int) -> dict[str, Any]:
+    """Sample std and count of the released runs' final test accuracies, where they are committed."""
+    runs = (_load(results, SEMI_RELEASED_RUNS) or {}).get(str(n)) if algo == "ep" else None
+    if not runs or len(runs) < 2:
+        return {}
+    finals = [run["supervised_accuracy"][-1] for run in runs.values()]
+    return {"published_std": round(statistics.stdev(finals), 4), "published_seeds": len(finals)}
+
+
 def _semi(results: Path) -> list[dict[str, Any]]:
     from sdt_neuro.presets import SEMI_LABELS
 
@@ -234,6 +248,7 @@ def _semi(results: Path) -> list[dict[str, Any]]:
             row = f"semi-{algo}-{n}"
             ablations = {key: (_semi_final(results, f"{row}{suffix}") or {}).get("measured")
                          for key, suffix in (("supervised_only", "-supervised"), ("no_homeostasis", "-gamma0"))}
+            ablations.update(_released_spread(results, algo, n))
             final = _semi_final(results, row)
             if algo == "ep":  # the first EP recipe's figures, beside (never as) the result
                 earlier = {key: (_semi_final(results, f"{row}{suffix}", SEMI_EP_V1) or {}).get("measured")

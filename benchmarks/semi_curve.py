@@ -1,6 +1,6 @@
 """Accuracy per alternation round of the published semi-supervised runs, against the published curve.
 
-    python benchmarks/semi_curve.py [--labels 100]
+    python benchmarks/semi_curve.py [--labels 100] [--extra PATH[:LABEL] ...]
 
 Reads the committed ``benchmarks/results/semi/published/semi-{bp,ep}-N.metrics.json`` (finished
 or still running), converts epochs to rounds (an epoch after pre-training, one round = one
@@ -9,19 +9,24 @@ the published test accuracy (after rounds 1, 50, 100, 200, and 400 for BP, with 
 final figure otherwise; METHOD.md). The first EP recipe's run (``published-v1/``: inverted dropout,
 smoothing 0.1) and the run with Xavier(0.5) initial weights (``-xavier``, the presets' choice until
 2026-12-03) are drawn beside it where committed, and so is a second seed (``-seed1``, which draws its
-own labelled subset). Writes ``semi_N_curve.png`` and ``semi_N_curve.json`` next to the metrics.
+own labelled subset). Where the authors' released per-run results hold the label count
+(``published_runs_ep.json``: EP, 100 and 600 labels), EP's published curve is their mean after every
+round with a band of one sample standard deviation over runs. ``--extra`` draws further metrics
+files (diagnostic runs). Writes ``semi_N_curve.png`` and ``semi_N_curve.json`` next to the metrics.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from pathlib import Path
 
 from sdt_neuro.plots import _pyplot
 from sdt_neuro.presets import SEMI_PUBLISHED
 
 RESULTS = Path(__file__).parent / "results" / "semi" / "published"
+RELEASED = RESULTS / "published_runs_ep.json"
 PUBLISHED_600 = {"bp": {1: 0.903, 100: 0.921, 200: 0.938, 400: 0.949},
                  "ep": {1: 0.919, 50: 0.948, 100: 0.960, 200: 0.966}}
 PUBLISHED_FINAL = {"bp": {100: 0.8843, 300: 0.9213, 600: 0.9488, 1000: 0.9566, 3000: 0.9676},
@@ -42,18 +47,40 @@ def rounds(algo: str, records: list[dict]) -> dict[int, float]:
             if r.get("phase") == "labelled" and "val_accuracy" in r}
 
 
+def released_band(n: int) -> tuple[list[float], list[float], int] | None:
+    """Mean and sample std over the authors' released EP runs of the test accuracy after each round."""
+    runs = json.loads(RELEASED.read_text()).get(str(n)) if RELEASED.is_file() else None
+    if not runs:
+        return None
+    curves = list(zip(*(run["supervised_accuracy"] for run in runs.values())))
+    return [statistics.mean(c) for c in curves], [statistics.stdev(c) for c in curves], len(runs)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--labels", type=int, default=600, choices=sorted(PUBLISHED_FINAL["bp"]))
-    n = parser.parse_args().labels
+    parser.add_argument("--extra", nargs="*", default=[], metavar="PATH[:LABEL]",
+                        help="further EP metrics files to draw (validation by round)")
+    args = parser.parse_args()
+    n = args.labels
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.8))
     summary = {}
     for algo, colour in (("bp", "tab:blue"), ("ep", "tab:orange")):
         rounds_total = SEMI_PUBLISHED[algo]["rounds"]
         published = PUBLISHED_600[algo] if n == 600 else {rounds_total: PUBLISHED_FINAL[algo][n]}
-        ax.plot(list(published), list(published.values()), "*--", color=colour, markersize=10,
-                label=f"{algo.upper()} published (test, mean of seeds)")
+        band = released_band(n) if algo == "ep" else None
+        if band is not None:
+            mean, std, runs = band
+            x = range(1, len(mean) + 1)
+            ax.plot(x, mean, "-", color="black", lw=1, label=f"EP released runs (test, mean ± sd of {runs})")
+            ax.fill_between(x, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
+                            color="black", alpha=0.12, lw=0)
+            summary["ep released runs"] = {"runs": runs, "at_rounds": {r: [round(mean[r - 1], 4), round(std[r - 1], 4)]
+                                                                      for r in (1, 50, 100, 150, 200)}}
+        else:
+            ax.plot(list(published), list(published.values()), "*--", color=colour, markersize=10,
+                    label=f"{algo.upper()} published (test, mean of seeds)")
         for folder, suffix, style, what in VARIANTS:
             path = RESULTS.parent / folder / f"semi-{algo}-{n}{suffix}.metrics.json"
             if not path.is_file():
@@ -65,6 +92,14 @@ def main() -> int:
                                          "best": max(curve.values(), default=None),
                                          "at_published_rounds": {r: curve.get(r) for r in published},
                                          "published": published, "source": str(path.relative_to(RESULTS.parent))}
+    for i, spec in enumerate(args.extra):
+        path, _, what = spec.partition(":")
+        curve = rounds("ep", json.loads(Path(path).read_text()))
+        ax.plot(list(curve), list(curve.values()), "-", color=f"C{i + 2}", lw=1.2,
+                label=f"EP {what or Path(path).parent.name} (validation)")
+        done = max(curve, default=0)
+        summary[f"extra {what or path}"] = {"rounds_done": done, "best": max(curve.values(), default=None),
+                                            "last": curve.get(done), "source": path}
     ax.set_xlabel("alternation round (one unlabelled + one labelled epoch)")
     ax.set_ylabel(f"accuracy, {n} labels")
     ax.grid(alpha=0.3)

@@ -172,6 +172,22 @@ def test_paper_table_averages_a_semi_row_over_its_finished_seeds(tmp_path):
     assert "--seed S --out ~/runs/semi-ep-600-seedS" in row["command"]
 
 
+def test_paper_table_gives_the_released_runs_spread_of_a_semi_ep_row(tmp_path):
+    import json
+
+    paper_table = load_benchmark_script("paper_table")
+    rows = {r["row"]: r for r in paper_table.collect(tmp_path)}
+    assert "published_std" not in rows["semi-ep-600"]
+    semi = tmp_path / "semi" / "published"
+    semi.mkdir(parents=True)
+    released = {"600": {"S-1": {"supervised_accuracy": [0.9, 0.964]}, "S-2": {"supervised_accuracy": [0.9, 0.968]}}}
+    (semi / "published_runs_ep.json").write_text(json.dumps(released))
+    rows = {r["row"]: r for r in paper_table.collect(tmp_path)}
+    assert (rows["semi-ep-600"]["published_std"], rows["semi-ep-600"]["published_seeds"]) == (0.0028, 2)
+    assert "published_std" not in rows["semi-ep-100"] and "published_std" not in rows["semi-bp-600"]
+    assert "| 0.9657 ± 0.0028 | – |" in paper_table.markdown([rows["semi-ep-600"]])
+
+
 def test_paper_table_takes_the_published_cnn_probe_once_the_run_ends(tmp_path):
     import json
 

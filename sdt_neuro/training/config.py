@@ -14,6 +14,7 @@ from sdt_neuro.rule import WTARule
 ALGORITHMS = ("bp", "ep")
 EP_ESTIMATES = ("one-sided", "symmetric")
 EP_DROPOUTS = ("inverted", "mask")
+EP_READOUT_TARGETS = ("softmax", "logits")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("linear", "constant")
 DEVICES = ("auto", "cpu", "cuda")
@@ -54,6 +55,10 @@ class TrainConfig:
     hidden dropout scaled by 1/(1-p), as in BP) or ``"mask"`` (published: a plain 0/1 mask on the
     input and every state, no rescaling); ``ep_target_smoothing`` s makes the unsupervised target
     ``(1 - s) d + s k / N`` before the output mask (published: 0.3; labels are never smoothed).
+    ``ep_readout_target`` says where an EP softmax read-out takes its self-defined target:
+    ``"softmax"`` (ours, the first semi-supervised EP runs: k-WTA on the probabilities minus H,
+    H stepped with the hard target) or ``"logits"`` (the authors' released code: k-WTA on the
+    logits minus H, H stepped with the smoothed target, i.e. at gamma (1 - s)).
 
     ``input_shape`` (C, H, W) of one image is set from the data when training starts (the MLP's
     ``sizes[0]`` follows it, and the rule's ``n_classes`` follows the data's classes); ``None``
@@ -125,6 +130,7 @@ class TrainConfig:
     ep_random_sign: bool = True
     ep_dropout: str = "inverted"
     ep_target_smoothing: float = 0.0
+    ep_readout_target: str = "softmax"
     semi_labels: int | None = None
     semi_split_seed: int | None = None
     semi_pretrain_epochs: int = 0
@@ -155,6 +161,7 @@ class TrainConfig:
             ("arch", self.arch, ("mlp", "cnn")),
             ("ep_estimate", self.ep_estimate, EP_ESTIMATES),
             ("ep_dropout", self.ep_dropout, EP_DROPOUTS),
+            ("ep_readout_target", self.ep_readout_target, EP_READOUT_TARGETS),
             ("pool", self.pool, ("max", "avg")),
             ("cnn_activation", self.cnn_activation, ("relu", "wta")),
             ("init", self.init, ("xavier", "torch")),

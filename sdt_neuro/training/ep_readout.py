@@ -14,10 +14,16 @@ and the hidden weights take the one-sided EP estimate of ``-dL/dW_1``::
 
 while the read-out takes its exact gradient at the free state, ``(o^0 - d)^T (m s^0) / B``. The
 gradients go to the phase's optimiser (Adam in the published runs). ``d`` is the label or the
-self-defined k-WTA target built from ``o^0``, smoothed by ``ce_label_smoothing``.
+self-defined k-WTA target, smoothed by ``ce_label_smoothing``. ``ep_readout_target`` says what the
+k-WTA ranks: the probabilities ``o^0 - H`` (``"softmax"``, ours) or the logits ``z^0 - H``
+(``"logits"``, the authors' released code, which also steps H with the smoothed target: for the
+release's smoothing ``(1 - s) d + s k / N`` and set point ``k / N`` that is the hard target's step
+at ``gamma (1 - s)``).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import torch
 from torch import nn
@@ -41,7 +47,11 @@ class EPReadoutLearner:
         self.config = config
         self.rule = config.wta_rule
         self.device = device
-        self.state = HomeostasisState(self.rule, device)
+        self.on_logits = config.ep_readout_target == "logits"
+        # the release steps H with the smoothed target: the hard target's step at gamma (1 - s)
+        homeostasis = replace(self.rule, gamma=self.rule.gamma * (1.0 - config.ce_label_smoothing)) \
+            if self.on_logits else self.rule
+        self.state = HomeostasisState(homeostasis, device)
         self.optimizer = layer_optimizer(model, config)
         self.last_beta = 0.0
 
@@ -58,6 +68,16 @@ class EPReadoutLearner:
             total = torch.add(drive, force if keep is None else force * keep, alpha=beta)
             s.mul_(1.0 - dt).add_(total, alpha=dt).clamp_(0.0, 1.0)
         return s
+
+    def ranked(self, x_raw: torch.Tensor, logits: torch.Tensor, o: torch.Tensor,
+               labels: torch.Tensor | None) -> torch.Tensor:
+        """What the k-WTA ranks (minus H): the training pass's logits or probabilities, or with
+        ``clean_target`` on an unlabelled batch the same of a pass without dropout."""
+        if not self.on_logits:
+            return target_source(self, x_raw, o, None, labels)
+        if labels is None and self.config.clean_target:
+            return readout_logits(self.config, self.model, x_raw)
+        return logits
 
     def target(self, y: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """Label or self-defined target, as a distribution smoothed by ``ce_label_smoothing``."""
@@ -84,7 +104,7 @@ class EPReadoutLearner:
         act = free if keep is None else free * keep
         logits = torch.addmm(out.bias, act, out.weight.t())
         o = torch.softmax(logits, dim=1)
-        d = self.target(target_source(self, x_raw, o, None, labels), labels)
+        d = self.target(self.ranked(x_raw, logits, o, labels), labels)
         value = -(d * torch.log_softmax(logits, dim=1)).sum(1).mean()
         beta = self.config.ep_beta
         if self.config.ep_random_sign and torch.rand(()) < 0.5:
@@ -114,8 +134,13 @@ def free_hidden(config: TrainConfig, drive: torch.Tensor) -> torch.Tensor:
     return s
 
 
-def readout_activity(config: TrainConfig, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """EP inference for a read-out network: the softmax of the free phase's hidden state."""
+def readout_logits(config: TrainConfig, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The read-out's logits on the free phase's hidden state, without dropout."""
     hid, out = model.layers  # type: ignore[attr-defined]
     drive = torch.addmm(hid.bias, x.reshape(x.shape[0], -1), hid.weight.t())
-    return torch.softmax(torch.addmm(out.bias, free_hidden(config, drive), out.weight.t()), dim=1)
+    return torch.addmm(out.bias, free_hidden(config, drive), out.weight.t())
+
+
+def readout_activity(config: TrainConfig, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """EP inference for a read-out network: the softmax of the free phase's hidden state."""
+    return torch.softmax(readout_logits(config, model, x), dim=1)

@@ -71,3 +71,31 @@ def test_training_steps_reduce_the_loss_and_inference_is_the_free_softmax():
 def test_only_cross_entropy_is_learned():
     with pytest.raises(ConfigError, match="cross-entropy"):
         learner().train_step(torch.rand(2, 12), loss="mse")
+
+
+@pytest.mark.parametrize("ranks, winner", [("softmax", 1), ("logits", 0)])
+def test_the_target_ranks_probabilities_or_logits_minus_the_offsets(ranks, winner):
+    """Logits [2, 1.8, 0, 0] with H = [0.1, 0, 0, 0]: the probabilities minus H put neuron 1 first
+    (0.349 < 0.368), the logits minus H neuron 0 (1.9 > 1.8), as the authors' release ranks them."""
+    lr = learner(ep_readout_target=ranks, rule={**RULE, "gamma": 0.1}, ce_label_smoothing=0.3)
+    with torch.no_grad():
+        for layer in lr.model.layers:
+            layer.weight.zero_()
+        lr.model.layers[1].bias.copy_(torch.tensor([2.0, 1.8, 0.0, 0.0]))
+    lr.state.offsets.copy_(torch.tensor([0.1, 0.0, 0.0, 0.0]))
+    lr.train_step(torch.rand(8, 12))  # unlabelled: every sample wins the same neuron
+    wins = torch.zeros(4)
+    wins[winner] = 1.0
+    gamma = 0.1 * (0.7 if ranks == "logits" else 1.0)
+    torch.testing.assert_close(lr.state.offsets, torch.tensor([0.1, 0.0, 0.0, 0.0]) + gamma * (wins - 0.25))
+
+
+def test_the_release_steps_homeostasis_with_the_smoothed_target():
+    """H <- H + gamma (mean_batch((1 - s) d + s k / N) - k / N), written out, for k = 2 of 4."""
+    rule = {**RULE, "k": 2, "gamma": 0.2}
+    lr = learner(ep_readout_target="logits", rule=rule, ce_label_smoothing=0.3)
+    z = torch.tensor([[3.0, 2.0, 0.0, 1.0], [0.0, 1.0, 3.0, 2.0], [3.0, 0.0, 2.0, 1.0]])
+    lr.target(z, None)
+    d = torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0], [1.0, 0.0, 1.0, 0.0]])
+    smoothed = 0.7 * d + 0.3 * 2 / 4
+    torch.testing.assert_close(lr.state.offsets, 0.2 * (smoothed.mean(0) - 2 / 4))
