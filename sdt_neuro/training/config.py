@@ -15,6 +15,7 @@ ALGORITHMS = ("bp", "ep")
 EP_ESTIMATES = ("one-sided", "symmetric")
 EP_DROPOUTS = ("inverted", "mask")
 EP_READOUT_TARGETS = ("softmax", "logits")
+EP_READOUT_GRADS = ("free", "nudged")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("linear", "constant")
 DEVICES = ("auto", "cpu", "cuda")
@@ -58,7 +59,10 @@ class TrainConfig:
     ``ep_readout_target`` says where an EP softmax read-out takes its self-defined target:
     ``"softmax"`` (ours, the first semi-supervised EP runs: k-WTA on the probabilities minus H,
     H stepped with the hard target) or ``"logits"`` (the authors' released code: k-WTA on the
-    logits minus H, H stepped with the smoothed target, i.e. at gamma (1 - s)).
+    logits minus H, H stepped with the smoothed target, i.e. at gamma (1 - s)). ``ep_readout_grad``
+    says where the read-out's own gradient is taken: ``"free"`` (ours: the exact cross-entropy
+    gradient at the free state) or ``"nudged"`` (the release: at the nudged hidden state, with the
+    softmax of the step before the last).
 
     ``input_shape`` (C, H, W) of one image is set from the data when training starts (the MLP's
     ``sizes[0]`` follows it, and the rule's ``n_classes`` follows the data's classes); ``None``
@@ -131,6 +135,7 @@ class TrainConfig:
     ep_dropout: str = "inverted"
     ep_target_smoothing: float = 0.0
     ep_readout_target: str = "softmax"
+    ep_readout_grad: str = "free"
     semi_labels: int | None = None
     semi_split_seed: int | None = None
     semi_pretrain_epochs: int = 0
@@ -162,6 +167,7 @@ class TrainConfig:
             ("ep_estimate", self.ep_estimate, EP_ESTIMATES),
             ("ep_dropout", self.ep_dropout, EP_DROPOUTS),
             ("ep_readout_target", self.ep_readout_target, EP_READOUT_TARGETS),
+            ("ep_readout_grad", self.ep_readout_grad, EP_READOUT_GRADS),
             ("pool", self.pool, ("max", "avg")),
             ("cnn_activation", self.cnn_activation, ("relu", "wta")),
             ("init", self.init, ("xavier", "torch")),

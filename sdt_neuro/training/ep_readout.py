@@ -12,7 +12,9 @@ and the hidden weights take the one-sided EP estimate of ``-dL/dW_1``::
 
     grad W_1 = -(s^beta - s^0)^T x / (beta B)        (same for b_1; sign of beta drawn per batch)
 
-while the read-out takes its exact gradient at the free state, ``(o^0 - d)^T (m s^0) / B``. The
+while the read-out takes its exact gradient at the free state, ``(o^0 - d)^T (m s^0) / B``, or with
+``ep_readout_grad="nudged"`` (the release) ``(o^beta - d)^T (m s^beta) / B`` at the nudged state,
+``o^beta`` being the softmax that drove the last nudged step (one step older than ``s^beta``). The
 gradients go to the phase's optimiser (Adam in the published runs). ``d`` is the label or the
 self-defined k-WTA target, smoothed by ``ce_label_smoothing``. ``ep_readout_target`` says what the
 k-WTA ranks: the probabilities ``o^0 - H`` (``"softmax"``, ours) or the logits ``z^0 - H``
@@ -56,18 +58,21 @@ class EPReadoutLearner:
         self.last_beta = 0.0
 
     def nudged(self, drive: torch.Tensor, free: torch.Tensor, beta: float, target: torch.Tensor,
-               keep: torch.Tensor | None) -> torch.Tensor:
+               keep: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Hidden state after ``Kmax`` steps from the free state ``free``, nudged by the read-out's
-        cross-entropy towards ``target`` (``keep``: the hidden dropout multiplier)."""
+        cross-entropy towards ``target`` (``keep``: the hidden dropout multiplier), and the softmax
+        that drove the last step (``None`` with no step)."""
         dt = self.config.ep_dt
         s = free.clone()
+        o = None
         w, b = self.model.layers[1].weight, self.model.layers[1].bias
         for _ in range(self.config.ep_nudge_steps):
             act = s if keep is None else s * keep
-            force = (target - torch.softmax(torch.addmm(b, act, w.t()), dim=1)) @ w
+            o = torch.softmax(torch.addmm(b, act, w.t()), dim=1)
+            force = (target - o) @ w
             total = torch.add(drive, force if keep is None else force * keep, alpha=beta)
             s.mul_(1.0 - dt).add_(total, alpha=dt).clamp_(0.0, 1.0)
-        return s
+        return s, o
 
     def ranked(self, x_raw: torch.Tensor, logits: torch.Tensor, o: torch.Tensor,
                labels: torch.Tensor | None) -> torch.Tensor:
@@ -110,8 +115,10 @@ class EPReadoutLearner:
         if self.config.ep_random_sign and torch.rand(()) < 0.5:
             beta = -beta
         self.last_beta = beta
-        nudged = self.nudged(drive, free, beta, d, keep)
+        nudged, o_nudged = self.nudged(drive, free, beta, d, keep)
         n = x.shape[0]
+        if self.config.ep_readout_grad == "nudged" and o_nudged is not None:
+            o, act = o_nudged, nudged if keep is None else nudged * keep
         diff = (nudged - free).div_(-beta * n)
         hid.weight.grad = diff.t() @ x
         hid.bias.grad = diff.sum(0)

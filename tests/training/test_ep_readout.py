@@ -99,3 +99,23 @@ def test_the_release_steps_homeostasis_with_the_smoothed_target():
     d = torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0], [1.0, 0.0, 1.0, 0.0]])
     smoothed = 0.7 * d + 0.3 * 2 / 4
     torch.testing.assert_close(lr.state.offsets, 0.2 * (smoothed.mean(0) - 2 / 4))
+
+
+def test_the_release_takes_the_readouts_gradient_at_the_nudged_state():
+    """``(o - d)^T s / B`` with ``s`` after Kmax nudged steps and ``o`` the softmax that drove the
+    last of them, written out step by step (no dropout, beta +0.45)."""
+    lr = learner(ep_readout_grad="nudged", ep_beta=0.45, ep_nudge_steps=3, ep_dt=0.2)
+    x, labels = torch.rand(6, 12), torch.arange(6) % 4
+    w1, b1, w2, b2 = (p.detach().clone() for p in lr.model.parameters())
+    lr.optimizer = build_optimizer("sgd", [list(m.parameters()) for m in lr.model.layers])  # rate 0
+    lr.train_step(x, labels)
+    d = torch.nn.functional.one_hot(labels, 4).float()
+    u = x @ w1.t() + b1
+    s = (u * (1 - 0.8**60)).clamp(0, 1)  # the free phase: 60 steps of dt 0.2 from zero
+    free_grad = (torch.softmax(s @ w2.t() + b2, dim=1) - d).t() @ s / 6
+    for _ in range(3):
+        o = torch.softmax(s @ w2.t() + b2, dim=1)
+        s = (0.8 * s + 0.2 * (u + 0.45 * (d - o) @ w2)).clamp(0, 1)
+    torch.testing.assert_close(lr.model.layers[1].weight.grad, (o - d).t() @ s / 6)
+    torch.testing.assert_close(lr.model.layers[1].bias.grad, (o - d).sum(0) / 6)
+    assert not torch.allclose(lr.model.layers[1].weight.grad, free_grad, atol=1e-4)  # not the free state's
