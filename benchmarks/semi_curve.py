@@ -50,8 +50,8 @@ def rounds(algo: str, records: list[dict]) -> dict[int, float]:
 def released_band(n: int) -> tuple[list[float], list[float], int] | None:
     """Mean and sample std over the authors' released EP runs of the test accuracy after each round."""
     runs = json.loads(RELEASED.read_text()).get(str(n)) if RELEASED.is_file() else None
-    if not runs:
-        return None
+    if not runs or len(runs) < 2 or len({len(run["supervised_accuracy"]) for run in runs.values()}) != 1:
+        return None  # a band needs two runs or more, all of the same length
     curves = list(zip(*(run["supervised_accuracy"] for run in runs.values())))
     return [statistics.mean(c) for c in curves], [statistics.stdev(c) for c in curves], len(runs)
 
@@ -76,8 +76,9 @@ def main() -> int:
             ax.plot(x, mean, "-", color="black", lw=1, label=f"EP released runs (test, mean ± sd of {runs})")
             ax.fill_between(x, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
                             color="black", alpha=0.12, lw=0)
-            summary["ep released runs"] = {"runs": runs, "at_rounds": {r: [round(mean[r - 1], 4), round(std[r - 1], 4)]
-                                                                      for r in (1, 50, 100, 150, 200)}}
+            at = [r for r in (1, 50, 100, 150, 200) if r <= len(mean)]
+            summary["ep released runs"] = {"runs": runs,
+                                           "at_rounds": {r: [round(mean[r - 1], 4), round(std[r - 1], 4)] for r in at}}
         else:
             ax.plot(list(published), list(published.values()), "*--", color=colour, markersize=10,
                     label=f"{algo.upper()} published (test, mean of seeds)")
@@ -93,7 +94,7 @@ def main() -> int:
                                          "at_published_rounds": {r: curve.get(r) for r in published},
                                          "published": published, "source": str(path.relative_to(RESULTS.parent))}
     for i, spec in enumerate(args.extra):
-        path, _, what = spec.partition(":")
+        path, _, what = spec.rpartition(":") if Path(spec.rpartition(":")[0]).is_file() else (spec, "", "")
         curve = rounds("ep", json.loads(Path(path).read_text()))
         ax.plot(list(curve), list(curve.values()), "-", color=f"C{i + 2}", lw=1.2,
                 label=f"EP {what or Path(path).parent.name} (validation)")

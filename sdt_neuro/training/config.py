@@ -200,6 +200,7 @@ class TrainConfig:
             raise ConfigError(f"threads={self.threads} must be >= 1")
         if self.algorithm == "ep":
             self._check_ep()
+        self._check_readout_fields()
         from sdt_neuro.probe import probe_protocol
 
         for name in self.probe_protocols:
@@ -291,6 +292,20 @@ class TrainConfig:
             raise ConfigError(f"ep_beta={self.ep_beta} must be in (0, 1)")
         if not 0 <= self.ep_target_smoothing < 1:
             raise ConfigError(f"ep_target_smoothing={self.ep_target_smoothing} must be in [0, 1)")
+
+    def _check_readout_fields(self) -> None:
+        """The EP read-out's fields mean something only there; the release's H step needs T = k / N."""
+        changed = [f"{name}={getattr(self, name)!r}" for name, default in
+                   (("ep_readout_target", "softmax"), ("ep_readout_grad", "free")) if getattr(self, name) != default]
+        if not changed:
+            return
+        if self.algorithm != "ep" or self.readout != "softmax":
+            raise ConfigError(f"{', '.join(changed)} applies to algorithm='ep' with readout='softmax' only")
+        rule = self.wta_rule
+        if self.ep_readout_target == "logits" and abs(rule.set_point - rule.k / rule.n_outputs) > 1e-12:
+            raise ConfigError("ep_readout_target='logits' steps H with the smoothed target as the release does, "
+                              f"which needs the set point k / N = {rule.k / rule.n_outputs:g}; got "
+                              f"target_activity={rule.target_activity}")
 
     @property
     def wta_rule(self) -> WTARule:

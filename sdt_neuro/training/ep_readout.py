@@ -20,12 +20,11 @@ self-defined k-WTA target, smoothed by ``ce_label_smoothing``. ``ep_readout_targ
 k-WTA ranks: the probabilities ``o^0 - H`` (``"softmax"``, ours) or the logits ``z^0 - H``
 (``"logits"``, the authors' released code, which also steps H with the smoothed target: for the
 release's smoothing ``(1 - s) d + s k / N`` and set point ``k / N`` that is the hard target's step
-at ``gamma (1 - s)``).
+at ``gamma (1 - s)``). The loss's target is ``(1 - s) d / k + s / N`` (a distribution), the release's
+for k = 1, the only k of the published semi-supervised runs.
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import torch
 from torch import nn
@@ -51,7 +50,7 @@ class EPReadoutLearner:
         self.device = device
         self.on_logits = config.ep_readout_target == "logits"
         # the release steps H with the smoothed target: the hard target's step at gamma (1 - s)
-        homeostasis = replace(self.rule, gamma=self.rule.gamma * (1.0 - config.ce_label_smoothing)) \
+        homeostasis = self.rule.replace(gamma=self.rule.gamma * (1.0 - config.ce_label_smoothing)) \
             if self.on_logits else self.rule
         self.state = HomeostasisState(homeostasis, device)
         self.optimizer = layer_optimizer(model, config)

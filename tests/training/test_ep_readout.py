@@ -76,7 +76,7 @@ def test_only_cross_entropy_is_learned():
 @pytest.mark.parametrize("ranks, winner", [("softmax", 1), ("logits", 0)])
 def test_the_target_ranks_probabilities_or_logits_minus_the_offsets(ranks, winner):
     """Logits [2, 1.8, 0, 0] with H = [0.1, 0, 0, 0]: the probabilities minus H put neuron 1 first
-    (0.349 < 0.368), the logits minus H neuron 0 (1.9 > 1.8), as the authors' release ranks them."""
+    (0.379 < 0.392), the logits minus H neuron 0 (1.9 > 1.8), as the authors' release ranks them."""
     lr = learner(ep_readout_target=ranks, rule={**RULE, "gamma": 0.1}, ce_label_smoothing=0.3)
     with torch.no_grad():
         for layer in lr.model.layers:
@@ -101,21 +101,49 @@ def test_the_release_steps_homeostasis_with_the_smoothed_target():
     torch.testing.assert_close(lr.state.offsets, 0.2 * (smoothed.mean(0) - 2 / 4))
 
 
-def test_the_release_takes_the_readouts_gradient_at_the_nudged_state():
-    """``(o - d)^T s / B`` with ``s`` after Kmax nudged steps and ``o`` the softmax that drove the
-    last of them, written out step by step (no dropout, beta +0.45)."""
-    lr = learner(ep_readout_grad="nudged", ep_beta=0.45, ep_nudge_steps=3, ep_dt=0.2)
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_the_release_takes_the_readouts_gradient_at_the_nudged_state(sign, monkeypatch):
+    """``(o - d)^T (m s) / B`` with ``s`` after Kmax nudged steps and ``o`` the softmax that drove the
+    last of them, written out step by step, with a fixed hidden 0/1 mask ``m`` and either sign of beta."""
+    from sdt_neuro.training import ep_readout
+
+    lr = learner(ep_readout_grad="nudged", ep_beta=0.45, ep_nudge_steps=3, ep_dt=0.2, ep_random_sign=True,
+                 hidden_dropout=0.5, ep_dropout="mask")
     x, labels = torch.rand(6, 12), torch.arange(6) % 4
+    m = (torch.arange(54).reshape(6, 9) % 3 != 0).float()
+    monkeypatch.setattr(ep_readout, "output_dropout_mask", lambda shape, p, device: m if p > 0 else None)
+    monkeypatch.setattr(torch, "rand", lambda *a, **k: torch.tensor(0.0 if sign < 0 else 1.0))  # beta's sign
     w1, b1, w2, b2 = (p.detach().clone() for p in lr.model.parameters())
-    lr.optimizer = build_optimizer("sgd", [list(m.parameters()) for m in lr.model.layers])  # rate 0
+    lr.optimizer = build_optimizer("sgd", [list(mod.parameters()) for mod in lr.model.layers])  # rate 0
     lr.train_step(x, labels)
+    assert lr.last_beta == 0.45 * sign
     d = torch.nn.functional.one_hot(labels, 4).float()
     u = x @ w1.t() + b1
     s = (u * (1 - 0.8**60)).clamp(0, 1)  # the free phase: 60 steps of dt 0.2 from zero
-    free_grad = (torch.softmax(s @ w2.t() + b2, dim=1) - d).t() @ s / 6
+    free_grad = (torch.softmax((m * s) @ w2.t() + b2, dim=1) - d).t() @ (m * s) / 6
     for _ in range(3):
-        o = torch.softmax(s @ w2.t() + b2, dim=1)
-        s = (0.8 * s + 0.2 * (u + 0.45 * (d - o) @ w2)).clamp(0, 1)
-    torch.testing.assert_close(lr.model.layers[1].weight.grad, (o - d).t() @ s / 6)
+        o = torch.softmax((m * s) @ w2.t() + b2, dim=1)
+        s = (0.8 * s + 0.2 * (u + 0.45 * sign * m * ((d - o) @ w2))).clamp(0, 1)
+    torch.testing.assert_close(lr.model.layers[1].weight.grad, (o - d).t() @ (m * s) / 6)
     torch.testing.assert_close(lr.model.layers[1].bias.grad, (o - d).sum(0) / 6)
     assert not torch.allclose(lr.model.layers[1].weight.grad, free_grad, atol=1e-4)  # not the free state's
+
+
+def test_with_a_clean_target_the_release_ranks_the_logits_of_a_pass_without_dropout(monkeypatch):
+    from sdt_neuro.training import ep_readout
+
+    lr = learner(ep_readout_target="logits", clean_target=True, hidden_dropout=0.5, ep_dropout="mask")
+    x = torch.rand(5, 12)
+    clean = ep_readout.readout_logits(lr.config, lr.model, x)
+    seen = []
+    monkeypatch.setattr(lr.state, "target", lambda y, *a, **k: seen.append(y) or torch.eye(4)[y.argmax(1)])
+    lr.train_step(x)
+    torch.testing.assert_close(seen[0], clean)  # the dropout pass's logits would differ
+
+
+def test_the_read_out_fields_are_refused_where_they_mean_nothing():
+    with pytest.raises(ConfigError, match="readout='softmax' only"):
+        TrainConfig(rule=RULE, algorithm="bp", sizes=(12, 4), ep_readout_grad="nudged")
+    with pytest.raises(ConfigError, match="set point"):
+        learner(ep_readout_target="logits", rule={**RULE, "target_activity": 0.5})
+    assert learner(ep_readout_target="logits", ep_readout_grad="nudged").on_logits
