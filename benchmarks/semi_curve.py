@@ -94,7 +94,8 @@ def main() -> int:
                                          "at_published_rounds": {r: curve.get(r) for r in published},
                                          "published": published, "source": str(path.relative_to(RESULTS.parent))}
     for i, spec in enumerate(args.extra):
-        path, _, what = spec.rpartition(":") if Path(spec.rpartition(":")[0]).is_file() else (spec, "", "")
+        head, _, tail = spec.rpartition(":")
+        path, what = (head, tail) if Path(head).is_file() else (spec, "")
         curve = rounds("ep", json.loads(Path(path).read_text()))
         ax.plot(list(curve), list(curve.values()), "-", color=f"C{i + 2}", lw=1.2,
                 label=f"EP {what or Path(path).parent.name} (validation)")
