@@ -229,9 +229,10 @@ def _projected(results: Path, algo: str) -> str:
 SEMI_RELEASED_RUNS = "semi/published/published_runs_ep.json"
 
 
-def _released_spread(results: Path, algo: str, n: int) -> dict[str, Any]:
-    """Sample std and count of the released runs' final test accuracies, where they are committed."""
-    runs = (_load(results, SEMI_RELEASED_RUNS) or {}).get(str(n)) if algo == "ep" else None
+def _released_spread(released: dict[str, Any], algo: str, n: int) -> dict[str, Any]:
+    """Sample std and count of the released runs' final test accuracies (``released``: the committed
+    per-run curves by label count, EP only), where there are two or more."""
+    runs = released.get(str(n)) if algo == "ep" else None
     if not runs or len(runs) < 2:
         return {}
     finals = [run["supervised_accuracy"][-1] for run in runs.values()]
@@ -242,13 +243,14 @@ def _semi(results: Path) -> list[dict[str, Any]]:
     from sdt_neuro.presets import SEMI_LABELS
 
     rows = []
+    released = _load(results, SEMI_RELEASED_RUNS) or {}
     for algo in ("bp", "ep"):
         projected = _projected(results, algo)  # one cost per algorithm, for each of its unrun rows
         for n in SEMI_LABELS:
             row = f"semi-{algo}-{n}"
             ablations = {key: (_semi_final(results, f"{row}{suffix}") or {}).get("measured")
                          for key, suffix in (("supervised_only", "-supervised"), ("no_homeostasis", "-gamma0"))}
-            ablations.update(_released_spread(results, algo, n))
+            ablations.update(_released_spread(released, algo, n))
             final = _semi_final(results, row)
             if algo == "ep":  # the first EP recipe's figures, beside (never as) the result
                 earlier = {key: (_semi_final(results, f"{row}{suffix}", SEMI_EP_V1) or {}).get("measured")

@@ -57,13 +57,13 @@ class EPReadoutLearner:
         self.last_beta = 0.0
 
     def nudged(self, drive: torch.Tensor, free: torch.Tensor, beta: float, target: torch.Tensor,
-               keep: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Hidden state after ``Kmax`` steps from the free state ``free``, nudged by the read-out's
-        cross-entropy towards ``target`` (``keep``: the hidden dropout multiplier), and the softmax
-        that drove the last step (``None`` with no step)."""
+               keep: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Hidden state after ``Kmax`` (>= 1, the config's check) steps from the free state ``free``,
+        nudged by the read-out's cross-entropy towards ``target`` (``keep``: the hidden dropout
+        multiplier), and the softmax that drove the last step."""
         dt = self.config.ep_dt
         s = free.clone()
-        o = None
+        o = free.new_empty(0)
         w, b = self.model.layers[1].weight, self.model.layers[1].bias
         for _ in range(self.config.ep_nudge_steps):
             act = s if keep is None else s * keep
@@ -79,9 +79,8 @@ class EPReadoutLearner:
         ``clean_target`` on an unlabelled batch the same of a pass without dropout."""
         if not self.on_logits:
             return target_source(self, x_raw, o, None, labels)
-        if labels is None and self.config.clean_target:
-            return readout_logits(self.config, self.model, x_raw)
-        return logits
+        return target_source(self, x_raw, logits, None, labels,
+                             clean_pass=lambda x: readout_logits(self.config, self.model, x))
 
     def target(self, y: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """Label or self-defined target, as a distribution smoothed by ``ce_label_smoothing``."""
@@ -116,7 +115,7 @@ class EPReadoutLearner:
         self.last_beta = beta
         nudged, o_nudged = self.nudged(drive, free, beta, d, keep)
         n = x.shape[0]
-        if self.config.ep_readout_grad == "nudged" and o_nudged is not None:
+        if self.config.ep_readout_grad == "nudged":
             o, act = o_nudged, nudged if keep is None else nudged * keep
         diff = (nudged - free).div_(-beta * n)
         hid.weight.grad = diff.t() @ x
