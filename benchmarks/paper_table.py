@@ -152,12 +152,14 @@ SEMI_RUN = ("sdt-neuro train --preset {preset} --threads 1 --val-samples 1000 --
             "--out ~/runs/{preset} --no-progress")
 
 
-#: EP runs of the first version of the published recipe (inverted dropout, smoothing 0.1), kept apart
-SEMI_EP_V1 = "published-v1"
-
-
-#: runs of the published procedure with Xavier(0.5) initial weights (the presets' until 2026-12-03)
-SEMI_XAVIER = "-xavier"
+#: earlier recipes of the published semi-supervised EP procedure, kept apart: (folder under ``semi/``,
+#: how it differs from the current presets); their figures go beside the row, never as its result
+SEMI_EP_EARLIER = (
+    ("published-v1", "inverted dropout, label smoothing 0.1 (EP presets before 2026-12-03)"),
+    ("published-v2", "dt 0.5, PyTorch's default initial weights, the k-WTA on the softmax, the read-out's gradient "
+                     "at the free state, the pre-training Adam carried into the rounds (EP presets 2026-12-03 to "
+                     "2026-12-04)"),
+)
 
 #: further seeds of a row (``<row>-seed1`` ...: the run's ``--seed``, which also draws its labelled subset)
 SEMI_SEED = "-seed"
@@ -217,11 +219,14 @@ def _projected(results: Path, algo: str) -> str:
     (the unlabelled epochs dominate a round and do not depend on the label count)."""
     from sdt_neuro.presets import SEMI_LABELS
 
-    for n in SEMI_LABELS:
-        done = _semi_final(results, f"semi-{algo}-{n}")
-        if done:
-            return (f"; projected about {done['seconds'] / 3600:.1f} h of one core (arithmetic from the finished "
-                    f"semi-{algo}-{n} run's {done['seconds']:.0f} s)")
+    folders = ["published"] + ([folder for folder, _ in reversed(SEMI_EP_EARLIER)] if algo == "ep" else [])
+    for folder in folders:  # a round costs the same under each recipe: one unlabelled epoch dominates it
+        for n in SEMI_LABELS:
+            done = _semi_final(results, f"semi-{algo}-{n}", folder)
+            if done:
+                run = f"semi-{algo}-{n}" + ("" if folder == "published" else f" ({folder})")
+                return (f"; projected about {done['seconds'] / 3600:.1f} h of one core (arithmetic from the finished "
+                        f"{run} run's {done['seconds']:.0f} s)")
     return ""
 
 
@@ -239,6 +244,24 @@ def _released_spread(released: dict[str, Any], algo: str, n: int) -> dict[str, A
     return {"published_std": round(statistics.stdev(finals), 4), "published_seeds": len(finals)}
 
 
+def _earlier_recipes(results: Path, row: str) -> list[dict[str, Any]]:
+    """The finished runs of ``row`` under each of :data:`SEMI_EP_EARLIER` (mean over their seeds) and
+    its supervised-only ablation there, for the recipes that have either."""
+    found = []
+    for folder, recipe in SEMI_EP_EARLIER:
+        def final(results: Path, name: str, variant: str = "", folder: str = folder) -> dict[str, Any] | None:
+            return _semi_final(results, name, folder, variant)
+
+        first = final(results, row)
+        supervised = (final(results, f"{row}-supervised") or {}).get("measured")
+        if first is None and supervised is None:
+            continue
+        seeds = _over_seeds(results, row, first, final) if first else {}
+        found.append({"name": folder, "recipe": recipe, "source": f"benchmarks/results/semi/{folder}/",
+                      "measured": seeds.get("measured"), "seeds": seeds.get("seeds"), "supervised_only": supervised})
+    return found
+
+
 def _semi(results: Path) -> list[dict[str, Any]]:
     from sdt_neuro.presets import SEMI_LABELS
 
@@ -251,28 +274,15 @@ def _semi(results: Path) -> list[dict[str, Any]]:
             ablations = {key: (_semi_final(results, f"{row}{suffix}") or {}).get("measured")
                          for key, suffix in (("supervised_only", "-supervised"), ("no_homeostasis", "-gamma0"))}
             ablations.update(_released_spread(released, algo, n))
+            earlier = _earlier_recipes(results, row) if algo == "ep" else []
+            if earlier:
+                ablations["earlier_recipes"] = earlier
             final = _semi_final(results, row)
-            if algo == "ep":  # the first EP recipe's figures, beside (never as) the result
-                earlier = {key: (_semi_final(results, f"{row}{suffix}", SEMI_EP_V1) or {}).get("measured")
-                           for key, suffix in (("measured", ""), ("supervised_only", "-supervised"))}
-                if any(v is not None for v in earlier.values()):
-                    ablations["earlier_recipe"] = {**earlier, "recipe": "inverted dropout, label smoothing 0.1 "
-                                                   "(EP presets before 2026-12-03)",
-                                                   "source": f"benchmarks/results/semi/{SEMI_EP_V1}/"}
-            xavier = _semi_final(results, row, variant=SEMI_XAVIER)
             partial = _load(results, f"semi/published/{row}.metrics.json") or []
             if final:
-                if xavier:
-                    ablations["xavier_init"] = xavier["measured"]
                 seeds = _over_seeds(results, row, final)
                 command = SEMI_RUN.format(preset=row) + _seeds_command(row, seeds)
                 rows.append(_entry(row, command=command, **seeds, **ablations))
-                continue
-            if xavier:  # the procedure's finished run with the earlier initial weights, until the current one ends
-                running = f"; the run of the current preset is at epoch {partial[-1]['epoch']}" if partial else ""
-                rows.append(_entry(row, seeds=1, command=SEMI_RUN.format(preset=row), **xavier, **ablations,
-                                   reason="Xavier(0.5) initial weights, the preset's until 2026-12-03 (it now takes "
-                                          f"PyTorch's default, chosen on validation){running}"))
                 continue
             tuned = None
             if algo == "bp":
@@ -285,10 +295,6 @@ def _semi(results: Path) -> list[dict[str, Any]]:
                       f"(continue it with --resume where its checkpoint survives)" if partial else
                       "the published semi-supervised procedure (METHOD.md) has not been run")
             reason += projected
-            v1 = ablations.get("earlier_recipe", {}).get("measured")
-            if v1 is not None:
-                reason += (f"; the first EP recipe (inverted dropout, smoothing 0.1; not the published EP details) "
-                           f"read {v1:.4f}")
             extra: dict[str, Any] = {}
             if tuned is not None:
                 extra["tuned_on_test"] = tuned
@@ -307,9 +313,13 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         note = r.get("reason", "")
         ablations = [f"{label} {r[key]:.4f}" for key, label in (("supervised_only", "supervised only"),
                                                                 ("no_homeostasis", "without homeostasis"),
-                                                                ("xavier_init", "with Xavier(0.5) init"),
                                                                 ("probe_ours", "our probe protocol"))
                      if r.get(key) is not None]
+        for recipe in r.get("earlier_recipes", []):  # beside the row, never its result
+            value, supervised = recipe["measured"], recipe["supervised_only"]
+            figures = [f"{value:.4f} over {recipe['seeds']} seed(s)"] if value is not None else []
+            figures += [f"supervised only {supervised:.4f}"] if supervised is not None else []
+            ablations.append(f"earlier recipe {recipe['name']} ({', '.join(figures)})")
         note = "; ".join([note, *ablations]) if note else "; ".join(ablations)
         published = f"{r['published']:.4f}" + (f" ± {r['published_std']:.4f}" if r.get("published_std") else "")
         lines.append(f"| {r['row']} | {published} | {measured} | {r['seeds'] or '–'} | {std} | "

@@ -6,13 +6,14 @@ Reads the committed ``benchmarks/results/semi/published/semi-{bp,ep}-N.metrics.j
 or still running), converts epochs to rounds (an epoch after pre-training, one round = one
 unlabelled + one labelled epoch) and plots the validation output accuracy of each round beside
 the published test accuracy (after rounds 1, 50, 100, 200, and 400 for BP, with 600 labels; the
-final figure otherwise; METHOD.md). The first EP recipe's run (``published-v1/``: inverted dropout,
-smoothing 0.1) and the run with Xavier(0.5) initial weights (``-xavier``, the presets' choice until
-2026-12-03) are drawn beside it where committed, and so is a second seed (``-seed1``, which draws its
-own labelled subset). Where the authors' released per-run results hold the label count
-(``published_runs_ep.json``: EP, 100 and 600 labels), EP's published curve is their mean after every
-round with a band of one sample standard deviation over runs. ``--extra`` draws further metrics
-files (diagnostic runs). Writes ``semi_N_curve.png`` and ``semi_N_curve.json`` next to the metrics.
+final figure otherwise; METHOD.md). The earlier EP recipes' runs (``published-v1/``: inverted
+dropout, smoothing 0.1; ``published-v2/``: dt 0.5, PyTorch's default weights, the k-WTA on the
+softmax, the read-out's gradient at the free state) are drawn beside it where committed, and so is a
+second seed (``-seed1``, which draws its own labelled subset). Where the authors' released per-run
+results hold the label count (``published_runs_ep.json``: EP, 100 and 600 labels), EP's published
+curve is their mean after every round with a band of one sample standard deviation over runs.
+``--extra`` draws further metrics files (diagnostic runs). Writes ``semi_N_curve.png`` and
+``semi_N_curve.json`` next to the metrics.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ PUBLISHED_FINAL = {"bp": {100: 0.8843, 300: 0.9213, 600: 0.9488, 1000: 0.9566, 3
 # (folder, file suffix, line style, legend): the run of the current preset, then earlier variants
 VARIANTS = (("published", "", "-", "measured"),
             ("published", "-seed1", "--", "seed 1 (its own labelled subset)"),
-            ("published", "-xavier", "-.", "Xavier(0.5) init"),
+            ("published-v2", "", "-.", "recipe v2 (until 2026-12-04)"),
             ("published-v1", "", ":", "first recipe"))
 
 

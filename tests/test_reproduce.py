@@ -125,27 +125,35 @@ def test_paper_table_takes_a_finished_published_semi_run_and_its_ablations(tmp_p
     assert "supervised only 0.9193" in paper_table.markdown([done])
 
 
-def test_paper_table_reports_the_xavier_run_until_the_current_presets_run_ends(tmp_path):
+def test_paper_table_puts_an_earlier_recipes_runs_beside_a_row_never_as_its_result(tmp_path):
     import json
 
     paper_table = load_benchmark_script("paper_table")
-    semi = tmp_path / "semi" / "published"
-    semi.mkdir(parents=True)
 
-    def run(name, epochs, accuracy, last=500):
-        records = [{"epoch": e, "epoch_seconds": 1.0} for e in range(1, epochs)]
-        scored = {"test_accuracy": accuracy} if epochs == last else {}
-        records.append({"epoch": epochs, "epoch_seconds": 1.0, **scored})
-        (semi / f"{name}.metrics.json").write_text(json.dumps(records))
+    def run(folder, name, epochs, accuracy=None):
+        (tmp_path / "semi" / folder).mkdir(parents=True, exist_ok=True)
+        records = [{"epoch": e, "epoch_seconds": 1.0} for e in range(1, epochs + 1)]
+        if accuracy is not None:
+            records[-1]["test_accuracy"] = accuracy
+        (tmp_path / "semi" / folder / f"{name}.metrics.json").write_text(json.dumps(records))
 
-    run("semi-ep-600-xavier", 500, 0.958)
-    run("semi-ep-600", 56, None)  # the current preset's run, cut off
+    run("published-v2", "semi-ep-600", 500, 0.96)
+    run("published-v2", "semi-ep-600-seed1", 500, 0.97)
+    run("published-v2", "semi-ep-600-supervised", 300, 0.92)
+    run("published", "semi-ep-600", 56)  # the current preset's run, cut off
     row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
-    assert row["measured"] == 0.958 and "Xavier(0.5)" in row["reason"] and "at epoch 56" in row["reason"]
-    run("semi-ep-600", 500, 0.9661)  # ... and once it ends, it is the result, the Xavier run beside it
+    assert row["measured"] is None and "56 epochs committed" in row["reason"]
+    assert "projected about 0.1 h" in row["reason"] and "(published-v2)" in row["reason"]  # 500 s of v2's run
+    (earlier,) = row["earlier_recipes"]
+    assert (earlier["name"], earlier["measured"], earlier["seeds"], earlier["supervised_only"]) == \
+        ("published-v2", 0.965, 2, 0.92)
+    assert "earlier recipe published-v2 (0.9650 over 2 seed(s), supervised only 0.9200)" in paper_table.markdown([row])
+    assert row["supervised_only"] is None  # the current preset's ablation has not run
+    run("published", "semi-ep-600", 500, 0.9661)  # once the current preset's run ends, it is the result
     row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
-    assert (row["measured"], row["xavier_init"]) == (0.9661, 0.958)
-    assert "with Xavier(0.5) init 0.9580" in paper_table.markdown([row])
+    assert (row["measured"], row["seeds"]) == (0.9661, 1) and row["earlier_recipes"][0]["measured"] == 0.965
+    bp = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-bp-600"]
+    assert "earlier_recipes" not in bp and "projected" not in bp["reason"]  # EP's recipes are not BP's
 
 
 def test_paper_table_averages_a_semi_row_over_its_finished_seeds(tmp_path):

@@ -183,9 +183,13 @@ def test_published_semi_presets_follow_the_method(algo):
         assert plan(c)[-1].occurrences == rounds
         assert not any(p.phase.pool == "unlabelled" for p in plan(preset_config(f"semi-{algo}-{n}-supervised")))
         assert preset_config(f"semi-{algo}-{n}-gamma0").wta_rule.gamma == 0.0
-        assert c.init == "torch"  # ours where METHOD.md is silent, chosen on validation
+        # BP: PyTorch's default weights, the pre-training Adam carried on; EP: the authors' release,
+        # Xavier(0.5) and a fresh labelled Adam for the rounds (chosen on validation)
+        assert (c.init, c.init_gain) == {"bp": ("torch", 0.5), "ep": ("xavier", 0.5)}[algo]
+        assert (alternation["labelled"].optimizer == pre.optimizer) == (algo == "bp")
     if algo == "ep":
         c = preset_config("semi-ep-600")
         assert (c.ep_free_steps, c.ep_nudge_steps, c.ep_beta, c.ce_label_smoothing) == (60, 10, 0.45, 0.3)
+        assert (c.ep_dt, c.ep_readout_target, c.ep_readout_grad) == (0.2, "logits", "nudged")
         assert c.ep_dropout == "mask"  # the published EP runs: a plain 0/1 mask, no rescaling
         assert preset_config("semi-ep-300").input_dropout == 0.2
