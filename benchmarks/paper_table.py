@@ -153,12 +153,17 @@ SEMI_RUN = ("sdt-neuro train --preset {preset} --threads 1 --val-samples 1000 --
 
 
 #: earlier recipes of the published semi-supervised EP procedure, kept apart: (folder under ``semi/``,
-#: how it differs from the current presets); their figures go beside the row, never as its result
+#: file suffix, how it differs from the current presets); their figures go beside the row, never as its
+#: result
+_V2 = ("dt 0.5, the k-WTA on the softmax, the read-out's gradient at the free state, the pre-training Adam "
+       "carried into the rounds")
 SEMI_EP_EARLIER = (
-    ("published-v1", "inverted dropout, label smoothing 0.1 (EP presets before 2026-12-03)"),
-    ("published-v2", "dt 0.5, PyTorch's default initial weights, the k-WTA on the softmax, the read-out's gradient "
-                     "at the free state, the pre-training Adam carried into the rounds (EP presets 2026-12-03 to "
-                     "2026-12-04)"),
+    ("published-v1", "", f"inverted dropout, label smoothing 0.1, Xavier(0.5) weights, {_V2} "
+                         "(EP presets before 2026-12-03)"),
+    ("published-v2", "", f"PyTorch's default initial weights, {_V2} (EP presets 2026-12-03 to 2026-12-04; its "
+                         "supervised-only ablations ran with Xavier(0.5) weights)"),
+    ("published-v2", "-xavier", f"Xavier(0.5) weights, {_V2} (EP presets on 2026-12-03 until the switch to "
+                                "PyTorch's default weights)"),
 )
 
 #: further seeds of a row (``<row>-seed1`` ...: the run's ``--seed``, which also draws its labelled subset)
@@ -216,15 +221,16 @@ def _seeds_command(row: str, seeds: dict[str, Any]) -> str:
 
 def _projected(results: Path, algo: str) -> str:
     """Arithmetic, not a measurement: the cost of one unrun row from the first finished run of ``algo``
-    (the unlabelled epochs dominate a round and do not depend on the label count)."""
+    under the current presets, else under an earlier EP recipe (the unlabelled epochs dominate a round
+    and depend neither on the label count nor on the recipe)."""
     from sdt_neuro.presets import SEMI_LABELS
 
-    folders = ["published"] + ([folder for folder, _ in reversed(SEMI_EP_EARLIER)] if algo == "ep" else [])
-    for folder in folders:  # a round costs the same under each recipe: one unlabelled epoch dominates it
+    runs = [("published", "")] + ([(f, v) for f, v, _ in reversed(SEMI_EP_EARLIER)] if algo == "ep" else [])
+    for folder, variant in runs:  # a round costs the same under each recipe: one unlabelled epoch dominates it
         for n in SEMI_LABELS:
-            done = _semi_final(results, f"semi-{algo}-{n}", folder)
+            done = _semi_final(results, f"semi-{algo}-{n}", folder, variant)
             if done:
-                run = f"semi-{algo}-{n}" + ("" if folder == "published" else f" ({folder})")
+                run = f"semi-{algo}-{n}{variant}" + ("" if folder == "published" else f" ({folder})")
                 return (f"; projected about {done['seconds'] / 3600:.1f} h of one core (arithmetic from the finished "
                         f"{run} run's {done['seconds']:.0f} s)")
     return ""
@@ -245,20 +251,22 @@ def _released_spread(released: dict[str, Any], algo: str, n: int) -> dict[str, A
 
 
 def _earlier_recipes(results: Path, row: str) -> list[dict[str, Any]]:
-    """The finished runs of ``row`` under each of :data:`SEMI_EP_EARLIER` (mean over their seeds) and
-    its supervised-only ablation there, for the recipes that have either."""
+    """The finished runs of ``row`` under each of :data:`SEMI_EP_EARLIER` (mean and spread over their
+    seeds) and its supervised-only ablation there, for the recipes that have either."""
     found = []
-    for folder, recipe in SEMI_EP_EARLIER:
-        def final(results: Path, name: str, variant: str = "", folder: str = folder) -> dict[str, Any] | None:
-            return _semi_final(results, name, folder, variant)
+    for folder, variant, recipe in SEMI_EP_EARLIER:
+        def final(results: Path, name: str, variant: str = "", folder: str = folder,
+                  recipe_variant: str = variant) -> dict[str, Any] | None:
+            return _semi_final(results, name, folder, recipe_variant + variant)
 
         first = final(results, row)
         supervised = (final(results, f"{row}-supervised") or {}).get("measured")
         if first is None and supervised is None:
             continue
         seeds = _over_seeds(results, row, first, final) if first else {}
-        found.append({"name": folder, "recipe": recipe, "source": f"benchmarks/results/semi/{folder}/",
-                      "measured": seeds.get("measured"), "seeds": seeds.get("seeds"), "supervised_only": supervised})
+        found.append({"name": f"{folder}{variant}", "recipe": recipe, "source": f"benchmarks/results/semi/{folder}/",
+                      "measured": seeds.get("measured"), "seeds": seeds.get("seeds"), "std": seeds.get("std"),
+                      "supervised_only": supervised})
     return found
 
 
@@ -317,7 +325,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
                      if r.get(key) is not None]
         for recipe in r.get("earlier_recipes", []):  # beside the row, never its result
             value, supervised = recipe["measured"], recipe["supervised_only"]
-            figures = [f"{value:.4f} over {recipe['seeds']} seed(s)"] if value is not None else []
+            spread = f" ± {recipe['std']:.4f}" if recipe.get("std") is not None else ""
+            figures = [f"{value:.4f}{spread} over {recipe['seeds']} seed(s)"] if value is not None else []
             figures += [f"supervised only {supervised:.4f}"] if supervised is not None else []
             ablations.append(f"earlier recipe {recipe['name']} ({', '.join(figures)})")
         note = "; ".join([note, *ablations]) if note else "; ".join(ablations)

@@ -36,8 +36,10 @@ PUBLISHED_FINAL = {"bp": {100: 0.8843, 300: 0.9213, 600: 0.9488, 1000: 0.9566, 3
 
 # (folder, file suffix, line style, legend): the run of the current preset, then earlier variants
 VARIANTS = (("published", "", "-", "measured"),
-            ("published", "-seed1", "--", "seed 1 (its own labelled subset)"),
+            ("published", "-seed1", "--", "its own labelled subset"),
             ("published-v2", "", "-.", "recipe v2 (until 2026-12-04)"),
+            ("published-v2", "-seed1", (0, (5, 2, 1, 2)), "recipe v2, its own labelled subset"),
+            ("published-v2", "-xavier", (0, (3, 1, 1, 1, 1, 1)), "recipe v2, Xavier(0.5) init"),
             ("published-v1", "", ":", "first recipe"))
 
 
@@ -88,8 +90,9 @@ def main() -> int:
             if not path.is_file():
                 continue
             curve = rounds(algo, json.loads(path.read_text()))
-            ax.plot(list(curve), list(curve.values()), style, color=colour, alpha=0.8,
-                    label=f"{algo.upper()} {what} (validation, 1,000 images, seed 0)")
+            seed = suffix.removeprefix("-seed") if suffix.startswith("-seed") else "0"
+            ax.plot(list(curve), list(curve.values()), linestyle=style, color=colour, alpha=0.8,
+                    label=f"{algo.upper()} {what} (validation, 1,000 images, seed {seed})")
             summary[f"{algo} {what}"] = {"rounds_done": max(curve, default=0),
                                          "best": max(curve.values(), default=None),
                                          "at_published_rounds": {r: curve.get(r) for r in published},

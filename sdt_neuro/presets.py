@@ -225,9 +225,10 @@ def _semi_presets() -> dict[str, dict[str, Any]]:
 # taken at the nudged state (``ep_readout_grad="nudged"``); the rounds' labelled epochs get a fresh
 # Adam of their own (slot ``labelled-rounds``). Chosen on validation (2026-12-04): with all five the
 # 100-label run held at 0.918-0.927 from round 70 to 122, where every run without the nudged
-# gradient fell 3-5 points after round 80 (BENCHMARKS.md). Earlier EP recipes and their figures:
-# published-v1/ (inverted dropout, smoothing 0.1; until 2026-12-03) and published-v2/ (dt 0.5,
-# PyTorch's default weights, softmax target, gradient at the free state; until 2026-12-04).
+# gradient declined, by 2-8 points from round 64-90 on (BENCHMARKS.md). Earlier EP recipes and
+# their figures: published-v1/ (inverted dropout, smoothing 0.1; until 2026-12-03) and
+# published-v2/ (dt 0.5, PyTorch's default weights, softmax target, gradient at the free state;
+# until 2026-12-04), both under benchmarks/results/semi/.
 SEMI_PUBLISHED: dict[str, dict[str, Any]] = {
     "bp": {"readout": "sigmoid", "pretrain_lrs": (1e-3, 3e-3), "pretrain_decay": 0.98, "pretrain_epochs": 200,
            "rounds": 400, "unlabelled_batch": 256, "unlabelled_ramp": (0.001, 0.18), "labelled_ramp": (0.72, 0.05),

@@ -140,14 +140,19 @@ def test_paper_table_puts_an_earlier_recipes_runs_beside_a_row_never_as_its_resu
     run("published-v2", "semi-ep-600", 500, 0.96)
     run("published-v2", "semi-ep-600-seed1", 500, 0.97)
     run("published-v2", "semi-ep-600-supervised", 300, 0.92)
+    run("published-v2", "semi-ep-600-xavier", 500, 0.958)  # a variant of that recipe, an entry of its own
     run("published", "semi-ep-600", 56)  # the current preset's run, cut off
     row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
     assert row["measured"] is None and "56 epochs committed" in row["reason"]
     assert "projected about 0.1 h" in row["reason"] and "(published-v2)" in row["reason"]  # 500 s of v2's run
-    (earlier,) = row["earlier_recipes"]
+    earlier, xavier = row["earlier_recipes"]
     assert (earlier["name"], earlier["measured"], earlier["seeds"], earlier["supervised_only"]) == \
         ("published-v2", 0.965, 2, 0.92)
-    assert "earlier recipe published-v2 (0.9650 over 2 seed(s), supervised only 0.9200)" in paper_table.markdown([row])
+    assert (xavier["name"], xavier["measured"], xavier["seeds"], xavier["supervised_only"]) == \
+        ("published-v2-xavier", 0.958, 1, None)
+    note = paper_table.markdown([row])
+    assert "earlier recipe published-v2 (0.9650 ± 0.0071 over 2 seed(s), supervised only 0.9200)" in note
+    assert "earlier recipe published-v2-xavier (0.9580 over 1 seed(s))" in note
     assert row["supervised_only"] is None  # the current preset's ablation has not run
     run("published", "semi-ep-600", 500, 0.9661)  # once the current preset's run ends, it is the result
     row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
