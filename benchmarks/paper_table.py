@@ -37,6 +37,13 @@ def _seconds(records: list[dict[str, Any]]) -> float:
     return round(sum(r.get("epoch_seconds", 0.0) for r in records), 1)
 
 
+def _threads(records: list[dict[str, Any]]) -> list[int] | None:
+    """The torch threads a run's epochs recorded (sorted, distinct), or ``None`` where any epoch lacks them."""
+    if any("threads" not in r for r in records):
+        return None
+    return sorted({int(r["threads"]) for r in records})
+
+
 def _entry(row: str, **fields: Any) -> dict[str, Any]:
     base = {"row": row, "published": PUBLISHED[row], "measured": None, "seeds": None, "std": None, "epochs": None,
             "seconds": None, "split": "test", "command": None}
@@ -180,7 +187,7 @@ def _semi_final(results: Path, preset: str, folder: str = "published", variant: 
     if not records or records[-1]["epoch"] < preset_config(preset).epochs or "test_accuracy" not in records[-1]:
         return None
     return {"measured": records[-1]["test_accuracy"], "epochs": records[-1]["epoch"], "seconds": _seconds(records),
-            "source": f"benchmarks/results/{file}"}
+            "threads": _threads(records), "source": f"benchmarks/results/{file}"}
 
 
 FindRun = Callable[..., dict[str, Any] | None]  # a finished run of (results, row, variant=...), or None
@@ -220,19 +227,23 @@ def _seeds_command(row: str, seeds: dict[str, Any]) -> str:
 
 
 def _projected(results: Path, algo: str) -> str:
-    """Arithmetic, not a measurement: the cost of one unrun row from the first finished run of ``algo``
-    under the current presets, else under an earlier EP recipe (the unlabelled epochs dominate a round
-    and depend neither on the label count nor on the recipe)."""
+    """Arithmetic, not a measurement: the cost of one unrun row of ``algo`` from its finished runs under
+    the current presets, else under an earlier EP recipe (the unlabelled epochs dominate a round and
+    depend neither on the label count nor on the recipe). It takes the slowest of the runs that record
+    one thread throughout, else the slowest of all (a run given more threads for a while is faster)."""
     from sdt_neuro.presets import SEMI_LABELS
 
     runs = [("published", "")] + ([(f, v) for f, v, _ in reversed(SEMI_EP_EARLIER)] if algo == "ep" else [])
     for folder, variant in runs:  # a round costs the same under each recipe: one unlabelled epoch dominates it
-        for n in SEMI_LABELS:
-            done = _semi_final(results, f"semi-{algo}-{n}", folder, variant)
-            if done:
-                run = f"semi-{algo}-{n}{variant}" + ("" if folder == "published" else f" ({folder})")
-                return (f"; projected about {done['seconds'] / 3600:.1f} h of one core (arithmetic from the finished "
-                        f"{run} run's {done['seconds']:.0f} s)")
+        done = [(n, d) for n in SEMI_LABELS if (d := _semi_final(results, f"semi-{algo}-{n}", folder, variant))]
+        if not done:
+            continue
+        one_thread = [(n, d) for n, d in done if d["threads"] == [1]]
+        n, slowest = max(one_thread or done, key=lambda nd: nd[1]["seconds"])
+        run = f"semi-{algo}-{n}{variant}" + ("" if folder == "published" else f" ({folder})")
+        how = "on 1 thread" if one_thread else "the slowest finished run; its threads are not all recorded"
+        return (f"; projected about {slowest['seconds'] / 3600:.1f} h of one core (arithmetic from the finished "
+                f"{run} run's {slowest['seconds']:.0f} s, {how})")
     return ""
 
 

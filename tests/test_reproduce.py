@@ -121,8 +121,31 @@ def test_paper_table_takes_a_finished_published_semi_run_and_its_ablations(tmp_p
     assert done["supervised_only"] == 0.9193 and done["no_homeostasis"] is None
     assert rows["semi-ep-100"]["measured"] is None and "120 epochs committed" in rows["semi-ep-100"]["reason"]
     assert "projected about 0.1 h of one core" in rows["semi-ep-300"]["reason"]  # arithmetic from semi-ep-600's 500 s
+    assert "slowest finished run" in rows["semi-ep-300"]["reason"]  # its records do not say their threads
     assert "projected" not in rows["semi-bp-300"]["reason"]  # no finished BP run to project from
     assert "supervised only 0.9193" in paper_table.markdown([done])
+
+
+def test_paper_table_projects_an_unrun_rows_cost_from_one_thread_runs_only(tmp_path):
+    import json
+
+    paper_table = load_benchmark_script("paper_table")
+    semi = tmp_path / "semi" / "published"
+    semi.mkdir(parents=True)
+
+    def run(name, seconds, threads):  # 500 epochs, the last scored
+        records = [{"epoch": e, "epoch_seconds": seconds / 500, "threads": threads(e)} for e in range(1, 501)]
+        records[-1]["test_accuracy"] = 0.95
+        (semi / f"{name}.metrics.json").write_text(json.dumps(records))
+
+    run("semi-ep-100", 3600.0, lambda e: 1 if e < 300 else 2)  # faster: two threads after epoch 300
+    run("semi-ep-600", 1800.0, lambda e: 1)
+    run("semi-ep-1000", 7200.0, lambda e: 2)
+    reason = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-300"]["reason"]
+    assert "projected about 0.5 h of one core" in reason and "semi-ep-600 run's 1800 s, on 1 thread" in reason
+    run("semi-ep-600", 1800.0, lambda e: 2)  # no run on one thread throughout: the slowest of them
+    reason = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-300"]["reason"]
+    assert "projected about 2.0 h" in reason and "semi-ep-1000 run's 7200 s" in reason
 
 
 def test_paper_table_puts_an_earlier_recipes_runs_beside_a_row_never_as_its_result(tmp_path):

@@ -271,6 +271,7 @@ def train(
             lr_factor=phase_factor(config, planned, (epoch + 1) / horizon),
             train_seconds=train_seconds,
             epoch_seconds=time.perf_counter() - t0,
+            threads=torch.get_num_threads(),  # what the seconds were measured on
         )
         metrics.append(record)
         self_defined = self_defined or not phase.labels

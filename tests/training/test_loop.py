@@ -48,6 +48,18 @@ def test_resume_continues_exactly(tmp_path):
     assert full.metrics[-1]["test_da_average"] == resumed.metrics[-1]["test_da_average"]
 
 
+def test_each_record_says_how_many_threads_its_seconds_were_measured_on(tmp_path):
+    data, before = synthetic_dataset(), torch.get_num_threads()
+    try:
+        train(small_config(epochs=1).replace(schedule_epochs=2), out_dir=tmp_path, dataset=data, progress=False,
+              plots=False)
+        resumed = train(small_config(epochs=2, threads=2).replace(schedule_epochs=2), out_dir=tmp_path,
+                        resume=True, dataset=data, progress=False, plots=False)
+    finally:
+        torch.set_num_threads(before)
+    assert [m["threads"] for m in resumed.metrics] == [1, 2]
+
+
 def test_resume_after_a_probe_continues_exactly(tmp_path):
     """The probe at the end of a run must not move the generator the next epochs draw from."""
     data = synthetic_dataset()
