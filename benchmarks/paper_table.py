@@ -187,7 +187,13 @@ def _semi_final(results: Path, preset: str, folder: str = "published", variant: 
     if not records or records[-1]["epoch"] < preset_config(preset).epochs or "test_accuracy" not in records[-1]:
         return None
     return {"measured": records[-1]["test_accuracy"], "epochs": records[-1]["epoch"], "seconds": _seconds(records),
-            "threads": _threads(records), "source": f"benchmarks/results/{file}"}
+            "threads": _threads(records), "val_samples": records[-1].get("val_samples"),
+            "source": f"benchmarks/results/{file}"}
+
+
+#: what :func:`_semi_final` says of a run for the table's own use (the projected cost, the seeds' commands),
+#: kept out of the rows
+_RUN_ONLY = ("threads", "val_samples")
 
 
 FindRun = Callable[..., dict[str, Any] | None]  # a finished run of (results, row, variant=...), or None
@@ -199,10 +205,15 @@ def _over_seeds(results: Path, row: str, first: dict[str, Any], final: FindRun |
     ``final(results, row, variant=...)`` finds finished (default: a semi-supervised run, where each seed
     also draws its own labelled subset, as published); ``measured`` is their mean, ``std`` their
     sample spread, each key of ``means`` their mean too (``None`` unless every run has it),
-    ``collapsed`` whether any of them collapsed, and ``seed_ids`` which seeds they are."""
+    ``collapsed`` whether any of them collapsed, ``seed_ids`` which seeds they are and
+    ``full_train_seeds`` those trained without a validation split (where any were)."""
     final = final or _semi_final
     found = [(s, r) for s in range(1, 10) if (r := final(results, row, variant=f"{SEMI_SEED}{s}"))]
     runs = [first] + [r for _, r in found]
+    full = [s for s, r in [(0, first), *found] if "val_samples" in r and not r["val_samples"]]
+    first = {key: value for key, value in first.items() if key not in _RUN_ONLY}
+    if full:
+        first["full_train_seeds"] = full
     if len(runs) == 1:
         return {**first, "seeds": 1}
     values = [r["measured"] for r in runs]
@@ -222,8 +233,18 @@ def _seeds_command(row: str, seeds: dict[str, Any]) -> str:
     ids = seeds.get("seed_ids", [0])[1:]
     if not ids:
         return ""
-    which = f"1..{ids[-1]}" if ids == list(range(1, len(ids) + 1)) else ", ".join(map(str, ids))
-    return f"  and, for seed S = {which}, --seed S --out ~/runs/{row}-seedS"
+    full = set(seeds.get("full_train_seeds", []))
+
+    def listed(found: list[int]) -> str:
+        consecutive = len(found) > 1 and found == list(range(1, len(found) + 1))
+        return f"1..{found[-1]}" if consecutive else ", ".join(map(str, found))
+
+    split = [s for s in ids if s not in full]
+    parts = [f"  and, for seed S = {listed(split)}, --seed S --out ~/runs/{row}-seedS"] if split else []
+    if full & set(ids):
+        parts.append(f"  and, for seed S = {', '.join(map(str, sorted(full & set(ids))))}, the same without "
+                     f"--val-samples (the full training set, no validation split) --seed S --out ~/runs/{row}-seedS")
+    return "".join(parts)
 
 
 def _projected(results: Path, algo: str) -> str:
@@ -340,6 +361,9 @@ def markdown(rows: list[dict[str, Any]]) -> str:
             figures = [f"{value:.4f}{spread} over {recipe['seeds']} seed(s)"] if value is not None else []
             figures += [f"supervised only {supervised:.4f}"] if supervised is not None else []
             ablations.append(f"earlier recipe {recipe['name']} ({', '.join(figures)})")
+        if r.get("full_train_seeds"):
+            ablations.append(f"seed(s) {', '.join(map(str, r['full_train_seeds']))} trained on the full training "
+                             "set (no validation split)")
         note = "; ".join([note, *ablations]) if note else "; ".join(ablations)
         published = f"{r['published']:.4f}" + (f" ± {r['published_std']:.4f}" if r.get("published_std") else "")
         lines.append(f"| {r['row']} | {published} | {measured} | {r['seeds'] or '–'} | {std} | "

@@ -148,6 +148,34 @@ def test_paper_table_projects_an_unrun_rows_cost_from_one_thread_runs_only(tmp_p
     assert "projected about 2.0 h" in reason and "semi-ep-1000 run's 7200 s" in reason
 
 
+def test_paper_table_keeps_run_details_out_of_a_seeded_row_and_names_full_training_set_seeds(tmp_path):
+    import json
+
+    paper_table = load_benchmark_script("paper_table")
+    semi = tmp_path / "semi" / "published"
+    semi.mkdir(parents=True)
+
+    def run(name, accuracy, val_samples):
+        records = [{"epoch": e, "epoch_seconds": 1.0, "threads": 1} for e in range(1, 501)]
+        records[-1]["test_accuracy"] = accuracy
+        if val_samples is not None:  # a run with a validation split says its size in every record
+            for r in records:
+                r["val_samples"] = val_samples
+        (semi / f"{name}.metrics.json").write_text(json.dumps(records))
+
+    run("semi-ep-600", 0.96, 1000)
+    run("semi-ep-600-seed1", 0.962, 1000)
+    run("semi-ep-600-seed2", 0.964, None)  # the full training set, no validation split
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
+    assert "threads" not in row and "val_samples" not in row
+    assert (row["seeds"], row["seed_ids"], row["full_train_seeds"]) == (3, [0, 1, 2], [2])
+    assert "seed S = 1, --seed S" in row["command"] and "seed S = 2, the same without --val-samples" in row["command"]
+    assert "seed(s) 2 trained on the full training set" in paper_table.markdown([row])
+    run("semi-ep-600-seed2", 0.964, 1000)  # with a split throughout: no such note
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
+    assert "full_train_seeds" not in row and "seed S = 1..2, --seed S" in row["command"]
+
+
 def test_paper_table_puts_an_earlier_recipes_runs_beside_a_row_never_as_its_result(tmp_path):
     import json
 
@@ -267,7 +295,7 @@ def test_paper_table_averages_the_finished_cnn_seeds(tmp_path):
     assert (row["measured"], row["seeds"], row["per_seed"], row["seconds"]) == (0.91, 2, [0.90, 0.92], 400.0)
     assert row["probe_ours"] == 0.92 and row["collapsed"] is True
     assert abs(row["std"] - 0.01414) < 1e-5 and "cnn-fmnist-seed1" in row["source"]
-    assert "for seed S = 1..1, --seed S --out ~/runs/cnn-fmnist-seedS" in row["command"]
+    assert "for seed S = 1, --seed S --out ~/runs/cnn-fmnist-seedS" in row["command"]
     write("cnn-fmnist-seed3", 0.93, None)  # a seed without our probe, and a gap in the seeds
     row = {r["row"]: r for r in paper_table.collect(tmp_path)}["cnn-fmnist"]
     assert row["seed_ids"] == [0, 1, 3] and "for seed S = 1, 3, --seed S" in row["command"]
