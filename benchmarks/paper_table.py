@@ -250,19 +250,21 @@ def _seeds_command(row: str, seeds: dict[str, Any]) -> str:
 def _projected(results: Path, algo: str) -> str:
     """Arithmetic, not a measurement: the cost of one unrun row of ``algo`` from its finished runs under
     the current presets, else under an earlier EP recipe (the unlabelled epochs dominate a round and
-    depend neither on the label count nor on the recipe). It takes the slowest of the runs that record
-    one thread throughout, else the slowest of all (a run given more threads for a while is faster)."""
+    depend neither on the label count nor on the recipe). It takes the slowest of the runs (any seed) that
+    record one thread throughout, else the slowest of all (a run given more threads for a while is faster)."""
     from sdt_neuro.presets import SEMI_LABELS
 
     runs = [("published", "")] + ([(f, v) for f, v, _ in reversed(SEMI_EP_EARLIER)] if algo == "ep" else [])
     for folder, variant in runs:  # a round costs the same under each recipe: one unlabelled epoch dominates it
-        done = [(n, d) for n in SEMI_LABELS if (d := _semi_final(results, f"semi-{algo}-{n}", folder, variant))]
+        seeds = ("", *(f"{SEMI_SEED}{s}" for s in range(1, 10)))
+        done = [(f"semi-{algo}-{n}{variant}{seed}", d) for n in SEMI_LABELS for seed in seeds
+                if (d := _semi_final(results, f"semi-{algo}-{n}", folder, variant + seed))]
         if not done:
             continue
-        one_thread = [(n, d) for n, d in done if d["threads"] == [1]]
-        n, slowest = max(one_thread or done, key=lambda nd: nd[1]["seconds"])
-        run = f"semi-{algo}-{n}{variant}" + ("" if folder == "published" else f" ({folder})")
-        how = "on 1 thread" if one_thread else "the slowest finished run; its threads are not all recorded"
+        one_thread = [(name, d) for name, d in done if d["threads"] == [1]]
+        name, slowest = max(one_thread or done, key=lambda nd: nd[1]["seconds"])
+        run = name + ("" if folder == "published" else f" ({folder})")
+        how = "on 1 thread" if one_thread else "the slowest finished run; none records one thread throughout"
         return (f"; projected about {slowest['seconds'] / 3600:.1f} h of one core (arithmetic from the finished "
                 f"{run} run's {slowest['seconds']:.0f} s, {how})")
     return ""

@@ -146,6 +146,10 @@ def test_paper_table_projects_an_unrun_rows_cost_from_one_thread_runs_only(tmp_p
     run("semi-ep-600", 1800.0, lambda e: 2)  # no run on one thread throughout: the slowest of them
     reason = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-300"]["reason"]
     assert "projected about 2.0 h" in reason and "semi-ep-1000 run's 7200 s" in reason
+    assert "none records one thread throughout" in reason
+    run("semi-ep-600-seed1", 2700.0, lambda e: 1)  # a further seed counts as a finished run too
+    reason = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-300"]["reason"]
+    assert "projected about 0.8 h" in reason and "semi-ep-600-seed1 run's 2700 s, on 1 thread" in reason
 
 
 def test_paper_table_keeps_run_details_out_of_a_seeded_row_and_names_full_training_set_seeds(tmp_path):
