@@ -178,6 +178,12 @@ def test_paper_table_keeps_run_details_out_of_a_seeded_row_and_names_full_traini
     run("semi-ep-600-seed2", 0.964, 1000)  # with a split throughout: no such note
     row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
     assert "full_train_seeds" not in row and "seed S = 1..2, --seed S" in row["command"]
+    assert "--val-samples 1000" in row["command"]
+    run("semi-ep-600", 0.96, None)  # seed 0 on the full training set, the others with a split
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
+    assert row["command"].startswith("sdt-neuro train --preset semi-ep-600 --threads 1 --data-root")
+    assert "seed S = 1..2, the same with --val-samples 1000 (a validation split)" in row["command"]
+    assert "--val-samples" not in {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-1000"]["command"]
 
 
 def test_paper_table_puts_an_earlier_recipes_runs_beside_a_row_never_as_its_result(tmp_path):
