@@ -4,12 +4,13 @@
 
 Reads the committed ``benchmarks/results/semi/published/semi-{bp,ep}-N.metrics.json`` (finished
 or still running), converts epochs to rounds (an epoch after pre-training, one round = one
-unlabelled + one labelled epoch) and plots the validation output accuracy of each round beside
+unlabelled + one labelled epoch) and plots the validation output accuracy of each round (the test
+accuracy for a run on the full training set, which scores it every epoch) beside
 the published test accuracy (after rounds 1, 50, 100, 200, and 400 for BP, with 600 labels; the
 final figure otherwise; METHOD.md). The earlier EP recipes' runs (``published-v1/``: inverted
 dropout, smoothing 0.1; ``published-v2/``: dt 0.5, PyTorch's default weights, the k-WTA on the
 softmax, the read-out's gradient at the free state) are drawn beside it where committed, and so is a
-second seed (``-seed1``, which draws its own labelled subset). Where the authors' released per-run
+further seeds (``-seed1``, ``-seed2``, each drawing its own labelled subset). Where the authors' released per-run
 results hold the label count (``published_runs_ep.json``: EP, 100 and 600 labels), EP's published
 curve is their mean after every round with a band of one sample standard deviation over runs.
 ``--extra`` draws further metrics files (diagnostic runs). Writes ``semi_N_curve.png`` and
@@ -37,17 +38,21 @@ PUBLISHED_FINAL = {"bp": {100: 0.8843, 300: 0.9213, 600: 0.9488, 1000: 0.9566, 3
 # (folder, file suffix, line style, legend): the run of the current preset, then earlier variants
 VARIANTS = (("published", "", "-", "measured"),
             ("published", "-seed1", "--", "its own labelled subset"),
+            ("published", "-seed2", (0, (1, 1)), "its own labelled subset"),
             ("published-v2", "", "-.", "recipe v2 (until 2026-12-04)"),
             ("published-v2", "-seed1", (0, (5, 2, 1, 2)), "recipe v2, its own labelled subset"),
             ("published-v2", "-xavier", (0, (3, 1, 1, 1, 1, 1)), "recipe v2, Xavier(0.5) init"),
             ("published-v1", "", ":", "first recipe"))
 
 
-def rounds(algo: str, records: list[dict]) -> dict[int, float]:
-    """Validation output accuracy after each labelled epoch of the alternation, by round (1-based)."""
+def rounds(algo: str, records: list[dict]) -> tuple[dict[int, float], str]:
+    """Output accuracy after each labelled epoch of the alternation, by round (1-based), and its split:
+    validation where the run held one out, else the test set (a run on the full training set scores
+    it every epoch; nothing is chosen on those figures)."""
     pre = SEMI_PUBLISHED[algo]["pretrain_epochs"]
-    return {(r["epoch"] - pre) // 2: r["val_accuracy"] for r in records
-            if r.get("phase") == "labelled" and "val_accuracy" in r}
+    key = "val_accuracy" if any("val_accuracy" in r for r in records) else "test_accuracy"
+    split = "validation, 1,000 images" if key == "val_accuracy" else "test, full training set"
+    return {(r["epoch"] - pre) // 2: r[key] for r in records if r.get("phase") == "labelled" and key in r}, split
 
 
 def released_band(n: int) -> tuple[list[float], list[float], int] | None:
@@ -89,20 +94,21 @@ def main() -> int:
             path = RESULTS.parent / folder / f"semi-{algo}-{n}{suffix}.metrics.json"
             if not path.is_file():
                 continue
-            curve = rounds(algo, json.loads(path.read_text()))
+            curve, split = rounds(algo, json.loads(path.read_text()))
             seed = suffix.removeprefix("-seed") if suffix.startswith("-seed") else "0"
             ax.plot(list(curve), list(curve.values()), linestyle=style, color=colour, alpha=0.8,
-                    label=f"{algo.upper()} {what} (validation, 1,000 images, seed {seed})")
-            summary[f"{algo} {what}"] = {"rounds_done": max(curve, default=0),
-                                         "best": max(curve.values(), default=None),
-                                         "at_published_rounds": {r: curve.get(r) for r in published},
-                                         "published": published, "source": str(path.relative_to(RESULTS.parent))}
+                    label=f"{algo.upper()} {what} ({split}, seed {seed})")
+            name = f"{algo} {what}" + ("" if seed == "0" else f", seed {seed}")
+            summary[name] = {"split": split, "rounds_done": max(curve, default=0),
+                             "best": max(curve.values(), default=None),
+                             "at_published_rounds": {r: curve.get(r) for r in published},
+                             "published": published, "source": str(path.relative_to(RESULTS.parent))}
     for i, spec in enumerate(args.extra):
         head, _, tail = spec.rpartition(":")
         path, what = (head, tail) if Path(head).is_file() else (spec, "")
-        curve = rounds("ep", json.loads(Path(path).read_text()))
+        curve, split = rounds("ep", json.loads(Path(path).read_text()))
         ax.plot(list(curve), list(curve.values()), "-", color=f"C{i + 2}", lw=1.2,
-                label=f"EP {what or Path(path).parent.name} (validation)")
+                label=f"EP {what or Path(path).parent.name} ({split})")
         done = max(curve, default=0)
         summary[f"extra {what or path}"] = {"rounds_done": done, "best": max(curve.values(), default=None),
                                             "last": curve.get(done), "source": path}

@@ -1,0 +1,25 @@
+from sdt_neuro.presets import SEMI_PUBLISHED
+from tests.conftest import load_benchmark_script
+
+semi_curve = load_benchmark_script("semi_curve")
+PRE = SEMI_PUBLISHED["ep"]["pretrain_epochs"]
+
+
+def alternation(key: str | None) -> list[dict]:
+    """Pre-training, then two rounds (unlabelled, labelled), each epoch scored under ``key``."""
+    records = [{"epoch": e, "phase": "pretrain", **({key: 0.5} if key else {})} for e in range(1, PRE + 1)]
+    for r, value in ((1, 0.9), (2, 0.95)):
+        records.append({"epoch": PRE + 2 * r - 1, "phase": "unlabelled", **({key: value - 0.1} if key else {})})
+        records.append({"epoch": PRE + 2 * r, "phase": "labelled", **({key: value} if key else {})})
+    return records
+
+
+def test_rounds_reads_validation_where_the_run_held_it_out():
+    records = alternation("val_accuracy")
+    records[-1]["test_accuracy"] = 0.93  # scored once, after the last epoch: not a point of the curve
+    assert semi_curve.rounds("ep", records) == ({1: 0.9, 2: 0.95}, "validation, 1,000 images")
+
+
+def test_rounds_reads_the_test_set_of_a_run_on_the_full_training_set():
+    assert semi_curve.rounds("ep", alternation("test_accuracy")) == ({1: 0.9, 2: 0.95}, "test, full training set")
+    assert semi_curve.rounds("ep", alternation(None)) == ({}, "test, full training set")
