@@ -44,6 +44,17 @@ def _threads(records: list[dict[str, Any]]) -> list[int] | None:
     return sorted({int(r["threads"]) for r in records})
 
 
+#: the validation split every run held out before the final runs on the full training set (2026-12-05)
+VAL_SPLIT = " --val-samples 1000"
+
+
+def _split_of(records: list[dict[str, Any]]) -> str:
+    """The ``--val-samples`` option a run's records say it was given ("" for the full training set, or no run
+    yet: a new run is a final one); ``--resume`` needs it unchanged."""
+    sizes = {r["val_samples"] for r in records if r.get("val_samples")}
+    return f" --val-samples {max(sizes)}" if sizes else ""
+
+
 def _entry(row: str, **fields: Any) -> dict[str, Any]:
     base = {"row": row, "published": PUBLISHED[row], "measured": None, "seeds": None, "std": None, "epochs": None,
             "seconds": None, "split": "test", "command": None}
@@ -88,7 +99,7 @@ def collect(results: Path) -> list[dict[str, Any]]:
 
 
 #: the published CNN recipe's runs (``cnn/<preset>.metrics.json``: the run's metrics.json, copied as it goes)
-CNN_RUN = ("sdt-neuro train --preset {preset} --threads 1 --val-samples 1000 --data-root /work/shared/datasets "
+CNN_RUN = ("sdt-neuro train --preset {preset} --threads 1{split} --data-root /work/shared/datasets "
            "--out ~/runs/{preset} --no-progress")
 #: the released result files' per-seed figures of the CNN rows (``published_std``, ``published_seeds``)
 CNN_PUBLISHED_SEEDS = "cnn/published_per_seed.json"
@@ -107,6 +118,7 @@ def _cnn_final(results: Path, row: str, variant: str = "") -> dict[str, Any] | N
     if last.get("epoch") != preset_config(row).epochs or CNN_PROBE not in last:
         return None
     return {"measured": last[CNN_PROBE], "epochs": last["epoch"], "seconds": _seconds(records),
+            "val_samples": last.get("val_samples"),
             "source": f"benchmarks/results/{file}", "probe_ours": last.get("test_linear_probe"),
             "collapsed": bool(last.get("collapsed"))}
 
@@ -119,7 +131,7 @@ def _cnn(results: Path, row: str, cost: str) -> dict[str, Any]:
 
     epochs = preset_config(row).epochs
     records = _load(results, f"cnn/{row}.metrics.json") or []
-    command = CNN_RUN.format(preset=row)
+    command = CNN_RUN.format(preset=row, split=_split_of(records))
     last = records[-1] if records else {}
     spread = ((_load(results, CNN_PUBLISHED_SEEDS) or {}).get("runs") or {}).get(row)
     published = {"published_std": spread["std"], "published_seeds": spread["seeds"]} if spread else {}
@@ -156,10 +168,9 @@ def _ep_2layer(results: Path) -> dict[str, Any]:
 
 
 #: a final run (the full training set, as the issue asks); the runs before 2026-12-05 held out a validation split
-#: of :data:`SEMI_SPLIT` and their commands say so
+#: of :data:`VAL_SPLIT` and their commands say so
 SEMI_RUN = ("sdt-neuro train --preset {preset} --threads 1{split} --data-root /work/shared/datasets "
             "--out ~/runs/{preset} --no-progress")
-SEMI_SPLIT = " --val-samples 1000"
 
 
 #: earlier recipes of the published semi-supervised EP procedure, kept apart: (folder under ``semi/``,
@@ -243,7 +254,7 @@ def _seeds_command(row: str, seeds: dict[str, Any]) -> str:
 
     same = [s for s in ids if (s in full) == (0 in full)]
     other = [s for s in ids if (s in full) != (0 in full)]
-    change = (f"with{SEMI_SPLIT} (a validation split)" if 0 in full
+    change = (f"with{VAL_SPLIT} (a validation split)" if 0 in full
               else "without --val-samples (the full training set, no validation split)")
     parts = [f"  and, for seed S = {listed(same)}, --seed S --out ~/runs/{row}-seedS"] if same else []
     if other:
@@ -327,8 +338,7 @@ def _semi(results: Path) -> list[dict[str, Any]]:
             partial = _load(results, f"semi/published/{row}.metrics.json") or []
             if final:
                 seeds = _over_seeds(results, row, final)
-                split = "" if 0 in seeds.get("full_train_seeds", []) else SEMI_SPLIT
-                command = SEMI_RUN.format(preset=row, split=split) + _seeds_command(row, seeds)
+                command = SEMI_RUN.format(preset=row, split=_split_of(partial)) + _seeds_command(row, seeds)
                 rows.append(_entry(row, command=command, **seeds, **ablations))
                 continue
             tuned = None
@@ -347,7 +357,8 @@ def _semi(results: Path) -> list[dict[str, Any]]:
                 extra["tuned_on_test"] = tuned
                 reason += ("; our earlier recipe's figure (tuned_on_test, preset semi-*-ours) came from settings "
                            "chosen on the test set and is not a result")
-            rows.append(_entry(row, reason=reason, command=SEMI_RUN.format(preset=row, split=""), **extra, **ablations))
+            command = SEMI_RUN.format(preset=row, split=_split_of(partial))  # a partial run resumes as it began
+            rows.append(_entry(row, reason=reason, command=command, **extra, **ablations))
     return rows
 
 

@@ -9,9 +9,9 @@ accuracy for a run on the full training set, which scores it every epoch) beside
 the published test accuracy (after rounds 1, 50, 100, 200, and 400 for BP, with 600 labels; the
 final figure otherwise; METHOD.md). The earlier EP recipes' runs (``published-v1/``: inverted
 dropout, smoothing 0.1; ``published-v2/``: dt 0.5, PyTorch's default weights, the k-WTA on the
-softmax, the read-out's gradient at the free state) are drawn beside it where committed, and so is a
-further seeds (``-seed1``, ``-seed2``, each drawing its own labelled subset). Where the authors' released per-run
-results hold the label count (``published_runs_ep.json``: EP, 100 and 600 labels), EP's published
+softmax, the read-out's gradient at the free state) are drawn beside it where committed, and so are
+further seeds (``-seed1``, ``-seed2``, each drawing its own labelled subset). Where the authors'
+released per-run results hold the label count (``published_runs_ep.json``: EP, 100 and 600 labels), EP's published
 curve is their mean after every round with a band of one sample standard deviation over runs.
 ``--extra`` draws further metrics files (diagnostic runs). Writes ``semi_N_curve.png`` and
 ``semi_N_curve.json`` next to the metrics.
@@ -50,8 +50,9 @@ def rounds(algo: str, records: list[dict]) -> tuple[dict[int, float], str]:
     validation where the run held one out, else the test set (a run on the full training set scores
     it every epoch; nothing is chosen on those figures)."""
     pre = SEMI_PUBLISHED[algo]["pretrain_epochs"]
-    key = "val_accuracy" if any("val_accuracy" in r for r in records) else "test_accuracy"
-    split = "validation, 1,000 images" if key == "val_accuracy" else "test, full training set"
+    sizes = {r["val_samples"] for r in records if r.get("val_samples")}
+    key = "val_accuracy" if sizes else "test_accuracy"
+    split = f"validation, {max(sizes):,} images" if sizes else "test, full training set"
     return {(r["epoch"] - pre) // 2: r[key] for r in records if r.get("phase") == "labelled" and key in r}, split
 
 
@@ -68,7 +69,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--labels", type=int, default=600, choices=sorted(PUBLISHED_FINAL["bp"]))
     parser.add_argument("--extra", nargs="*", default=[], metavar="PATH[:LABEL]",
-                        help="further EP metrics files to draw (validation by round)")
+                        help="further EP metrics files to draw (by round: validation, or test for a run on the "
+                             "full training set)")
     args = parser.parse_args()
     n = args.labels
     plt = _pyplot()
@@ -110,7 +112,8 @@ def main() -> int:
         ax.plot(list(curve), list(curve.values()), "-", color=f"C{i + 2}", lw=1.2,
                 label=f"EP {what or Path(path).parent.name} ({split})")
         done = max(curve, default=0)
-        summary[f"extra {what or path}"] = {"rounds_done": done, "best": max(curve.values(), default=None),
+        summary[f"extra {what or path}"] = {"split": split, "rounds_done": done,
+                                            "best": max(curve.values(), default=None),
                                             "last": curve.get(done), "source": path}
     ax.set_xlabel("alternation round (one unlabelled + one labelled epoch)")
     ax.set_ylabel(f"accuracy, {n} labels")

@@ -162,9 +162,8 @@ def test_paper_table_keeps_run_details_out_of_a_seeded_row_and_names_full_traini
     def run(name, accuracy, val_samples):
         records = [{"epoch": e, "epoch_seconds": 1.0, "threads": 1} for e in range(1, 501)]
         records[-1]["test_accuracy"] = accuracy
-        if val_samples is not None:  # a run with a validation split says its size in every record
-            for r in records:
-                r["val_samples"] = val_samples
+        if val_samples is not None:  # a run with a validation split says its size on its scored epochs
+            records[-1]["val_samples"] = val_samples
         (semi / f"{name}.metrics.json").write_text(json.dumps(records))
 
     run("semi-ep-600", 0.96, 1000)
@@ -184,6 +183,22 @@ def test_paper_table_keeps_run_details_out_of_a_seeded_row_and_names_full_traini
     assert row["command"].startswith("sdt-neuro train --preset semi-ep-600 --threads 1 --data-root")
     assert "seed S = 1..2, the same with --val-samples 1000 (a validation split)" in row["command"]
     assert "--val-samples" not in {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-1000"]["command"]
+
+
+def test_paper_table_resumes_an_unfinished_run_with_the_split_it_began_with(tmp_path):
+    import json
+
+    paper_table = load_benchmark_script("paper_table")
+    semi = tmp_path / "semi" / "published"
+    semi.mkdir(parents=True)
+    scored = [{"epoch": e, "epoch_seconds": 1.0, "val_samples": 1000, "val_accuracy": 0.9} for e in range(1, 40)]
+    (semi / "semi-bp-600.metrics.json").write_text(json.dumps(scored))
+    (semi / "semi-ep-600.metrics.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "val_samples"}
+                                                               for r in scored]))
+    rows = {r["row"]: r for r in paper_table.collect(tmp_path)}
+    assert "39 epochs committed" in rows["semi-bp-600"]["reason"]
+    assert "--threads 1 --val-samples 1000 --data-root" in rows["semi-bp-600"]["command"]  # --resume needs it
+    assert "--val-samples" not in rows["semi-ep-600"]["command"]  # begun on the full training set
 
 
 def test_paper_table_puts_an_earlier_recipes_runs_beside_a_row_never_as_its_result(tmp_path):
@@ -275,6 +290,10 @@ def test_paper_table_takes_the_published_cnn_probe_once_the_run_ends(tmp_path):
     assert row["measured"] is None and "epoch 3 of 20" in row["reason"] and "--resume" in row["reason"]
     records = [{"epoch": e, "epoch_seconds": 60.0} for e in range(1, 21)]
     records[-1].update({"test_linear_probe": 0.899, paper_table.CNN_PROBE: 0.903})
+    (tmp_path / "cnn" / "cnn-fmnist.metrics.json").write_text(json.dumps(records))
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["cnn-fmnist"]
+    assert "--val-samples" not in row["command"]  # its records name no validation split
+    records[-1]["val_samples"] = 1000
     (tmp_path / "cnn" / "cnn-fmnist.metrics.json").write_text(json.dumps(records))
     row = {r["row"]: r for r in paper_table.collect(tmp_path)}["cnn-fmnist"]
     assert (row["measured"], row["probe_ours"], row["epochs"], row["seconds"]) == (0.903, 0.899, 20, 1200.0)

@@ -16,8 +16,12 @@ def alternation(key: str | None) -> list[dict]:
 
 def test_rounds_reads_validation_where_the_run_held_it_out():
     records = alternation("val_accuracy")
+    for r in records:  # the loop writes the split's size on every scored epoch
+        r["val_samples"] = 2000
     records[-1]["test_accuracy"] = 0.93  # scored once, after the last epoch: not a point of the curve
-    assert semi_curve.rounds("ep", records) == ({1: 0.9, 2: 0.95}, "validation, 1,000 images")
+    assert semi_curve.rounds("ep", records) == ({1: 0.9, 2: 0.95}, "validation, 2,000 images")
+    pretraining = [{**r, "val_samples": 2000} for r in alternation(None)[:PRE]]  # not yet a scored round
+    assert semi_curve.rounds("ep", pretraining) == ({}, "validation, 2,000 images")
 
 
 def test_rounds_reads_the_test_set_of_a_run_on_the_full_training_set():
