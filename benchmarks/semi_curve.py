@@ -38,7 +38,7 @@ PUBLISHED_FINAL = {"bp": {100: 0.8843, 300: 0.9213, 600: 0.9488, 1000: 0.9566, 3
 # (folder, file suffix, line style, legend): the run of the current preset, then earlier variants
 VARIANTS = (("published", "", "-", "measured"),
             ("published", "-seed1", "--", "its own labelled subset"),
-            ("published", "-seed2", (0, (1, 1)), "its own labelled subset"),
+            ("published", "-seed2", (0, (10, 2)), "its own labelled subset"),
             ("published-v2", "", "-.", "recipe v2 (until 2026-12-04)"),
             ("published-v2", "-seed1", (0, (5, 2, 1, 2)), "recipe v2, its own labelled subset"),
             ("published-v2", "-xavier", (0, (3, 1, 1, 1, 1, 1)), "recipe v2, Xavier(0.5) init"),
@@ -74,7 +74,7 @@ def main() -> int:
     args = parser.parse_args()
     n = args.labels
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.8))
+    fig, ax = plt.subplots(figsize=(10, 4.2))
     summary = {}
     for algo, colour in (("bp", "tab:blue"), ("ep", "tab:orange")):
         rounds_total = SEMI_PUBLISHED[algo]["rounds"]
@@ -118,7 +118,7 @@ def main() -> int:
     ax.set_xlabel("alternation round (one unlabelled + one labelled epoch)")
     ax.set_ylabel(f"accuracy, {n} labels")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     fig.savefig(RESULTS / f"semi_{n}_curve.png", dpi=100)
     (RESULTS / f"semi_{n}_curve.json").write_text(json.dumps(summary, indent=2))
