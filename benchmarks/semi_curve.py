@@ -98,8 +98,9 @@ def main() -> int:
                 continue
             curve, split = rounds(algo, json.loads(path.read_text()))
             seed = suffix.removeprefix("-seed") if suffix.startswith("-seed") else "0"
-            ax.plot(list(curve), list(curve.values()), linestyle=style, color=colour, alpha=0.8,
-                    label=f"{algo.upper()} {what} ({split}, seed {seed})")
+            on_test = split.startswith("test")  # the one line that compares directly with the released runs
+            ax.plot(list(curve), list(curve.values()), linestyle=style, color="tab:red" if on_test else colour,
+                    alpha=0.8, lw=1.6 if on_test else 1.0, label=f"{algo.upper()} {what} ({split}, seed {seed})")
             name = f"{algo} {what}" + ("" if seed == "0" else f", seed {seed}")
             summary[name] = {"split": split, "rounds_done": max(curve, default=0),
                              "best": max(curve.values(), default=None),
