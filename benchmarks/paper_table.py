@@ -118,7 +118,7 @@ def _cnn_final(results: Path, row: str, variant: str = "") -> dict[str, Any] | N
     if last.get("epoch") != preset_config(row).epochs or CNN_PROBE not in last:
         return None
     return {"measured": last[CNN_PROBE], "epochs": last["epoch"], "seconds": _seconds(records),
-            "val_samples": last.get("val_samples"),
+            "val_split": _split_of(records),
             "source": f"benchmarks/results/{file}", "probe_ours": last.get("test_linear_probe"),
             "collapsed": bool(last.get("collapsed"))}
 
@@ -189,6 +189,8 @@ SEMI_EP_EARLIER = (
 
 #: further seeds of a row (``<row>-seed1`` ...: the run's ``--seed``, which also draws its labelled subset)
 SEMI_SEED = "-seed"
+#: the further seeds the table looks for, beside seed 0
+FURTHER_SEEDS = range(1, 10)
 
 
 def _semi_final(results: Path, preset: str, folder: str = "published", variant: str = "") -> dict[str, Any] | None:
@@ -201,13 +203,13 @@ def _semi_final(results: Path, preset: str, folder: str = "published", variant: 
     if not records or records[-1]["epoch"] < preset_config(preset).epochs or "test_accuracy" not in records[-1]:
         return None
     return {"measured": records[-1]["test_accuracy"], "epochs": records[-1]["epoch"], "seconds": _seconds(records),
-            "threads": _threads(records), "val_samples": records[-1].get("val_samples"),
+            "threads": _threads(records), "val_split": _split_of(records),
             "source": f"benchmarks/results/{file}"}
 
 
 #: what :func:`_semi_final` says of a run for the table's own use (the projected cost, the seeds' commands),
 #: kept out of the rows
-_RUN_ONLY = ("threads", "val_samples")
+_RUN_ONLY = ("threads", "val_split")
 
 
 FindRun = Callable[..., dict[str, Any] | None]  # a finished run of (results, row, variant=...), or None
@@ -222,9 +224,9 @@ def _over_seeds(results: Path, row: str, first: dict[str, Any], final: FindRun |
     ``collapsed`` whether any of them collapsed, ``seed_ids`` which seeds they are and
     ``full_train_seeds`` those trained without a validation split (where any were)."""
     final = final or _semi_final
-    found = [(s, r) for s in range(1, 10) if (r := final(results, row, variant=f"{SEMI_SEED}{s}"))]
+    found = [(s, r) for s in FURTHER_SEEDS if (r := final(results, row, variant=f"{SEMI_SEED}{s}"))]
     runs = [first] + [r for _, r in found]
-    full = [s for s, r in [(0, first), *found] if "val_samples" in r and not r["val_samples"]]
+    full = [s for s, r in [(0, first), *found] if r["val_split"] == ""]
     first = {key: value for key, value in first.items() if key not in _RUN_ONLY}
     if full:
         first["full_train_seeds"] = full
@@ -271,7 +273,7 @@ def _projected(results: Path, algo: str) -> str:
 
     runs = [("published", "")] + ([(f, v) for f, v, _ in reversed(SEMI_EP_EARLIER)] if algo == "ep" else [])
     for folder, variant in runs:  # a round costs the same under each recipe: one unlabelled epoch dominates it
-        seeds = ("", *(f"{SEMI_SEED}{s}" for s in range(1, 10)))
+        seeds = ("", *(f"{SEMI_SEED}{s}" for s in FURTHER_SEEDS))
         done = [(f"semi-{algo}-{n}{variant}{seed}", d) for n in SEMI_LABELS for seed in seeds
                 if (d := _semi_final(results, f"semi-{algo}-{n}", folder, variant + seed))]
         if not done:
@@ -337,8 +339,9 @@ def _semi(results: Path) -> list[dict[str, Any]]:
             final = _semi_final(results, row)
             partial = _load(results, f"semi/published/{row}.metrics.json") or []
             if final:
+                command = SEMI_RUN.format(preset=row, split=final["val_split"])
                 seeds = _over_seeds(results, row, final)
-                command = SEMI_RUN.format(preset=row, split=_split_of(partial)) + _seeds_command(row, seeds)
+                command += _seeds_command(row, seeds)
                 rows.append(_entry(row, command=command, **seeds, **ablations))
                 continue
             tuned = None

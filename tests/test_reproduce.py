@@ -170,7 +170,7 @@ def test_paper_table_keeps_run_details_out_of_a_seeded_row_and_names_full_traini
     run("semi-ep-600-seed1", 0.962, 1000)
     run("semi-ep-600-seed2", 0.964, None)  # the full training set, no validation split
     row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
-    assert "threads" not in row and "val_samples" not in row
+    assert "threads" not in row and "val_samples" not in row and "val_split" not in row
     assert (row["seeds"], row["seed_ids"], row["full_train_seeds"]) == (3, [0, 1, 2], [2])
     assert "seed S = 1, --seed S" in row["command"] and "seed S = 2, the same without --val-samples" in row["command"]
     assert "seed(s) 2 trained on the full training set" in paper_table.markdown([row])
