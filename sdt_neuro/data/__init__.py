@@ -177,14 +177,36 @@ def load_bundled_sample(reason: str = "requested") -> Dataset:
     return Dataset("mnist", train, test, source="bundled-sample")
 
 
+#: how :func:`stratified_indices` shares a subset among the classes
+ALLOCATIONS = ("balanced", "proportional")
+
+
+def proportional_counts(sizes: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` shared among classes of ``sizes`` members in proportion to them: each class gets the
+    floor of its share, and the units left go to the largest fractional parts (ties at random)."""
+    share = count * sizes / sizes.sum()
+    per_class = np.floor(share).astype(np.int64)
+    left = count - int(per_class.sum())
+    order = np.lexsort((rng.random(sizes.size), -(share - per_class)))  # largest remainder first
+    per_class[order[:left]] += 1
+    return per_class
+
+
 def stratified_indices(
     labels: torch.Tensor | np.ndarray,
     fraction: float | None = None,
     count: int | None = None,
     seed: int = 0,
+    allocation: str = "balanced",
 ) -> np.ndarray:
-    """Seeded, class-balanced subset of indices, by ``fraction`` of the set or total ``count``."""
+    """Seeded, stratified subset of indices, by ``fraction`` of the set or total ``count``.
+
+    ``allocation`` shares the count among the classes: ``"balanced"`` as evenly as it divides,
+    ``"proportional"`` in proportion to each class's share of ``labels`` (largest remainders,
+    ties drawn with ``seed``), as a stratified ``train_test_split`` does."""
     labels = np.asarray(labels)
+    if allocation not in ALLOCATIONS:
+        raise ConfigError(f"allocation={allocation!r} must be one of {ALLOCATIONS}")
     if (fraction is None) == (count is None):
         raise ConfigError("give exactly one of fraction or count for a labelled subset")
     classes = np.unique(labels)
@@ -198,8 +220,11 @@ def stratified_indices(
     if not len(classes) <= count <= labels.size:
         raise ConfigError(f"count={count} must be in [{len(classes)}, {labels.size}]")
     rng = np.random.default_rng(seed)
-    per_class = np.full(len(classes), count // len(classes))
-    per_class[: count % len(classes)] += 1
+    if allocation == "balanced":
+        per_class = np.full(len(classes), count // len(classes))
+        per_class[: count % len(classes)] += 1
+    else:
+        per_class = proportional_counts(np.array([(labels == c).sum() for c in classes]), count, rng)
     chosen = []
     for c, n in zip(classes, per_class):
         members = np.flatnonzero(labels == c)

@@ -7,6 +7,7 @@ from typing import Any
 
 from torch import nn
 
+from sdt_neuro.data import ALLOCATIONS
 from sdt_neuro.errors import ConfigError
 from sdt_neuro.models import CNN_READOUTS, MLP_READOUTS, MSE_READOUTS, READOUTS, SIGNED_READOUTS, build_model
 from sdt_neuro.rule import WTARule
@@ -75,7 +76,9 @@ class TrainConfig:
 
     ``semi_*`` fields make the run semi-supervised (see ``training/semi.py``): ``semi_labels``
     labelled samples drawn with ``semi_split_seed`` (``None``: the run's ``seed``, so each seed
-    draws its own labelled subset, as the published runs do), ``semi_pretrain_epochs`` supervised
+    draws its own labelled subset, as the published runs do) and shared among the classes by
+    ``semi_label_split`` (``"balanced"``, or ``"proportional"`` to the classes' frequencies as the
+    published runs' stratified split does), ``semi_pretrain_epochs`` supervised
     epochs, then unlabelled and labelled epochs alternate; ``semi_supervised_only`` is the ablation.
     ``semi_unlabelled_lr_factor`` scales the rates in unlabelled epochs (each holds hundreds of
     times more steps than a labelled one; full-rate self-training drifts away from the labels).
@@ -138,6 +141,7 @@ class TrainConfig:
     ep_readout_grad: str = "free"
     semi_labels: int | None = None
     semi_split_seed: int | None = None
+    semi_label_split: str = "balanced"
     semi_pretrain_epochs: int = 0
     semi_supervised_only: bool = False
     semi_unlabelled_lr_factor: float = 1.0
@@ -212,6 +216,8 @@ class TrainConfig:
             raise ConfigError(f"rate_steps={self.rate_steps} must be an integer >= 1 and needs algorithm='bp'")
         if self.semi_labels is not None and self.semi_labels < rule.n_classes:
             raise ConfigError(f"semi_labels={self.semi_labels} must be >= n_classes={rule.n_classes}")
+        if self.semi_label_split not in ALLOCATIONS:
+            raise ConfigError(f"semi_label_split={self.semi_label_split!r} must be one of {ALLOCATIONS}")
         if self.semi_pretrain_epochs < 0:
             raise ConfigError(f"semi_pretrain_epochs={self.semi_pretrain_epochs} must be >= 0")
         if not 0 < self.semi_unlabelled_lr_factor <= 1:

@@ -1,6 +1,7 @@
 """Semi-supervised runs: the labelled subset, and accuracy read from class-owned outputs.
 
-With ``config.semi_labels = N`` a seeded, class-balanced subset of N training samples is labelled
+With ``config.semi_labels = N`` a seeded, stratified subset of N training samples is labelled
+(shared among the classes evenly or in proportion to them: ``semi_label_split``)
 (``stratified_indices`` with ``semi_split_seed``, by default the run's seed); the rest is the
 unlabelled pool. Which epoch trains on which pool, with labels or not, is the run's plan of phases
 (``training/phases.py``): the published procedure (pre-training, then rounds of one unlabelled and
@@ -21,7 +22,8 @@ def labelled_indices(config: TrainConfig, labels: torch.Tensor | np.ndarray) -> 
     """Indices of the labelled subset (sorted), or ``None`` for a purely unsupervised run."""
     if config.semi_labels is None:
         return None
-    return stratified_indices(labels, count=config.semi_labels, seed=split_seed(config))
+    return stratified_indices(labels, count=config.semi_labels, seed=split_seed(config),
+                              allocation=config.semi_label_split)
 
 
 def split_seed(config: TrainConfig) -> int:

@@ -61,6 +61,22 @@ def test_stratified_subsets_are_balanced_and_seeded():
         stratified_indices(labels, fraction=1.5)
 
 
+def test_proportional_subsets_follow_the_class_frequencies():
+    labels = np.repeat(np.arange(3), [600, 300, 100])
+    idx = stratified_indices(labels, count=10, seed=0, allocation="proportional")
+    assert np.bincount(labels[idx]).tolist() == [6, 3, 1]
+    # 7 = 4.2 + 2.1 + 0.7: the unit left over goes to the largest remainder (class 2)
+    seven = stratified_indices(labels, count=7, seed=0, allocation="proportional")
+    assert np.bincount(labels[seven]).tolist() == [4, 2, 1]
+    # equal remainders: the seed decides which classes get the units left, the total is exact
+    even = np.repeat(np.arange(4), 25)
+    drawn = {tuple(np.bincount(even[stratified_indices(even, count=6, seed=s, allocation="proportional")], minlength=4))
+             for s in range(20)}
+    assert all(sum(c) == 6 and sorted(c) == [1, 1, 2, 2] for c in drawn) and len(drawn) > 1
+    with pytest.raises(ConfigError, match="allocation"):
+        stratified_indices(labels, count=10, allocation="uneven")
+
+
 def test_batches_cover_every_index_once():
     seen = torch.cat(list(iterate_batches(103, 16, torch.Generator().manual_seed(0))))
     assert sorted(seen.tolist()) == list(range(103))

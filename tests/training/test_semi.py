@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -56,6 +58,18 @@ def test_labelled_subset_is_seeded_and_stratified():
     assert len(a) == 20 and np.bincount(labels.numpy()[a]).tolist() == [5, 5, 5, 5]
     assert not np.array_equal(a, labelled_indices(cfg.replace(semi_split_seed=8), labels))
     assert labelled_indices(cfg.replace(semi_labels=None), labels) is None
+
+
+def test_labelled_subset_can_follow_the_class_frequencies():
+    """The published runs' stratified split gives each class its share of the training set."""
+    labels = torch.tensor([0] * 120 + [1] * 60 + [2] * 20)
+    cfg = semi_config(rule={"n_outputs": 3, "k": 1, "gamma": 0.05, "n_classes": 3, "label_mapping": "one_per_class"},
+                      sizes=(784, 40, 3))
+    assert np.bincount(labels.numpy()[labelled_indices(cfg, labels)]).tolist() == [7, 7, 6]
+    prop = labelled_indices(cfg.replace(semi_label_split="proportional"), labels)
+    assert np.bincount(labels.numpy()[prop]).tolist() == [12, 6, 2]
+    with pytest.raises(ConfigError, match="semi_label_split"):
+        cfg.replace(semi_label_split="random")
 
 
 def test_labelled_subset_follows_the_seed_unless_pinned():
@@ -193,3 +207,21 @@ def test_published_semi_presets_follow_the_method(algo):
         assert (c.ep_dt, c.ep_readout_target, c.ep_readout_grad) == (0.2, "logits", "nudged")
         assert c.ep_dropout == "mask"  # the published EP runs: a plain 0/1 mask, no rescaling
         assert preset_config("semi-ep-300").input_dropout == 0.2
+        assert c.semi_label_split == "balanced"
+
+
+def test_released_batch_presets_change_only_the_labelled_batch_and_split():
+    """``semi-ep-N-b128``: the published EP procedure with labelled batches of 128 and the release's
+    class-proportional split; every other setting is the published preset's."""
+    for n in SEMI_LABELS:
+        base, b128 = preset_config(f"semi-ep-{n}"), preset_config(f"semi-ep-{n}-b128")
+        assert b128.semi_label_split == "proportional"
+        batches = {p.phase.name: p.phase.batch_size for p in plan(b128)}
+        assert batches == {"pretrain": 128, "unlabelled": 128, "labelled": 128}
+        def unbatched(c):
+            return [replace(p.phase, batch_size=1) for p in plan(c)]
+
+        assert unbatched(b128) == unbatched(base)
+        assert b128.replace(procedure=base.procedure, semi_label_split="balanced", preset=base.preset) == base
+    with pytest.raises(ConfigError, match="unknown preset"):
+        preset_config("semi-bp-600-b128")
