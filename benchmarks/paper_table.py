@@ -321,6 +321,37 @@ def _earlier_recipes(results: Path, row: str) -> list[dict[str, Any]]:
     return found
 
 
+def _our_variants(results: Path, row: str) -> list[dict[str, Any]]:
+    """Runs of our variants of ``row`` (``semi/published/<row><suffix>[-seedN].metrics.json``), beside
+    the row and never as its result: mean and spread over their finished seeds, whether they held out
+    the validation split, or how far an unfinished one has come."""
+    from sdt_neuro.presets import DESCRIPTIONS, PRESETS, RELEASED_SUFFIX
+
+    found = []
+    for suffix in (RELEASED_SUFFIX,):
+        preset = f"{row}{suffix}"
+        if preset not in PRESETS:
+            continue
+
+        def final(results: Path, name: str, variant: str = "", suffix: str = suffix) -> dict[str, Any] | None:
+            return _semi_final(results, f"{name}{suffix}", variant=variant)
+
+        first = final(results, row)
+        partial = _load(results, f"semi/published/{preset}.metrics.json") or []
+        if first is None and not partial:
+            continue
+        entry: dict[str, Any] = {"preset": preset, "recipe": DESCRIPTIONS[preset][1],
+                                 "source": f"benchmarks/results/semi/published/{preset}.metrics.json"}
+        if first is None:
+            entry["epochs_committed"] = partial[-1]["epoch"]
+        else:
+            seeds = _over_seeds(results, row, first, final)
+            entry.update({key: seeds.get(key) for key in ("measured", "std", "seeds", "full_train_seeds")})
+            entry["validation_split"] = first["val_split"] != ""
+        found.append(entry)
+    return found
+
+
 def _semi(results: Path) -> list[dict[str, Any]]:
     from sdt_neuro.presets import SEMI_LABELS
 
@@ -336,6 +367,9 @@ def _semi(results: Path) -> list[dict[str, Any]]:
             earlier = _earlier_recipes(results, row) if algo == "ep" else []
             if earlier:
                 ablations["earlier_recipes"] = earlier
+            ours = _our_variants(results, row)
+            if ours:
+                ablations["our_variants"] = ours
             final = _semi_final(results, row)
             partial = _load(results, f"semi/published/{row}.metrics.json") or []
             if final:
@@ -382,6 +416,14 @@ def markdown(rows: list[dict[str, Any]]) -> str:
             figures = [f"{value:.4f}{spread} over {recipe['seeds']} seed(s)"] if value is not None else []
             figures += [f"supervised only {supervised:.4f}"] if supervised is not None else []
             ablations.append(f"earlier recipe {recipe['name']} ({', '.join(figures)})")
+        for variant in r.get("our_variants", []):  # beside the row, never its result
+            if variant.get("measured") is None:
+                ablations.append(f"ours {variant['preset']}: {variant['epochs_committed']} epochs committed")
+                continue
+            spread = f" ± {variant['std']:.4f}" if variant.get("std") is not None else ""
+            split = ", validation split held out" if variant["validation_split"] else ""
+            ablations.append(f"ours {variant['preset']} ({variant['measured']:.4f}{spread} over "
+                             f"{variant['seeds']} seed(s){split})")
         if r.get("full_train_seeds"):
             ablations.append(f"seed(s) {', '.join(map(str, r['full_train_seeds']))} trained on the full training "
                              "set (no validation split)")

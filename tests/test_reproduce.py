@@ -237,6 +237,37 @@ def test_paper_table_puts_an_earlier_recipes_runs_beside_a_row_never_as_its_resu
     assert "earlier_recipes" not in bp and "projected" not in bp["reason"]  # EP's recipes are not BP's
 
 
+def test_paper_table_puts_our_variants_runs_beside_a_row_never_as_its_result(tmp_path):
+    import json
+
+    paper_table = load_benchmark_script("paper_table")
+    (tmp_path / "semi" / "published").mkdir(parents=True)
+
+    def run(name, epochs, accuracy=None, val_samples=None):
+        records = [{"epoch": e, "epoch_seconds": 1.0} for e in range(1, epochs + 1)]
+        if accuracy is not None:
+            records[-1]["test_accuracy"] = accuracy
+        if val_samples:
+            records[-1]["val_samples"] = val_samples
+        (tmp_path / "semi" / "published" / f"{name}.metrics.json").write_text(json.dumps(records))
+
+    run("semi-ep-600", 500, 0.962)
+    run("semi-ep-600-b128", 130)  # cut off
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
+    assert row["our_variants"][0]["epochs_committed"] == 130 and row["measured"] == 0.962
+    assert "ours semi-ep-600-b128: 130 epochs committed" in paper_table.markdown([row])
+    run("semi-ep-600-b128", 500, 0.9671, val_samples=1000)
+    run("semi-ep-600-b128-seed1", 500, 0.9653)
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
+    variant = row["our_variants"][0]
+    assert (row["measured"], row["seeds"]) == (0.962, 1)  # the row keeps its own runs
+    assert (variant["measured"], variant["seeds"], variant["validation_split"]) == (0.9662, 2, True)
+    assert variant["full_train_seeds"] == [1] and "batches of 128" in variant["recipe"]
+    assert "ours semi-ep-600-b128 (0.9662 ± 0.0013 over 2 seed(s), validation split held out)" in \
+        paper_table.markdown([row])
+    assert "our_variants" not in {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-bp-600"]
+
+
 def test_paper_table_averages_a_semi_row_over_its_finished_seeds(tmp_path):
     import json
 
