@@ -24,6 +24,7 @@ import torch
 from torch.nn.functional import one_hot
 from torchvision.datasets import MNIST
 
+from sdt_neuro.data import ALLOCATIONS
 from sdt_neuro.presets import preset_config
 from sdt_neuro.training.semi import labelled_indices
 
@@ -87,7 +88,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--rates", type=float, nargs=2, default=(1e-3, 3.5e-3))
-    parser.add_argument("--split", choices=("balanced", "proportional"), default="balanced")
+    parser.add_argument("--split", choices=ALLOCATIONS, default="balanced")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--data-root", default="/work/shared/datasets")
     parser.add_argument("--out", type=Path, help="write the curve and the settings as JSON")

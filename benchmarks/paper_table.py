@@ -346,8 +346,7 @@ def _our_variants(results: Path, row: str) -> list[dict[str, Any]]:
             entry["epochs_committed"] = partial[-1]["epoch"]
         else:
             seeds = _over_seeds(results, row, first, final)
-            entry.update({key: seeds.get(key) for key in ("measured", "std", "seeds", "full_train_seeds")})
-            entry["validation_split"] = first["val_split"] != ""
+            entry.update({key: seeds.get(key) for key in ("measured", "std", "seeds", "seed_ids", "full_train_seeds")})
         found.append(entry)
     return found
 
@@ -421,7 +420,10 @@ def markdown(rows: list[dict[str, Any]]) -> str:
                 ablations.append(f"ours {variant['preset']}: {variant['epochs_committed']} epochs committed")
                 continue
             spread = f" ± {variant['std']:.4f}" if variant.get("std") is not None else ""
-            split = ", validation split held out" if variant["validation_split"] else ""
+            full = variant.get("full_train_seeds") or []
+            held = [s for s in variant.get("seed_ids") or [0] if s not in full]
+            split = "".join(f", seed(s) {', '.join(map(str, seeds))} {how}" for seeds, how in
+                            ((held, "with the validation split held out"), (full, "on the full training set")) if seeds)
             ablations.append(f"ours {variant['preset']} ({variant['measured']:.4f}{spread} over "
                              f"{variant['seeds']} seed(s){split})")
         if r.get("full_train_seeds"):

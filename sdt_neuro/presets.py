@@ -329,8 +329,9 @@ _SEMI_DESCRIPTIONS = (  # (suffix, settings, text) of every semi-supervised pres
     ("", "published", "semi-supervised {A} 784-5000-10 with {n} labels, {rounds} rounds"),
     ("-supervised", "published", "ablation: pre-training and the labelled epochs only ({A}, {n} labels)"),
     ("-gamma0", "published", "ablation: semi-{a}-{n} with WTA without homeostasis"),
-    (RELEASED_SUFFIX, "ours", "semi-{a}-{n} with labelled batches of 128 and a class-proportional labelled split, "
-                              "as the released result files' pre-training curves show"),
+    (RELEASED_SUFFIX, "ours", f"semi-{{a}}-{{n}} with labelled batches of {RELEASED_LABELLED_BATCH} and a "
+                              "class-proportional labelled split, as the released result files' pre-training "
+                              "curves show"),
     ("-ours", "ours", "our earlier semi-supervised {A} recipe, {n} labels (SGD, MSE; tuned on test)"),
     ("-ours-supervised", "ours", "ablation of semi-{a}-{n}-ours: the {n} labels only"),
     ("-ours-gamma0", "ours", "ablation of semi-{a}-{n}-ours: WTA without homeostasis"),

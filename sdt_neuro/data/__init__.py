@@ -183,12 +183,16 @@ ALLOCATIONS = ("balanced", "proportional")
 
 def proportional_counts(sizes: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
     """``count`` shared among classes of ``sizes`` members in proportion to them: each class gets the
-    floor of its share, and the units left go to the largest fractional parts (ties at random)."""
-    share = count * sizes / sizes.sum()
-    per_class = np.floor(share).astype(np.int64)
+    floor of its share, and the units left go to the largest remainders (exact integer arithmetic,
+    equal remainders at random). Refused where a class would get none."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    per_class, remainder = np.divmod(count * sizes, int(sizes.sum()))
     left = count - int(per_class.sum())
-    order = np.lexsort((rng.random(sizes.size), -(share - per_class)))  # largest remainder first
+    order = np.lexsort((rng.random(sizes.size), -remainder))  # largest remainder first
     per_class[order[:left]] += 1
+    if (per_class == 0).any():
+        raise ConfigError(f"a subset of {count} shared in proportion to class sizes {sizes.tolist()} leaves class "
+                          f"#{int(np.argmin(per_class))} without a sample: take more, or the balanced allocation")
     return per_class
 
 

@@ -91,6 +91,8 @@ def label_provenance(config: TrainConfig, count: int, fraction: float | None = N
     """How the labelled set of an evaluation was chosen, for its JSON record."""
     if fraction is None:
         how = "semi-supervised labelled subset" if config.semi_labels is not None else "label_fraction"
+        semi = config.semi_labels is not None
         return {"source": f"as in training ({how})", "count": count, "fraction": config.label_fraction,
-                "seed": split_seed(config) if config.semi_labels is not None else config.seed}
+                "seed": split_seed(config) if semi else config.seed,
+                "allocation": config.semi_label_split if semi else "balanced"}
     return {"source": "label_fraction argument", "count": count, "fraction": fraction, "seed": seed}

@@ -75,6 +75,12 @@ def test_proportional_subsets_follow_the_class_frequencies():
     assert all(sum(c) == 6 and sorted(c) == [1, 1, 2, 2] for c in drawn) and len(drawn) > 1
     with pytest.raises(ConfigError, match="allocation"):
         stratified_indices(labels, count=10, allocation="uneven")
+    with pytest.raises(ConfigError, match="without a sample"):  # 900 / 50 / 50 with 3: the small classes get 0
+        stratified_indices(np.repeat(np.arange(3), [900, 50, 50]), count=3, allocation="proportional")
+    # remainders exactly equal (12 of 10 + 40 + 40: 4/3, 16/3, 16/3) but not in floating point: the seed decides
+    small = np.repeat(np.arange(3), [10, 40, 40])
+    assert {tuple(np.bincount(small[stratified_indices(small, count=12, seed=s, allocation="proportional")]))
+            for s in range(30)} == {(2, 5, 5), (1, 6, 5), (1, 5, 6)}
 
 
 def test_batches_cover_every_index_once():

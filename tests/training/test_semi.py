@@ -210,6 +210,11 @@ def test_published_semi_presets_follow_the_method(algo):
         assert c.semi_label_split == "balanced"
 
 
+def unbatched(config):
+    """The config's planned phases with their batch sizes blanked out."""
+    return [replace(p.phase, batch_size=1) for p in plan(config)]
+
+
 def test_released_batch_presets_change_only_the_labelled_batch_and_split():
     """``semi-ep-N-b128``: the published EP procedure with labelled batches of 128 and the release's
     class-proportional split; every other setting is the published preset's."""
@@ -218,9 +223,6 @@ def test_released_batch_presets_change_only_the_labelled_batch_and_split():
         assert b128.semi_label_split == "proportional"
         batches = {p.phase.name: p.phase.batch_size for p in plan(b128)}
         assert batches == {"pretrain": 128, "unlabelled": 128, "labelled": 128}
-        def unbatched(c):
-            return [replace(p.phase, batch_size=1) for p in plan(c)]
-
         assert unbatched(b128) == unbatched(base)
         assert b128.replace(procedure=base.procedure, semi_label_split="balanced", preset=base.preset) == base
     with pytest.raises(ConfigError, match="unknown preset"):
