@@ -289,16 +289,23 @@ def _projected(results: Path, algo: str) -> str:
 
 #: the authors' released per-run curves of the semi-supervised EP rows (``published_std``, ``published_seeds``)
 SEMI_RELEASED_RUNS = "semi/published/published_runs_ep.json"
+#: the released semi-supervised EP runs' final test accuracies where their curves were not transcribed
+SEMI_RELEASED_FINALS = "semi/published/released_finals_ep.json"
 
 
-def _released_spread(released: dict[str, Any], algo: str, n: int) -> dict[str, Any]:
-    """Sample std and count of the released runs' final test accuracies (``released``: the committed
-    per-run curves by label count, EP only), where there are two or more."""
-    runs = released.get(str(n)) if algo == "ep" else None
-    if not runs or len(runs) < 2:
+def _released_spread(released: dict[str, Any], finals: dict[str, Any], algo: str, n: int) -> dict[str, Any]:
+    """Sample std and count of the released runs' final test accuracies (EP only), where there are two
+    or more: from the committed per-run curves by label count (``released``), else from the committed
+    final figures (``finals``)."""
+    if algo != "ep":
         return {}
-    finals = [run["supervised_accuracy"][-1] for run in runs.values()]
-    return {"published_std": round(statistics.stdev(finals), 4), "published_seeds": len(finals)}
+    if curves := released.get(str(n)):
+        values = [run["supervised_accuracy"][-1] for run in curves.values()]
+    else:
+        values = [run["final_exact"] for run in (finals.get(str(n)) or {}).get("runs", {}).values()]
+    if len(values) < 2:
+        return {}
+    return {"published_std": round(statistics.stdev(values), 4), "published_seeds": len(values)}
 
 
 def _earlier_recipes(results: Path, row: str) -> list[dict[str, Any]]:
@@ -356,13 +363,14 @@ def _semi(results: Path) -> list[dict[str, Any]]:
 
     rows = []
     released = _load(results, SEMI_RELEASED_RUNS) or {}
+    released_finals = _load(results, SEMI_RELEASED_FINALS) or {}
     for algo in ("bp", "ep"):
         projected = _projected(results, algo)  # one cost per algorithm, for each of its unrun rows
         for n in SEMI_LABELS:
             row = f"semi-{algo}-{n}"
             ablations = {key: (_semi_final(results, f"{row}{suffix}") or {}).get("measured")
                          for key, suffix in (("supervised_only", "-supervised"), ("no_homeostasis", "-gamma0"))}
-            ablations.update(_released_spread(released, algo, n))
+            ablations.update(_released_spread(released, released_finals, algo, n))
             earlier = _earlier_recipes(results, row) if algo == "ep" else []
             if earlier:
                 ablations["earlier_recipes"] = earlier

@@ -306,6 +306,13 @@ def test_paper_table_gives_the_released_runs_spread_of_a_semi_ep_row(tmp_path):
     assert (rows["semi-ep-600"]["published_std"], rows["semi-ep-600"]["published_seeds"]) == (0.0028, 2)
     assert "published_std" not in rows["semi-ep-100"] and "published_std" not in rows["semi-bp-600"]
     assert "| 0.9657 ± 0.0028 | – |" in paper_table.markdown([rows["semi-ep-600"]])
+    # rows whose curves were not transcribed take the released final figures; the curves win where both exist
+    finals = {"1000": {"runs": {"S-1": {"final_exact": 0.967}, "S-2": {"final_exact": 0.969}}},
+              "600": {"runs": {"S-1": {"final_exact": 0.5}, "S-2": {"final_exact": 0.9}}}}
+    (semi / "released_finals_ep.json").write_text(json.dumps(finals))
+    rows = {r["row"]: r for r in paper_table.collect(tmp_path)}
+    assert (rows["semi-ep-1000"]["published_std"], rows["semi-ep-1000"]["published_seeds"]) == (0.0014, 2)
+    assert rows["semi-ep-600"]["published_std"] == 0.0028 and "published_std" not in rows["semi-bp-1000"]
 
 
 def test_paper_table_takes_the_published_cnn_probe_once_the_run_ends(tmp_path):
