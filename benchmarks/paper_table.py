@@ -329,33 +329,28 @@ def _earlier_recipes(results: Path, row: str) -> list[dict[str, Any]]:
 
 
 def _our_variants(results: Path, row: str) -> list[dict[str, Any]]:
-    """Runs of our variants of ``row`` (``semi/published/<row><suffix>[-seedN].metrics.json``), beside
+    """Runs of our variant of ``row`` (``semi/published/<row>-b128[-seedN].metrics.json``), beside
     the row and never as its result: mean and spread over their finished seeds, whether they held out
     the validation split, or how far an unfinished one has come."""
     from sdt_neuro.presets import DESCRIPTIONS, PRESETS, RELEASED_SUFFIX
 
-    found = []
-    for suffix in (RELEASED_SUFFIX,):
-        preset = f"{row}{suffix}"
-        if preset not in PRESETS:
-            continue
+    preset = f"{row}{RELEASED_SUFFIX}"
+    if preset not in PRESETS:
+        return []
 
-        def final(results: Path, name: str, variant: str = "", suffix: str = suffix) -> dict[str, Any] | None:
-            return _semi_final(results, f"{name}{suffix}", variant=variant)
+    def final(results: Path, name: str, variant: str = "") -> dict[str, Any] | None:
+        return _semi_final(results, f"{name}{RELEASED_SUFFIX}", variant=variant)
 
-        first = final(results, row)
-        partial = _load(results, f"semi/published/{preset}.metrics.json") or []
-        if first is None and not partial:
-            continue
-        entry: dict[str, Any] = {"preset": preset, "recipe": DESCRIPTIONS[preset][1],
-                                 "source": f"benchmarks/results/semi/published/{preset}.metrics.json"}
-        if first is None:
-            entry["epochs_committed"] = partial[-1]["epoch"]
-        else:
-            seeds = _over_seeds(results, row, first, final)
-            entry.update({key: seeds.get(key) for key in ("measured", "std", "seeds", "seed_ids", "full_train_seeds")})
-        found.append(entry)
-    return found
+    source = f"semi/published/{preset}.metrics.json"
+    entry: dict[str, Any] = {"preset": preset, "recipe": DESCRIPTIONS[preset][1],
+                             "source": f"benchmarks/results/{source}"}
+    first = final(results, row)
+    if first is not None:
+        seeds = _over_seeds(results, row, first, final)
+        keys = ("measured", "std", "seeds", "seed_ids", "full_train_seeds")
+        return [{**entry, **{key: seeds.get(key) for key in keys}}]
+    partial = _load(results, source)
+    return [{**entry, "epochs_committed": partial[-1]["epoch"]}] if partial else []
 
 
 def _semi(results: Path) -> list[dict[str, Any]]:

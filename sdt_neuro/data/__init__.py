@@ -213,7 +213,7 @@ def stratified_indices(
         raise ConfigError(f"allocation={allocation!r} must be one of {ALLOCATIONS}")
     if (fraction is None) == (count is None):
         raise ConfigError("give exactly one of fraction or count for a labelled subset")
-    classes = np.unique(labels)
+    classes, sizes = np.unique(labels, return_counts=True)
     if fraction is not None:
         if not 0 < fraction <= 1:
             raise ConfigError(f"fraction={fraction} must be in (0, 1]")
@@ -228,7 +228,7 @@ def stratified_indices(
         per_class = np.full(len(classes), count // len(classes))
         per_class[: count % len(classes)] += 1
     else:
-        per_class = proportional_counts(np.array([(labels == c).sum() for c in classes]), count, rng)
+        per_class = proportional_counts(sizes, count, rng)
     chosen = []
     for c, n in zip(classes, per_class):
         members = np.flatnonzero(labels == c)

@@ -90,8 +90,8 @@ def label_provenance(config: TrainConfig, count: int, fraction: float | None = N
                      seed: int | None = None) -> dict[str, Any]:
     """How the labelled set of an evaluation was chosen, for its JSON record."""
     if fraction is None:
-        how = "semi-supervised labelled subset" if config.semi_labels is not None else "label_fraction"
         semi = config.semi_labels is not None
+        how = "semi-supervised labelled subset" if semi else "label_fraction"
         return {"source": f"as in training ({how})", "count": count, "fraction": config.label_fraction,
                 "seed": split_seed(config) if semi else config.seed,
                 "allocation": config.semi_label_split if semi else "balanced"}

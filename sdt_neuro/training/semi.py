@@ -1,8 +1,8 @@
 """Semi-supervised runs: the labelled subset, and accuracy read from class-owned outputs.
 
 With ``config.semi_labels = N`` a seeded, stratified subset of N training samples is labelled
-(shared among the classes evenly or in proportion to them: ``semi_label_split``)
-(``stratified_indices`` with ``semi_split_seed``, by default the run's seed); the rest is the
+(``stratified_indices`` with ``semi_split_seed``, by default the run's seed, shared among the
+classes evenly or in proportion to them by ``semi_label_split``); the rest is the
 unlabelled pool. Which epoch trains on which pool, with labels or not, is the run's plan of phases
 (``training/phases.py``): the published procedure (pre-training, then rounds of one unlabelled and
 one labelled epoch) or the one the older ``semi_*`` fields describe. The learner gets labels only
