@@ -12,7 +12,9 @@ dropout, smoothing 0.1; ``published-v2/``: dt 0.5, PyTorch's default weights, th
 softmax, the read-out's gradient at the free state) are drawn beside it where committed, and so are
 further seeds (``-seed1``, ``-seed2``, each drawing its own labelled subset). Where the authors'
 released per-run results hold the label count (``published_runs_ep.json``: EP, 100 and 600 labels), EP's published
-curve is their mean after every round with a band of one sample standard deviation over runs.
+curve is their mean after every round with a band of one sample standard deviation over runs; for 300,
+1000 and 3000 labels (``released_finals_ep.json``) it is their mean ± sd after rounds 1, 50, 100, 150
+and 200.
 ``--extra`` draws further metrics files (diagnostic runs). Writes ``semi_N_curve.png`` and
 ``semi_N_curve.json`` next to the metrics.
 """
@@ -29,6 +31,7 @@ from sdt_neuro.presets import SEMI_PUBLISHED
 
 RESULTS = Path(__file__).parent / "results" / "semi" / "published"
 RELEASED = RESULTS / "published_runs_ep.json"
+RELEASED_FINALS = RESULTS / "released_finals_ep.json"
 PUBLISHED_600 = {"bp": {1: 0.903, 100: 0.921, 200: 0.938, 400: 0.949},
                  "ep": {1: 0.919, 50: 0.948, 100: 0.960, 200: 0.966}}
 PUBLISHED_FINAL = {"bp": {100: 0.8843, 300: 0.9213, 600: 0.9488, 1000: 0.9566, 3000: 0.9676},
@@ -65,6 +68,19 @@ def released_band(n: int) -> tuple[list[float], list[float], int] | None:
     return [statistics.mean(c) for c in curves], [statistics.stdev(c) for c in curves], len(runs)
 
 
+def released_points(n: int) -> tuple[dict[int, tuple[float, float]], int] | None:
+    """Mean and sample std over the authors' released EP runs of the test accuracy after rounds 1, 50,
+    100, 150 and the last, where only those points were transcribed (``released_finals_ep.json``)."""
+    runs = json.loads(RELEASED_FINALS.read_text()).get(str(n), {}).get("runs") if RELEASED_FINALS.is_file() else None
+    if not runs or len(runs) < 2:
+        return None
+    last = SEMI_PUBLISHED["ep"]["rounds"]
+    per_round = [{**{int(r): a for r, a in run["at_round"].items()}, last: run["final"]} for run in runs.values()]
+    common = sorted(set.intersection(*(set(p) for p in per_round)))
+    points = {r: (statistics.mean(p[r] for p in per_round), statistics.stdev(p[r] for p in per_round)) for r in common}
+    return points, len(runs)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--labels", type=int, default=600, choices=sorted(PUBLISHED_FINAL["bp"]))
@@ -80,7 +96,14 @@ def main() -> int:
         rounds_total = SEMI_PUBLISHED[algo]["rounds"]
         published = PUBLISHED_600[algo] if n == 600 else {rounds_total: PUBLISHED_FINAL[algo][n]}
         band = released_band(n) if algo == "ep" else None
-        if band is not None:
+        points = released_points(n) if algo == "ep" and band is None else None
+        if points is not None:
+            at, runs = points
+            ax.errorbar(list(at), [m for m, _ in at.values()], yerr=[s for _, s in at.values()], fmt="o", color="black",
+                        capsize=3, label=f"EP released runs (test, mean ± sd of {runs})")
+            rounded = {r: [round(m, 4), round(s, 4)] for r, (m, s) in at.items()}
+            summary["ep released runs"] = {"runs": runs, "at_rounds": rounded}
+        elif band is not None:
             mean, std, runs = band
             x = range(1, len(mean) + 1)
             ax.plot(x, mean, "-", color="black", lw=1, label=f"EP released runs (test, mean ± sd of {runs})")
