@@ -244,6 +244,17 @@ def _over_seeds(results: Path, row: str, first: dict[str, Any], final: FindRun |
             "source": ", ".join(r["source"] for r in runs)}
 
 
+def _unfinished_seeds(results: Path, row: str, counted: list[int]) -> list[dict[str, int]]:
+    """The further seeds of ``row`` whose records are committed but not finished: how far each has come
+    (they are not in ``measured`` until their last epoch is scored)."""
+    found = []
+    for s in FURTHER_SEEDS:
+        records = [] if s in counted else _load(results, f"semi/published/{row}{SEMI_SEED}{s}.metrics.json") or []
+        if records:
+            found.append({"seed": s, "epochs_committed": records[-1]["epoch"]})
+    return found
+
+
 def _seeds_command(row: str, seeds: dict[str, Any]) -> str:
     """How the further seeds of ``row`` were run (none for a single seed), beside seed 0's command: the
     same, or with the validation split added or dropped."""
@@ -378,6 +389,9 @@ def _semi(results: Path) -> list[dict[str, Any]]:
                 command = SEMI_RUN.format(preset=row, split=final["val_split"])
                 seeds = _over_seeds(results, row, final)
                 command += _seeds_command(row, seeds)
+                unfinished = _unfinished_seeds(results, row, seeds.get("seed_ids", [0]))
+                if unfinished:
+                    ablations["unfinished_seeds"] = unfinished
                 rows.append(_entry(row, command=command, **seeds, **ablations))
                 continue
             tuned = None
@@ -429,6 +443,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
                             ((held, "with the validation split held out"), (full, "on the full training set")) if seeds)
             ablations.append(f"ours {variant['preset']} ({variant['measured']:.4f}{spread} over "
                              f"{variant['seeds']} seed(s){split})")
+        ablations += [f"seed {u['seed']} unfinished ({u['epochs_committed']} epochs committed; not counted)"
+                      for u in r.get("unfinished_seeds", [])]
         if r.get("full_train_seeds"):
             ablations.append(f"seed(s) {', '.join(map(str, r['full_train_seeds']))} trained on the full training "
                              "set (no validation split)")

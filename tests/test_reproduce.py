@@ -285,8 +285,11 @@ def test_paper_table_averages_a_semi_row_over_its_finished_seeds(tmp_path):
     run("semi-ep-600-seed1", 120)  # cut off: not counted
     row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
     assert (row["measured"], row["seeds"], row["std"]) == (0.96, 1, None)
+    assert row["unfinished_seeds"] == [{"seed": 1, "epochs_committed": 120}]
+    assert "seed 1 unfinished (120 epochs committed; not counted)" in paper_table.markdown([row])
     run("semi-ep-600-seed1", 500, 0.97)
     row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
+    assert "unfinished_seeds" not in row and "unfinished" not in paper_table.markdown([row])
     assert (row["measured"], row["seeds"], row["per_seed"], row["seconds"]) == (0.965, 2, [0.96, 0.97], 2000.0)
     assert abs(row["std"] - 0.00707) < 1e-5 and "semi-ep-600-seed1" in row["source"]
     assert "--seed S --out ~/runs/semi-ep-600-seedS" in row["command"]
