@@ -244,14 +244,17 @@ def _over_seeds(results: Path, row: str, first: dict[str, Any], final: FindRun |
             "source": ", ".join(r["source"] for r in runs)}
 
 
-def _unfinished_seeds(results: Path, row: str, counted: list[int]) -> list[dict[str, int]]:
-    """The further seeds of ``row`` whose records are committed but not finished: how far each has come
-    (they are not in ``measured`` until their last epoch is scored)."""
+def _unfinished_seeds(results: Path, row: str) -> list[dict[str, int]]:
+    """The further seeds of ``row`` whose records are committed but not finished (no test figure after the
+    last epoch yet): how far each has come. They are not in ``measured``."""
+    from sdt_neuro.presets import preset_config
+
+    total = preset_config(row).epochs
     found = []
     for s in FURTHER_SEEDS:
-        records = [] if s in counted else _load(results, f"semi/published/{row}{SEMI_SEED}{s}.metrics.json") or []
-        if records:
-            found.append({"seed": s, "epochs_committed": records[-1]["epoch"]})
+        records = _load(results, f"semi/published/{row}{SEMI_SEED}{s}.metrics.json") or []
+        if records and not _semi_final(results, row, variant=f"{SEMI_SEED}{s}"):
+            found.append({"seed": s, "epochs_committed": records[-1]["epoch"], "epochs": total})
     return found
 
 
@@ -383,15 +386,15 @@ def _semi(results: Path) -> list[dict[str, Any]]:
             ours = _our_variants(results, row)
             if ours:
                 ablations["our_variants"] = ours
+            unfinished = _unfinished_seeds(results, row)
+            if unfinished:
+                ablations["unfinished_seeds"] = unfinished
             final = _semi_final(results, row)
             partial = _load(results, f"semi/published/{row}.metrics.json") or []
             if final:
                 command = SEMI_RUN.format(preset=row, split=final["val_split"])
                 seeds = _over_seeds(results, row, final)
                 command += _seeds_command(row, seeds)
-                unfinished = _unfinished_seeds(results, row, seeds.get("seed_ids", [0]))
-                if unfinished:
-                    ablations["unfinished_seeds"] = unfinished
                 rows.append(_entry(row, command=command, **seeds, **ablations))
                 continue
             tuned = None
@@ -443,7 +446,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
                             ((held, "with the validation split held out"), (full, "on the full training set")) if seeds)
             ablations.append(f"ours {variant['preset']} ({variant['measured']:.4f}{spread} over "
                              f"{variant['seeds']} seed(s){split})")
-        ablations += [f"seed {u['seed']} unfinished ({u['epochs_committed']} epochs committed; not counted)"
+        ablations += [f"seed {u['seed']} unfinished ({u['epochs_committed']} of {u['epochs']} epochs committed; "
+                      "not counted)"
                       for u in r.get("unfinished_seeds", [])]
         if r.get("full_train_seeds"):
             ablations.append(f"seed(s) {', '.join(map(str, r['full_train_seeds']))} trained on the full training "

@@ -74,8 +74,8 @@ def released_points(n: int) -> tuple[dict[int, tuple[float, float]], int] | None
     runs = json.loads(RELEASED_FINALS.read_text()).get(str(n), {}).get("runs") if RELEASED_FINALS.is_file() else None
     if not runs or len(runs) < 2:
         return None
-    last = SEMI_PUBLISHED["ep"]["rounds"]
-    per_round = [{**{int(r): a for r, a in run["at_round"].items()}, last: run["final"]} for run in runs.values()]
+    per_round = [{**{int(r): a for r, a in run["at_round"].items()}, int(run["rows"]): run["final"]}
+                 for run in runs.values()]  # the final figure after the run's last round
     common = sorted(set.intersection(*(set(p) for p in per_round)))
     points = {r: (statistics.mean(p[r] for p in per_round), statistics.stdev(p[r] for p in per_round)) for r in common}
     return points, len(runs)

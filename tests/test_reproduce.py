@@ -285,14 +285,20 @@ def test_paper_table_averages_a_semi_row_over_its_finished_seeds(tmp_path):
     run("semi-ep-600-seed1", 120)  # cut off: not counted
     row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
     assert (row["measured"], row["seeds"], row["std"]) == (0.96, 1, None)
-    assert row["unfinished_seeds"] == [{"seed": 1, "epochs_committed": 120}]
-    assert "seed 1 unfinished (120 epochs committed; not counted)" in paper_table.markdown([row])
+    assert row["unfinished_seeds"] == [{"seed": 1, "epochs_committed": 120, "epochs": 500}]
+    assert "seed 1 unfinished (120 of 500 epochs committed; not counted)" in paper_table.markdown([row])
     run("semi-ep-600-seed1", 500, 0.97)
+    run("semi-ep-600-seed2", 500)  # at its last epoch, but no test figure yet: still unfinished
     row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
-    assert "unfinished_seeds" not in row and "unfinished" not in paper_table.markdown([row])
+    assert row["unfinished_seeds"] == [{"seed": 2, "epochs_committed": 500, "epochs": 500}]
+    assert "seed 1 unfinished" not in paper_table.markdown([row])
     assert (row["measured"], row["seeds"], row["per_seed"], row["seconds"]) == (0.965, 2, [0.96, 0.97], 2000.0)
     assert abs(row["std"] - 0.00707) < 1e-5 and "semi-ep-600-seed1" in row["source"]
     assert "--seed S --out ~/runs/semi-ep-600-seedS" in row["command"]
+    run("semi-ep-1000", 300)  # seed 0 unfinished: its further seeds are still named
+    run("semi-ep-1000-seed1", 40)
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-1000"]
+    assert row["measured"] is None and row["unfinished_seeds"] == [{"seed": 1, "epochs_committed": 40, "epochs": 500}]
 
 
 def test_paper_table_gives_the_released_runs_spread_of_a_semi_ep_row(tmp_path):

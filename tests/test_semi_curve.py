@@ -35,13 +35,17 @@ def test_rounds_reads_the_test_set_of_a_run_on_the_full_training_set():
 
 def test_released_points_average_the_transcribed_rounds_and_the_final(tmp_path, monkeypatch):
     last = SEMI_PUBLISHED["ep"]["rounds"]
-    runs = {"S-1": {"at_round": {"1": 0.90, "50": 0.94}, "final": 0.96},
-            "S-2": {"at_round": {"1": 0.92, "50": 0.96, "100": 0.97}, "final": 0.98}}
+    runs = {"S-1": {"at_round": {"1": 0.90, "50": 0.94}, "final": 0.96, "rows": last},
+            "S-2": {"at_round": {"1": 0.92, "50": 0.96, "100": 0.97}, "final": 0.98, "rows": last}}
     path = tmp_path / "finals.json"
     path.write_text(json.dumps({"1000": {"runs": runs}, "300": {"runs": {"S-1": runs["S-1"]}}}))
     monkeypatch.setattr(semi_curve, "RELEASED_FINALS", path)
     points, count = semi_curve.released_points(1000)
     assert count == 2 and sorted(points) == [1, 50, last]  # round 100 is missing from one run: left out
     assert points[1] == pytest.approx((0.91, 0.0141421356)) and points[last] == pytest.approx((0.97, 0.0141421356))
+    runs["S-2"]["rows"] = 150  # a run cut short: its final figure is after its own last round
+    path.write_text(json.dumps({"1000": {"runs": runs}}))
+    assert sorted(semi_curve.released_points(1000)[0]) == [1, 50]
+    path.write_text(json.dumps({"300": {"runs": {"S-1": runs["S-1"]}}}))
     assert semi_curve.released_points(300) is None  # one run has no spread
     assert semi_curve.released_points(600) is None  # not transcribed there
