@@ -252,8 +252,8 @@ def _unfinished_seeds(results: Path, row: str) -> list[dict[str, int]]:
     total = preset_config(row).epochs
     found = []
     for s in FURTHER_SEEDS:
-        records = _load(results, f"semi/published/{row}{SEMI_SEED}{s}.metrics.json") or []
-        if records and not _semi_final(results, row, variant=f"{SEMI_SEED}{s}"):
+        if _semi_final(results, row, variant=f"{SEMI_SEED}{s}") is None and (
+                records := _load(results, f"semi/published/{row}{SEMI_SEED}{s}.metrics.json")):
             found.append({"seed": s, "epochs_committed": records[-1]["epoch"], "epochs": total})
     return found
 
