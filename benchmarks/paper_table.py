@@ -193,14 +193,19 @@ SEMI_SEED = "-seed"
 FURTHER_SEEDS = range(1, 10)
 
 
+def _finished(records: list[dict[str, Any]], preset: str) -> bool:
+    """Whether a semi-supervised run's records reach ``preset``'s last epoch with its test figure."""
+    from sdt_neuro.presets import preset_config
+
+    return bool(records) and records[-1]["epoch"] >= preset_config(preset).epochs and "test_accuracy" in records[-1]
+
+
 def _semi_final(results: Path, preset: str, folder: str = "published", variant: str = "") -> dict[str, Any] | None:
     """The published procedure's run of ``preset`` (``semi/<folder>/<preset><variant>.metrics.json``):
     its test accuracy after the final epoch, or ``None`` until that epoch is committed."""
     file = f"semi/{folder}/{preset}{variant}.metrics.json"
     records = _load(results, file) or []
-    from sdt_neuro.presets import preset_config
-
-    if not records or records[-1]["epoch"] < preset_config(preset).epochs or "test_accuracy" not in records[-1]:
+    if not _finished(records, preset):
         return None
     return {"measured": records[-1]["test_accuracy"], "epochs": records[-1]["epoch"], "seconds": _seconds(records),
             "threads": _threads(records), "val_split": _split_of(records),
@@ -252,8 +257,8 @@ def _unfinished_seeds(results: Path, row: str) -> list[dict[str, int]]:
     total = preset_config(row).epochs
     found = []
     for s in FURTHER_SEEDS:
-        if _semi_final(results, row, variant=f"{SEMI_SEED}{s}") is None and (
-                records := _load(results, f"semi/published/{row}{SEMI_SEED}{s}.metrics.json")):
+        records = _load(results, f"semi/published/{row}{SEMI_SEED}{s}.metrics.json")
+        if records and not _finished(records, row):
             found.append({"seed": s, "epochs_committed": records[-1]["epoch"], "epochs": total})
     return found
 
