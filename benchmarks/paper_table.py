@@ -200,10 +200,15 @@ def _finished(records: list[dict[str, Any]], preset: str) -> bool:
     return bool(records) and records[-1]["epoch"] >= preset_config(preset).epochs and "test_accuracy" in records[-1]
 
 
+def _semi_file(preset: str, folder: str = "published", variant: str = "") -> str:
+    """Where a semi-supervised run's records are committed, under the results folder."""
+    return f"semi/{folder}/{preset}{variant}.metrics.json"
+
+
 def _semi_final(results: Path, preset: str, folder: str = "published", variant: str = "") -> dict[str, Any] | None:
-    """The published procedure's run of ``preset`` (``semi/<folder>/<preset><variant>.metrics.json``):
-    its test accuracy after the final epoch, or ``None`` until that epoch is committed."""
-    file = f"semi/{folder}/{preset}{variant}.metrics.json"
+    """The published procedure's run of ``preset`` (:func:`_semi_file`): its test accuracy after the
+    final epoch, or ``None`` until that epoch is committed."""
+    file = _semi_file(preset, folder, variant)
     records = _load(results, file) or []
     if not _finished(records, preset):
         return None
@@ -257,7 +262,7 @@ def _unfinished_seeds(results: Path, row: str) -> list[dict[str, int]]:
     total = preset_config(row).epochs
     found = []
     for s in FURTHER_SEEDS:
-        records = _load(results, f"semi/published/{row}{SEMI_SEED}{s}.metrics.json")
+        records = _load(results, _semi_file(row, variant=f"{SEMI_SEED}{s}"))
         if records and not _finished(records, row):
             found.append({"seed": s, "epochs_committed": records[-1]["epoch"], "epochs": total})
     return found
@@ -360,7 +365,7 @@ def _our_variants(results: Path, row: str) -> list[dict[str, Any]]:
     def final(results: Path, name: str, variant: str = "") -> dict[str, Any] | None:
         return _semi_final(results, f"{name}{RELEASED_SUFFIX}", variant=variant)
 
-    source = f"semi/published/{preset}.metrics.json"
+    source = _semi_file(preset)
     entry: dict[str, Any] = {"preset": preset, "recipe": DESCRIPTIONS[preset][1],
                              "source": f"benchmarks/results/{source}"}
     first = final(results, row)
@@ -395,7 +400,7 @@ def _semi(results: Path) -> list[dict[str, Any]]:
             if unfinished:
                 ablations["unfinished_seeds"] = unfinished
             final = _semi_final(results, row)
-            partial = _load(results, f"semi/published/{row}.metrics.json") or []
+            partial = _load(results, _semi_file(row)) or []
             if final:
                 command = SEMI_RUN.format(preset=row, split=final["val_split"])
                 seeds = _over_seeds(results, row, final)
