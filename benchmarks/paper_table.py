@@ -400,13 +400,13 @@ def _semi(results: Path) -> list[dict[str, Any]]:
             if unfinished:
                 ablations["unfinished_seeds"] = unfinished
             final = _semi_final(results, row)
-            partial = _load(results, _semi_file(row)) or []
             if final:
                 command = SEMI_RUN.format(preset=row, split=final["val_split"])
                 seeds = _over_seeds(results, row, final)
                 command += _seeds_command(row, seeds)
                 rows.append(_entry(row, command=command, **seeds, **ablations))
                 continue
+            partial = _load(results, _semi_file(row)) or []  # read only where the run is unfinished
             tuned = None
             if algo == "bp":
                 records = _load(results, f"semi/{row}.metrics.json")
