@@ -51,9 +51,10 @@ class BPLearner:
 
     def train_step(self, x: torch.Tensor, labels: torch.Tensor | None = None, loss: str = "mse") -> torch.Tensor:
         """One batch; returns the loss (a 0-d tensor, not synchronised). ``loss="cross-entropy"``
-        trains the sigmoid or softmax read-out on the target's cross-entropy."""
-        if loss == "cross-entropy":
-            return self._cross_entropy_step(x, labels)
+        trains the sigmoid or softmax read-out on the target's cross-entropy; ``"output-cross-entropy"``
+        takes the softmax cross-entropy over the sigmoid outputs (see :func:`cross_entropy`)."""
+        if loss in ("cross-entropy", "output-cross-entropy"):
+            return self._cross_entropy_step(x, labels, over_outputs=loss == "output-cross-entropy")
         if self.fast:
             return self._fast_step(x, labels)
         self.model.train()
@@ -70,14 +71,19 @@ class BPLearner:
         self.optimizer.step()
         return loss.detach()
 
-    def _cross_entropy_step(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    def _cross_entropy_step(self, x: torch.Tensor, labels: torch.Tensor | None,
+                            over_outputs: bool = False) -> torch.Tensor:
         """Target from the read-out's output ``y`` (k-WTA with homeostasis, or the labels), then
-        binary cross-entropy on sigmoid outputs or cross-entropy on the softmax."""
+        binary cross-entropy on sigmoid outputs or cross-entropy on the softmax; ``over_outputs``: the
+        softmax cross-entropy of the sigmoid outputs themselves."""
         self.model.train()
         logits = self.model.logits(x)  # type: ignore[operator]
         y = self.model.read_out(logits.detach())  # type: ignore[operator]
         d = self.target(self.target_source(x, y, None, labels), None, labels)
-        loss = cross_entropy(logits, d, self.config.readout, self.config.ce_label_smoothing)
+        if over_outputs:
+            logits = self.model.read_out(logits)  # type: ignore[operator]
+        loss = cross_entropy(logits, d, "softmax" if over_outputs else self.config.readout,
+                             self.config.ce_label_smoothing)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()

@@ -270,8 +270,11 @@ class TrainConfig:
                     raise ConfigError(f"{where} trains on the {phase.pool} pool: set semi_labels")
                 if phase.loss == "cross-entropy" and self.readout in MSE_READOUTS:
                     raise ConfigError(f"{where}: loss='cross-entropy' needs readout='sigmoid' or 'softmax'")
-                if phase.loss == "cross-entropy" and self.wta_rule.dropout > 0:
-                    raise ConfigError(f"{where}: loss='cross-entropy' takes no output dropout (the published "
+                if phase.loss == "output-cross-entropy" and (self.readout != "sigmoid" or self.algorithm != "bp"):
+                    raise ConfigError(f"{where}: loss='output-cross-entropy' needs BP with readout='sigmoid', got "
+                                      f"algorithm={self.algorithm!r}, readout={self.readout!r}")
+                if phase.loss != "mse" and self.wta_rule.dropout > 0:
+                    raise ConfigError(f"{where}: loss={phase.loss!r} takes no output dropout (the published "
                                       f"read-outs have none), got rule dropout={self.wta_rule.dropout}")
                 if self.algorithm == "ep" and self.readout == "softmax" and phase.loss != "cross-entropy":
                     raise ConfigError(f"{where}: EP with a softmax read-out learns with loss='cross-entropy'")

@@ -20,7 +20,13 @@ Rate schedules (``schedule["kind"]``), as a factor on the phase's base rates:
 * ``"run"``: the run-wide schedule of the config (``schedule``, ``final_lr_factor``, linear per
   batch over ``schedule_epochs``), times ``schedule["scale"]`` (default 1);
 * ``"exponential"``: ``gamma ** i`` at the phase's ``i``-th epoch (PyTorch's ExponentialLR);
-* ``"linear"``: from ``start`` to ``end`` linearly over the phase's epochs in its stage.
+* ``"linear"``: from ``start`` to ``end`` linearly over the phase's epochs in its stage, or over its
+  first ``span`` epochs and then held at ``end`` (PyTorch's ``LinearLR`` with ``total_iters=span``).
+
+Losses (``loss``): ``"mse"`` (the hard-sigmoid and linear read-outs), ``"cross-entropy"`` (the
+read-out's own: per-output binary for the sigmoid, the softmax's for the softmax) and
+``"output-cross-entropy"`` (BP with the sigmoid read-out: softmax cross-entropy taken over the
+sigmoid outputs as if they were logits, as the authors' released semi-supervised BP code does).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from sdt_neuro.errors import ConfigError
 from sdt_neuro.models import MSE_READOUTS
 
 POOLS = ("all", "labelled", "unlabelled")
-LOSSES = ("mse", "cross-entropy")
+LOSSES = ("mse", "cross-entropy", "output-cross-entropy")
 SCHEDULE_KINDS = ("run", "exponential", "linear")
 OPTIMIZER_KINDS = ("sgd", "adam")
 
@@ -79,6 +85,9 @@ class Phase:
             raise ConfigError(f"{where}: a {kind!r} schedule needs {missing}")
         if any(float(self.schedule[k]) <= 0 for k in (*need, "scale") if k in self.schedule):
             raise ConfigError(f"{where}: schedule {self.schedule} needs positive factors")
+        span = self.schedule.get("span")
+        if span is not None and (kind != "linear" or isinstance(span, bool) or not isinstance(span, int) or span < 1):
+            raise ConfigError(f"{where}: span={span!r} needs a 'linear' schedule and a whole number of epochs >= 1")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -173,8 +182,8 @@ def phase_factor(config: Any, planned: PlannedEpoch, progress: float) -> float:
         return lr_factor(config, progress) * float(s.get("scale", 1.0))
     if s["kind"] == "exponential":
         return float(s["gamma"]) ** planned.occurrence
-    span = max(planned.occurrences - 1, 1)
-    return float(s["start"]) + (float(s["end"]) - float(s["start"])) * planned.occurrence / span
+    span = int(s["span"]) if "span" in s else max(planned.occurrences - 1, 1)
+    return float(s["start"]) + (float(s["end"]) - float(s["start"])) * min(planned.occurrence, span) / span
 
 
 def lr_factor(config: Any, progress: float) -> float:

@@ -230,3 +230,20 @@ def test_a_sigmoid_readout_learns_its_self_defined_target_with_cross_entropy():
     assert last < 0.5 * first
     out = learner.activity(x)
     assert ((out > 0) & (out < 1)).all()  # a sigmoid, not the hard-sigmoid
+
+
+def test_output_cross_entropy_takes_the_softmax_over_the_sigmoid_outputs():
+    """The released BP code's loss: softmax cross-entropy with the sigmoid outputs as its logits. Its
+    gradient differs from the per-output binary cross-entropy's, so the two steps move the weights apart."""
+    cfg = TrainConfig(rule={"n_outputs": 4, "k": 1, "gamma": 0.0, "dropout": 0.0, "n_classes": 4}, sizes=(20, 16, 4),
+                      readout="sigmoid", optimizer="adam", lrs=(1e-2,), input_dropout=0.0, threads=1)
+    torch.manual_seed(0)
+    model = cfg.build_model()
+    x, labels = torch.rand(8, 20), torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+    with torch.no_grad():
+        expected = torch.nn.functional.cross_entropy(torch.sigmoid(model.logits(x)), labels)
+    over_outputs = BPLearner(model, cfg, torch.device("cpu"))
+    binary = BPLearner(copy.deepcopy(model), cfg, torch.device("cpu"))
+    torch.testing.assert_close(over_outputs.train_step(x, labels, loss="output-cross-entropy"), expected)
+    binary.train_step(x, labels, loss="cross-entropy")
+    assert not torch.allclose(over_outputs.model.layers[0].weight, binary.model.layers[0].weight)

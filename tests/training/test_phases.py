@@ -59,6 +59,14 @@ def test_schedules_give_the_published_factors():
     assert phase_factor(legacy, first, 0.5) == pytest.approx(0.75)
 
 
+def test_a_linear_schedule_with_a_span_ramps_over_it_and_then_holds():
+    rounds = two_stage(rounds=5)
+    rounds[1]["phases"][1]["schedule"] = {"kind": "linear", "start": 0.7, "end": 0.1, "span": 3}
+    cfg = config(procedure=rounds)
+    lab = [phase_factor(cfg, p, 0.0) for p in plan(cfg) if p.phase.name == "labelled"]
+    assert lab == pytest.approx([0.7, 0.5, 0.3, 0.1, 0.1])  # as LinearLR(total_iters=3) steps once a round
+
+
 def test_procedure_survives_json_and_a_checkpoint_round_trip():
     cfg = config()
     again = TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
@@ -71,6 +79,10 @@ def test_procedure_survives_json_and_a_checkpoint_round_trip():
     ({"procedure": [{"repeat": 1, "phases": [{"name": "x", "schedule": {"kind": "linear", "start": 1}}]}]},
      r"needs \['end'\]"),
     ({"procedure": [{"repeat": 0, "phases": [{"name": "x"}]}]}, "repeat >= 1"),
+    ({"procedure": [{"repeat": 1, "phases": [{"name": "x", "schedule": {"kind": "exponential", "gamma": 0.9,
+                                                                         "span": 3}}]}]}, "span=3"),
+    ({"procedure": [{"repeat": 1, "phases": [{"name": "x", "schedule": {"kind": "linear", "start": 1, "end": 0.5,
+                                                                         "span": 0}}]}]}, "span=0"),
     ({"procedure": [{"repeat": 1, "phases": [{"name": "x", "colour": 1}]}]}, "bad phase"),
     ({"procedure": [{"repeat": 1, "phases": [{"name": "x", "optimizer_kind": "sgd"}]}]}, "'main' optimiser"),
     ({"epochs": 99}, "procedure holds 8 epochs"),
@@ -79,6 +91,8 @@ def test_procedure_survives_json_and_a_checkpoint_round_trip():
     ({"readout": "tanh"}, "readout='tanh'"),
     ({"ce_label_smoothing": 1.0}, "ce_label_smoothing"),
     ({"rule": {**RULE, "dropout": 0.2}}, "no output dropout"),
+    ({"readout": "softmax", "procedure": [{"repeat": 1, "phases": [
+        {"name": "x", "loss": "output-cross-entropy"}]}], "epochs": 1}, "needs BP with readout='sigmoid'"),
 ])
 def test_bad_procedures_are_refused_with_the_reason(change, message):
     with pytest.raises(ConfigError, match=message):

@@ -227,3 +227,22 @@ def test_released_batch_presets_change_only_the_labelled_batch_and_split():
         assert b128.replace(procedure=base.procedure, semi_label_split="balanced", preset=base.preset) == base
     with pytest.raises(ConfigError, match="unknown preset"):
         preset_config("semi-bp-600-b128")
+
+
+def test_release_presets_change_only_the_released_bp_mechanics():
+    """``semi-bp-N-release``: the published BP procedure with the released code's loss, fresh labelled Adam
+    for the rounds, labelled ramp over the first 350 rounds and Xavier(0.5) weights; nothing else."""
+    for n in SEMI_LABELS:
+        base, release = preset_config(f"semi-bp-{n}"), preset_config(f"semi-bp-{n}-release")
+        phases = {p.phase.name: p.phase for p in plan(release)}
+        assert {p.loss for p in phases.values()} == {"output-cross-entropy"}
+        assert phases["labelled"].optimizer == "labelled-rounds" and phases["pretrain"].optimizer == "labelled"
+        assert phases["labelled"].schedule == {"kind": "linear", "start": 0.72, "end": 0.05, "span": 350}
+        assert release.init == "xavier" and base.init == "torch"
+        same = [replace(p.phase, loss="cross-entropy",
+                        optimizer="labelled" if p.phase.name == "labelled" else p.phase.optimizer,
+                        schedule={k: v for k, v in p.phase.schedule.items() if k != "span"}) for p in plan(release)]
+        assert same == [p.phase for p in plan(base)]
+        assert release.replace(procedure=base.procedure, init="torch", preset=base.preset) == base
+    with pytest.raises(ConfigError, match="unknown preset"):
+        preset_config("semi-ep-600-release")
