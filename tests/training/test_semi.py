@@ -231,7 +231,8 @@ def test_released_batch_presets_change_only_the_labelled_batch_and_split():
 
 def test_release_presets_change_only_the_released_bp_mechanics():
     """``semi-bp-N-release``: the published BP procedure with the released code's loss, fresh labelled Adam
-    for the rounds, labelled ramp over the first 350 rounds and Xavier(0.5) weights; nothing else."""
+    for the rounds, labelled ramp over the first 350 rounds, Xavier(0.5) weights and, with 600 and 1000
+    labels, the result files' 150 pre-training epochs; nothing else."""
     for n in SEMI_LABELS:
         base, release = preset_config(f"semi-bp-{n}"), preset_config(f"semi-bp-{n}-release")
         phases = {p.phase.name: p.phase for p in plan(release)}
@@ -239,6 +240,10 @@ def test_release_presets_change_only_the_released_bp_mechanics():
         assert phases["labelled"].optimizer == "labelled-rounds" and phases["pretrain"].optimizer == "labelled"
         assert phases["labelled"].schedule == {"kind": "linear", "start": 0.72, "end": 0.05, "span": 350}
         assert release.init == "xavier" and base.init == "torch"
+        pretrain = sum(p.phase.name == "pretrain" for p in plan(release))
+        assert pretrain == (150 if n in (600, 1000) else 200) and release.epochs == pretrain + 800
+        base = base.replace(procedure=[{**base.procedure[0], "repeat": pretrain}, base.procedure[1]],
+                            epochs=release.epochs)
         same = [replace(p.phase, loss="cross-entropy",
                         optimizer="labelled" if p.phase.name == "labelled" else p.phase.optimizer,
                         schedule={k: v for k, v in p.phase.schedule.items() if k != "span"}) for p in plan(release)]
