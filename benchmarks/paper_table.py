@@ -317,12 +317,17 @@ SEMI_RELEASED_RUNS = "semi/published/published_runs_ep.json"
 SEMI_RELEASED_FINALS = "semi/published/released_finals_ep.json"
 
 
-def _released_spread(released: dict[str, Any], finals: dict[str, Any], algo: str, n: int) -> dict[str, Any]:
-    """Sample std and count of the released runs' final test accuracies (EP only), where there are two
-    or more: from the committed per-run curves by label count (``released``), else from the committed
-    final figures (``finals``)."""
-    if algo != "ep":
-        return {}
+#: the released semi-supervised BP runs' curves; ``complete`` names the label counts with every released run
+SEMI_RELEASED_RUNS_BP = "semi/published/released_runs_bp.json"
+
+
+def _released_spread(released: dict[str, Any], finals: dict[str, Any], n: int) -> dict[str, Any]:
+    """Sample std and count of the released runs' final test accuracies, where there are two or more:
+    from the committed per-run curves by label count (``released``; where it lists ``complete`` label
+    counts, only those, since a partial transcription is not the published mean's spread), else from
+    the committed final figures (``finals``, EP)."""
+    if "complete" in released and str(n) not in released["complete"]:
+        released = {}
     if curves := released.get(str(n)):
         values = [run["supervised_accuracy"][-1] for run in curves.values()]
     else:
@@ -381,15 +386,15 @@ def _semi(results: Path) -> list[dict[str, Any]]:
     from sdt_neuro.presets import SEMI_LABELS
 
     rows = []
-    released = _load(results, SEMI_RELEASED_RUNS) or {}
-    released_finals = _load(results, SEMI_RELEASED_FINALS) or {}
+    released = {"ep": _load(results, SEMI_RELEASED_RUNS) or {}, "bp": _load(results, SEMI_RELEASED_RUNS_BP) or {}}
+    released_finals = {"ep": _load(results, SEMI_RELEASED_FINALS) or {}, "bp": {}}
     for algo in ("bp", "ep"):
         projected = _projected(results, algo)  # one cost per algorithm, for each of its unrun rows
         for n in SEMI_LABELS:
             row = f"semi-{algo}-{n}"
             ablations = {key: (_semi_final(results, f"{row}{suffix}") or {}).get("measured")
                          for key, suffix in (("supervised_only", "-supervised"), ("no_homeostasis", "-gamma0"))}
-            ablations.update(_released_spread(released, released_finals, algo, n))
+            ablations.update(_released_spread(released[algo], released_finals[algo], n))
             earlier = _earlier_recipes(results, row) if algo == "ep" else []
             if earlier:
                 ablations["earlier_recipes"] = earlier
