@@ -11,10 +11,11 @@ final figure otherwise; METHOD.md). The earlier EP recipes' runs (``published-v1
 dropout, smoothing 0.1; ``published-v2/``: dt 0.5, PyTorch's default weights, the k-WTA on the
 softmax, the read-out's gradient at the free state) are drawn beside it where committed, and so are
 further seeds (``-seed1``, ``-seed2``, each drawing its own labelled subset). Where the authors'
-released per-run results hold the label count (``published_runs_ep.json``: EP, 100 and 600 labels), EP's published
-curve is their mean after every round with a band of one sample standard deviation over runs; for 300,
-1000 and 3000 labels (``released_finals_ep.json``) it is their mean ± sd after rounds 1, 50, 100, 150
-and 200.
+released per-run results hold the label count (``published_runs_ep.json``: EP, 100 and 600 labels;
+``released_runs_bp.json``: BP, the label counts it lists as ``complete``, 1000), the published curve
+is their mean after every round with a band of one sample standard deviation over runs; for EP with
+300, 1000 and 3000 labels (``released_finals_ep.json``) it is their mean ± sd after rounds 1, 50,
+100, 150 and 200.
 ``--extra`` draws further metrics files (diagnostic runs). Writes ``semi_N_curve.png`` and
 ``semi_N_curve.json`` next to the metrics.
 """
@@ -30,7 +31,7 @@ from sdt_neuro.plots import _pyplot
 from sdt_neuro.presets import SEMI_PUBLISHED
 
 RESULTS = Path(__file__).parent / "results" / "semi" / "published"
-RELEASED = RESULTS / "published_runs_ep.json"
+RELEASED = {"ep": RESULTS / "published_runs_ep.json", "bp": RESULTS / "released_runs_bp.json"}
 RELEASED_FINALS = RESULTS / "released_finals_ep.json"
 PUBLISHED_600 = {"bp": {1: 0.903, 100: 0.921, 200: 0.938, 400: 0.949},
                  "ep": {1: 0.919, 50: 0.948, 100: 0.960, 200: 0.966}}
@@ -48,20 +49,23 @@ VARIANTS = (("published", "", "-", "measured"),
             ("published-v1", "", ":", "first recipe"))
 
 
-def rounds(algo: str, records: list[dict]) -> tuple[dict[int, float], str]:
+def rounds(records: list[dict]) -> tuple[dict[int, float], str]:
     """Output accuracy after each labelled epoch of the alternation, by round (1-based), and its split:
     validation where the run held one out, else the test set (a run on the full training set scores
     it every epoch; nothing is chosen on those figures)."""
-    pre = SEMI_PUBLISHED[algo]["pretrain_epochs"]
+    pre = sum(r.get("phase") == "pretrain" for r in records)  # each epoch has a record, scored or not
     sizes = {r["val_samples"] for r in records if r.get("val_samples")}
     key = "val_accuracy" if sizes else "test_accuracy"
     split = f"validation, {max(sizes):,} images" if sizes else "test, full training set"
     return {(r["epoch"] - pre) // 2: r[key] for r in records if r.get("phase") == "labelled" and key in r}, split
 
 
-def released_band(n: int) -> tuple[list[float], list[float], int] | None:
-    """Mean and sample std over the authors' released EP runs of the test accuracy after each round."""
-    runs = json.loads(RELEASED.read_text()).get(str(n)) if RELEASED.is_file() else None
+def released_band(algo: str, n: int) -> tuple[list[float], list[float], int] | None:
+    """Mean and sample std over the authors' released runs of the test accuracy after each round, where
+    every released run of the label count was transcribed."""
+    released = json.loads(RELEASED[algo].read_text()) if RELEASED[algo].is_file() else {}
+    complete = released.get("complete")
+    runs = released.get(str(n)) if complete is None or str(n) in complete else None
     if not runs or len(runs) < 2 or len({len(run["supervised_accuracy"]) for run in runs.values()}) != 1:
         return None  # a band needs two runs or more, all of the same length
     curves = list(zip(*(run["supervised_accuracy"] for run in runs.values())))
@@ -85,7 +89,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--labels", type=int, default=600, choices=sorted(PUBLISHED_FINAL["bp"]))
     parser.add_argument("--extra", nargs="*", default=[], metavar="PATH[:LABEL]",
-                        help="further EP metrics files to draw (by round: validation, or test for a run on the "
+                        help="further metrics files to draw (by round: validation, or test for a run on the "
                              "full training set)")
     args = parser.parse_args()
     n = args.labels
@@ -95,7 +99,7 @@ def main() -> int:
     for algo, colour in (("bp", "tab:blue"), ("ep", "tab:orange")):
         rounds_total = SEMI_PUBLISHED[algo]["rounds"]
         published = PUBLISHED_600[algo] if n == 600 else {rounds_total: PUBLISHED_FINAL[algo][n]}
-        band = released_band(n) if algo == "ep" else None
+        band = released_band(algo, n)
         points = released_points(n) if algo == "ep" and band is None else None
         if points is not None:
             at, runs = points
@@ -106,11 +110,12 @@ def main() -> int:
         elif band is not None:
             mean, std, runs = band
             x = range(1, len(mean) + 1)
-            ax.plot(x, mean, "-", color="black", lw=1, label=f"EP released runs (test, mean ± sd of {runs})")
+            shade = "black" if algo == "ep" else "tab:purple"
+            ax.plot(x, mean, "-", color=shade, lw=1, label=f"{algo.upper()} released runs (test, mean ± sd of {runs})")
             ax.fill_between(x, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
-                            color="black", alpha=0.12, lw=0)
-            at = [r for r in (1, 50, 100, 150, 200) if r <= len(mean)]
-            summary["ep released runs"] = {"runs": runs,
+                            color=shade, alpha=0.12, lw=0)
+            at = [r for r in (1, 50, 100, 150, 200, 300, 400) if r <= len(mean)]
+            summary[f"{algo} released runs"] = {"runs": runs,
                                            "at_rounds": {r: [round(mean[r - 1], 4), round(std[r - 1], 4)] for r in at}}
         else:
             ax.plot(list(published), list(published.values()), "*--", color=colour, markersize=10,
@@ -119,7 +124,7 @@ def main() -> int:
             path = RESULTS.parent / folder / f"semi-{algo}-{n}{suffix}.metrics.json"
             if not path.is_file():
                 continue
-            curve, split = rounds(algo, json.loads(path.read_text()))
+            curve, split = rounds(json.loads(path.read_text()))
             seed = suffix.removeprefix("-seed") if suffix.startswith("-seed") else "0"
             on_test = split.startswith("test")  # the one line that compares directly with the released runs
             ax.plot(list(curve), list(curve.values()), linestyle=style, color="tab:red" if on_test else colour,
@@ -132,9 +137,9 @@ def main() -> int:
     for i, spec in enumerate(args.extra):
         head, _, tail = spec.rpartition(":")
         path, what = (head, tail) if Path(head).is_file() else (spec, "")
-        curve, split = rounds("ep", json.loads(Path(path).read_text()))
+        curve, split = rounds(json.loads(Path(path).read_text()))
         ax.plot(list(curve), list(curve.values()), "-", color=f"C{i + 2}", lw=1.2,
-                label=f"EP {what or Path(path).parent.name} ({split})")
+                label=f"{what or Path(path).parent.name} ({split})")
         done = max(curve, default=0)
         summary[f"extra {what or path}"] = {"split": split, "rounds_done": done,
                                             "best": max(curve.values(), default=None),

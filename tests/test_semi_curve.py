@@ -23,14 +23,14 @@ def test_rounds_reads_validation_where_the_run_held_it_out():
     for r in records:  # the loop writes the split's size on every scored epoch
         r["val_samples"] = 2000
     records[-1]["test_accuracy"] = 0.93  # scored once, after the last epoch: not a point of the curve
-    assert semi_curve.rounds("ep", records) == ({1: 0.9, 2: 0.95}, "validation, 2,000 images")
+    assert semi_curve.rounds(records) == ({1: 0.9, 2: 0.95}, "validation, 2,000 images")
     pretraining = [{**r, "val_samples": 2000} for r in alternation(None)[:PRE]]  # not yet a scored round
-    assert semi_curve.rounds("ep", pretraining) == ({}, "validation, 2,000 images")
+    assert semi_curve.rounds(pretraining) == ({}, "validation, 2,000 images")
 
 
 def test_rounds_reads_the_test_set_of_a_run_on_the_full_training_set():
-    assert semi_curve.rounds("ep", alternation("test_accuracy")) == ({1: 0.9, 2: 0.95}, "test, full training set")
-    assert semi_curve.rounds("ep", alternation(None)) == ({}, "test, full training set")
+    assert semi_curve.rounds(alternation("test_accuracy")) == ({1: 0.9, 2: 0.95}, "test, full training set")
+    assert semi_curve.rounds(alternation(None)) == ({}, "test, full training set")
 
 
 def test_released_points_average_the_transcribed_rounds_and_the_final(tmp_path, monkeypatch):
@@ -49,3 +49,20 @@ def test_released_points_average_the_transcribed_rounds_and_the_final(tmp_path, 
     path.write_text(json.dumps({"300": {"runs": {"S-1": runs["S-1"]}}}))
     assert semi_curve.released_points(300) is None  # one run has no spread
     assert semi_curve.released_points(600) is None  # not transcribed there
+
+
+def test_rounds_count_the_run_s_own_pretraining_epochs():
+    """A preset that pre-trains 150 epochs (``semi-bp-1000-release``) has its rounds where they are."""
+    records = [{"epoch": e, "phase": "pretrain"} for e in range(1, 151)]
+    records += [{"epoch": 151, "phase": "unlabelled"}, {"epoch": 152, "phase": "labelled", "test_accuracy": 0.9}]
+    assert semi_curve.rounds(records) == ({1: 0.9}, "test, full training set")
+
+
+def test_released_band_takes_only_label_counts_transcribed_complete(tmp_path, monkeypatch):
+    curves = {"S-1": {"supervised_accuracy": [0.90, 0.94]}, "S-2": {"supervised_accuracy": [0.92, 0.96]}}
+    path = tmp_path / "bp.json"
+    path.write_text(json.dumps({"complete": ["1000"], "1000": curves, "600": curves}))
+    monkeypatch.setitem(semi_curve.RELEASED, "bp", path)
+    mean, std, runs = semi_curve.released_band("bp", 1000)
+    assert runs == 2 and mean == pytest.approx([0.91, 0.95]) and std == pytest.approx([0.0141421356] * 2)
+    assert semi_curve.released_band("bp", 600) is None  # 2 of the released runs: not the published spread
