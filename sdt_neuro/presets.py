@@ -319,7 +319,8 @@ RELEASED_SUFFIX = "-b128"
 # weights start Xavier(0.5) with zero biases. Its pre-training test curve with 600 labels (two released runs:
 # 0.852 / 0.860 / 0.872 after epochs 4 / 5 / 8) fits that loss (3 seeds: 0.853 / 0.859 / 0.868) and not ours
 # (0.884 / 0.880 / 0.891; BENCHMARKS.md). The released result files also pre-train 150 epochs with 600 and
-# 1000 labels (150 rows in every pre_supervised.csv; METHOD.md: "150-200"); the other label counts keep 200.
+# 1000 labels (150 rows in each pre_supervised.csv read: all 10 at 1000 labels, 2 of the 15 at 600; METHOD.md:
+# "150-200"); the other label counts keep 200.
 # ``semi-bp-<N>-release`` runs these mechanics.
 SEMI_BP_RELEASE: dict[str, Any] = {"loss": "output-cross-entropy", "rounds_optimizer": "labelled-rounds",
                                    "labelled_ramp_span": 350, "init": "xavier",
