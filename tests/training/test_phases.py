@@ -203,6 +203,16 @@ def test_published_style_semi_supervised_run_learns_the_blobs():
     assert res.metrics[-1]["test_accuracy"] > 0.9
 
 
+def test_a_run_with_the_released_bp_loss_learns_the_blobs():
+    """``output-cross-entropy`` in every phase (the ``semi-bp-N-release`` presets) trains end to end."""
+    procedure = two_stage(rounds=4, pre=6)
+    for stage in procedure:
+        for phase in stage["phases"]:
+            phase["loss"] = "output-cross-entropy"
+    res = train(config(procedure=procedure, epochs=14), dataset=synthetic_dataset(), progress=False, plots=False)
+    assert res.metrics[-1]["test_accuracy"] > 0.9
+
+
 def test_phase_defaults_take_the_config_values():
     phase = Phase("train")
     assert (phase.pool, phase.labels, phase.optimizer, phase.loss, phase.schedule) == (
