@@ -317,17 +317,15 @@ SEMI_RELEASED_RUNS = "semi/published/published_runs_ep.json"
 SEMI_RELEASED_FINALS = "semi/published/released_finals_ep.json"
 
 
-#: the released semi-supervised BP runs' curves; ``complete`` names the label counts with every released run
+#: the released semi-supervised BP runs' curves, by label count (every released run; a label count with only
+#: some of them transcribed sits under ``partial``, which the spread does not read)
 SEMI_RELEASED_RUNS_BP = "semi/published/released_runs_bp.json"
 
 
 def _released_spread(released: dict[str, Any], finals: dict[str, Any], n: int) -> dict[str, Any]:
     """Sample std and count of the released runs' final test accuracies, where there are two or more:
-    from the committed per-run curves by label count (``released``; where it lists ``complete`` label
-    counts, only those, since a partial transcription is not the published mean's spread), else from
-    the committed final figures (``finals``, EP)."""
-    if "complete" in released and str(n) not in released["complete"]:
-        released = {}
+    from the committed per-run curves by label count (``released``), else from the committed final
+    figures (``finals``, EP)."""
     if curves := released.get(str(n)):
         values = [run["supervised_accuracy"][-1] for run in curves.values()]
     else:

@@ -12,7 +12,7 @@ dropout, smoothing 0.1; ``published-v2/``: dt 0.5, PyTorch's default weights, th
 softmax, the read-out's gradient at the free state) are drawn beside it where committed, and so are
 further seeds (``-seed1``, ``-seed2``, each drawing its own labelled subset). Where the authors'
 released per-run results hold the label count (``published_runs_ep.json``: EP, 100 and 600 labels;
-``released_runs_bp.json``: BP, the label counts it lists as ``complete``, 1000), the published curve
+``released_runs_bp.json``: BP, 1000 labels; not its ``partial`` ones), the published curve
 is their mean after every round with a band of one sample standard deviation over runs; for EP with
 300, 1000 and 3000 labels (``released_finals_ep.json``) it is their mean ± sd after rounds 1, 50,
 100, 150 and 200.
@@ -63,9 +63,7 @@ def rounds(records: list[dict]) -> tuple[dict[int, float], str]:
 def released_band(algo: str, n: int) -> tuple[list[float], list[float], int] | None:
     """Mean and sample std over the authors' released runs of the test accuracy after each round, where
     every released run of the label count was transcribed."""
-    released = json.loads(RELEASED[algo].read_text()) if RELEASED[algo].is_file() else {}
-    complete = released.get("complete")
-    runs = released.get(str(n)) if complete is None or str(n) in complete else None
+    runs = json.loads(RELEASED[algo].read_text()).get(str(n)) if RELEASED[algo].is_file() else None
     if not runs or len(runs) < 2 or len({len(run["supervised_accuracy"]) for run in runs.values()}) != 1:
         return None  # a band needs two runs or more, all of the same length
     curves = list(zip(*(run["supervised_accuracy"] for run in runs.values())))

@@ -322,10 +322,10 @@ def test_paper_table_gives_the_released_runs_spread_of_a_semi_ep_row(tmp_path):
     rows = {r["row"]: r for r in paper_table.collect(tmp_path)}
     assert (rows["semi-ep-1000"]["published_std"], rows["semi-ep-1000"]["published_seeds"]) == (0.0014, 2)
     assert rows["semi-ep-600"]["published_std"] == 0.0028 and "published_std" not in rows["semi-bp-1000"]
-    # BP: the released curves give the spread only for the label counts transcribed complete
+    # BP: the released curves give the spread only for the label counts transcribed whole, not the partial ones
     runs = {f"S-{i}": {"supervised_accuracy": [0.9, v]} for i, v in enumerate((0.95, 0.96))}
-    bp = {"complete": ["1000"], "1000": runs,
-          "600": {"S-1": {"supervised_accuracy": [0.9, 0.94]}, "S-2": {"supervised_accuracy": [0.9, 0.95]}}}
+    partial = {"S-1": {"supervised_accuracy": [0.9, 0.94]}, "S-2": {"supervised_accuracy": [0.9, 0.95]}}
+    bp = {"1000": runs, "partial": {"600": partial}}
     (semi / "released_runs_bp.json").write_text(json.dumps(bp))
     rows = {r["row"]: r for r in paper_table.collect(tmp_path)}
     assert (rows["semi-bp-1000"]["published_std"], rows["semi-bp-1000"]["published_seeds"]) == (0.0071, 2)

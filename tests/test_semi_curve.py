@@ -58,10 +58,10 @@ def test_rounds_count_the_run_s_own_pretraining_epochs():
     assert semi_curve.rounds(records) == ({1: 0.9}, "test, full training set")
 
 
-def test_released_band_takes_only_label_counts_transcribed_complete(tmp_path, monkeypatch):
+def test_released_band_takes_only_label_counts_transcribed_whole(tmp_path, monkeypatch):
     curves = {"S-1": {"supervised_accuracy": [0.90, 0.94]}, "S-2": {"supervised_accuracy": [0.92, 0.96]}}
     path = tmp_path / "bp.json"
-    path.write_text(json.dumps({"complete": ["1000"], "1000": curves, "600": curves}))
+    path.write_text(json.dumps({"1000": curves, "partial": {"600": curves}}))
     monkeypatch.setitem(semi_curve.RELEASED, "bp", path)
     mean, std, runs = semi_curve.released_band("bp", 1000)
     assert runs == 2 and mean == pytest.approx([0.91, 0.95]) and std == pytest.approx([0.0141421356] * 2)

@@ -78,12 +78,11 @@ class BPLearner:
         softmax cross-entropy of the sigmoid outputs themselves."""
         self.model.train()
         logits = self.model.logits(x)  # type: ignore[operator]
-        y = self.model.read_out(logits.detach())  # type: ignore[operator]
-        d = self.target(self.target_source(x, y, None, labels), None, labels)
-        if over_outputs:
-            logits = self.model.read_out(logits)  # type: ignore[operator]
-        loss = cross_entropy(logits, d, "softmax" if over_outputs else self.config.readout,
-                             self.config.ce_label_smoothing)
+        y = self.model.read_out(logits)  # type: ignore[operator]
+        d = self.target(self.target_source(x, y.detach(), None, labels), None, labels)
+        smoothing = self.config.ce_label_smoothing
+        loss = (cross_entropy(y, d, "softmax", smoothing) if over_outputs
+                else cross_entropy(logits, d, self.config.readout, smoothing))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
