@@ -5,12 +5,13 @@
 A round is one unlabelled epoch then one labelled epoch. Its *unlabelled step* is the accuracy after
 the unlabelled epoch minus the accuracy before it (after the previous labelled epoch, or after
 pre-training for round 1); its *labelled step* is the accuracy after the labelled epoch minus that
-after the unlabelled one. RECORDS is a run's ``metrics.json`` whose unlabelled epochs were scored too
-(the preset's configuration with ``"evaluate": true`` on the unlabelled phase); the released runs
-(``published_runs_ep.json``) score both. Prints and writes the mean step of each phase, and of the whole
-round, over windows of rounds (ours, and the released runs' mean with its sample spread over runs) and
-over bins of the accuracy before the round; and how many rounds each run takes to climb through a band
-of accuracy (a comparison at equal accuracy, whatever the accuracy after pre-training).
+after the unlabelled one. RECORDS is a run's ``metrics.json``; the released runs
+(``published_runs_ep.json``, 100 and 600 labels) score both epochs of every round. Prints and writes how
+many rounds each run takes to climb through a band of accuracy (a comparison at equal accuracy, whatever
+the accuracy after pre-training) and, where the run's unlabelled epochs were scored too (its preset's
+configuration with ``"evaluate": true`` on the unlabelled phase), the mean step of each phase and of the
+whole round over windows of rounds (ours, and the released runs' mean with its sample spread over runs)
+and over bins of the accuracy before the round.
 """
 
 from __future__ import annotations
