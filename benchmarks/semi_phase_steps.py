@@ -1,12 +1,13 @@
 """What each phase of a semi-supervised round adds, ours against the authors' released runs.
 
-    python benchmarks/semi_phase_steps.py RECORDS [--labels 600] [--out PATH]
+    python benchmarks/semi_phase_steps.py RECORDS [--algo ep] [--labels 600] [--band FROM TO ...] [--out PATH]
 
 A round is one unlabelled epoch then one labelled epoch. Its *unlabelled step* is the accuracy after
 the unlabelled epoch minus the accuracy before it (after the previous labelled epoch, or after
 pre-training for round 1); its *labelled step* is the accuracy after the labelled epoch minus that
 after the unlabelled one. RECORDS is a run's ``metrics.json``; the released runs
-(``published_runs_ep.json``, 100 and 600 labels) score both epochs of every round. Prints and writes how
+(EP: ``published_runs_ep.json``, 100 and 600 labels; BP with ``--algo bp``: ``released_runs_bp.json``,
+1000 labels) score both epochs of every round. Prints and writes how
 many rounds each run takes to climb through a band of accuracy (a comparison at equal accuracy, whatever
 the accuracy after pre-training) and, where the run's unlabelled epochs were scored too (its preset's
 configuration with ``"evaluate": true`` on the unlabelled phase), the mean step of each phase and of the
@@ -22,7 +23,9 @@ import statistics
 from pathlib import Path
 from typing import NamedTuple
 
-RELEASED = Path(__file__).parent / "results" / "semi" / "published" / "published_runs_ep.json"
+PUBLISHED = Path(__file__).parent / "results" / "semi" / "published"
+#: the released runs' per-epoch test accuracy, by algorithm (EP: 100 and 600 labels; BP: 1000)
+RELEASED = {"ep": PUBLISHED / "published_runs_ep.json", "bp": PUBLISHED / "released_runs_bp.json"}
 #: windows of rounds (first, last), 1-based and inclusive
 WINDOWS = ((1, 1), (2, 10), (11, 50), (51, 100), (101, 150), (151, 200))
 
@@ -126,10 +129,11 @@ def _released_curve(run: dict) -> list[float]:
     return [run["pretrain_test_accuracy"][-1], *run["supervised_accuracy"]]
 
 
-def climbs(after: list[float], theirs: list[list[float]]) -> list[dict]:
-    """:func:`climb` through each of :data:`BANDS`, ours and each released run's (sorted)."""
+def climbs(after: list[float], theirs: list[list[float]],
+           bands: tuple[tuple[float, float], ...] = BANDS) -> list[dict]:
+    """:func:`climb` through each of ``bands``, ours and each released run's (sorted)."""
     out = []
-    for low, high in BANDS:
+    for low, high in bands:
         found = [climb(t, low, high) for t in theirs]
         out.append({"from": low, "to": high, "rounds": climb(after, low, high),
                     "released": sorted(c for c in found if c is not None), "released_never": found.count(None)})
@@ -178,17 +182,24 @@ def _print(result: dict) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("records", type=Path)
+    parser.add_argument("--algo", choices=sorted(RELEASED), default="ep")
     parser.add_argument("--labels", type=int, default=600)
+    parser.add_argument("--band", type=float, nargs=2, action="append", metavar=("FROM", "TO"),
+                        help=f"a band of accuracy to time the climb through (repeatable; default {BANDS})")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    if args.band and any(not 0.0 <= low < high <= 1.0 for low, high in args.band):
+        parser.error(f"a band is FROM TO with 0 <= FROM < TO <= 1 (accuracies as fractions), got {args.band}")
     records = json.loads(args.records.read_text())
-    runs = json.loads(RELEASED.read_text()).get(str(args.labels))
+    source = RELEASED[args.algo]
+    runs = json.loads(source.read_text()).get(str(args.labels))
     if not runs:
-        raise SystemExit(f"no released EP runs with {args.labels} labels in {RELEASED}")
+        raise SystemExit(f"no released {args.algo.upper()} runs with {args.labels} labels in {source}")
     after, split = labelled_curve(records)
-    result: dict = {"records": str(args.records), "split": split, "labels": args.labels, "released_runs": len(runs),
-                    "unit": "rounds; steps in accuracy points per round",
-                    "climbs": climbs(after, [_released_curve(run) for run in runs.values()])}
+    result: dict = {"records": str(args.records), "split": split, "algo": args.algo, "labels": args.labels,
+                    "released_runs": len(runs), "unit": "rounds; steps in accuracy points per round",
+                    "climbs": climbs(after, [_released_curve(run) for run in runs.values()],
+                                     tuple(map(tuple, args.band)) if args.band else BANDS)}
     try:
         result.update(phase_tables(ours(records)[0], [released(run) for run in runs.values()]))
     except ValueError as exc:  # the unlabelled epochs were not scored: the climbs only

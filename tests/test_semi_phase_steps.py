@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from tests.conftest import load_benchmark_script
@@ -75,3 +77,23 @@ def test_climb_counts_the_rounds_through_a_band():
     assert semi_phase_steps.climb(after, 0.95, 0.97) is None  # never reached 0.97
     table = semi_phase_steps.climbs(after, [after, [0.80, 0.85]])
     assert table[0]["from"] == semi_phase_steps.BANDS[0][0] and table[0]["released_never"] >= 1
+
+
+def test_main_times_a_committed_bp_run_against_the_released_bp_runs(tmp_path, monkeypatch):
+    record = semi_phase_steps.PUBLISHED / "semi-bp-1000.metrics.json"
+    out = tmp_path / "climbs.json"
+    monkeypatch.setattr("sys.argv", ["semi_phase_steps", str(record), "--algo", "bp", "--labels", "1000",
+                                     "--band", "0.93", "0.94", "--out", str(out)])
+    assert semi_phase_steps.main() == 0
+    result = json.loads(out.read_text())
+    assert result["algo"] == "bp" and result["released_runs"] == 10 and "phase_steps" in result  # climbs only
+    [band] = result["climbs"]
+    assert (band["from"], band["to"]) == (0.93, 0.94) and len(band["released"]) + band["released_never"] == 10
+    assert band["rounds"] == semi_phase_steps.climb(semi_phase_steps.labelled_curve(json.loads(record.read_text()))[0],
+                                                    0.93, 0.94)
+    monkeypatch.setattr("sys.argv", ["semi_phase_steps", str(record), "--band", "0.95", "0.94"])
+    with pytest.raises(SystemExit):  # a band that climbs down
+        semi_phase_steps.main()
+    monkeypatch.setattr("sys.argv", ["semi_phase_steps", str(record), "--algo", "bp", "--labels", "600"])
+    with pytest.raises(SystemExit, match="no released BP runs with 600 labels"):  # only partial runs there
+        semi_phase_steps.main()
