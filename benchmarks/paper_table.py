@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sdt_neuro.records import val_split_size
+
 # METHOD.md: final DA (MLP rows, mean of seeds), DA at epoch 5 (EP 2 layers), accuracy with N labels
 # (semi-supervised), linear probe (CNN).
 PUBLISHED = {
@@ -51,8 +53,8 @@ VAL_SPLIT = " --val-samples 1000"
 def _split_of(records: list[dict[str, Any]]) -> str:
     """The ``--val-samples`` option a run's records say it was given ("" for the full training set, or no run
     yet: a new run is a final one); ``--resume`` needs it unchanged."""
-    sizes = {r["val_samples"] for r in records if r.get("val_samples")}
-    return f" --val-samples {max(sizes)}" if sizes else ""
+    size = val_split_size(records)
+    return f" --val-samples {size}" if size else ""
 
 
 def _entry(row: str, **fields: Any) -> dict[str, Any]:

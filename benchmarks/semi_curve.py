@@ -29,6 +29,7 @@ from pathlib import Path
 
 from sdt_neuro.plots import _pyplot
 from sdt_neuro.presets import SEMI_PUBLISHED
+from sdt_neuro.records import val_split_size
 
 RESULTS = Path(__file__).parent / "results" / "semi" / "published"
 RELEASED = {"ep": RESULTS / "published_runs_ep.json", "bp": RESULTS / "released_runs_bp.json"}
@@ -54,9 +55,9 @@ def rounds(records: list[dict]) -> tuple[dict[int, float], str]:
     validation where the run held one out, else the test set (a run on the full training set scores
     it every epoch; nothing is chosen on those figures)."""
     pre = sum(r.get("phase") == "pretrain" for r in records)  # each epoch has a record, scored or not
-    sizes = {r["val_samples"] for r in records if r.get("val_samples")}
-    key = "val_accuracy" if sizes else "test_accuracy"
-    split = f"validation, {max(sizes):,} images" if sizes else "test, full training set"
+    size = val_split_size(records)
+    key = "val_accuracy" if size else "test_accuracy"
+    split = f"validation, {size:,} images" if size else "test, full training set"
     return {(r["epoch"] - pre) // 2: r[key] for r in records if r.get("phase") == "labelled" and key in r}, split
 
 

@@ -23,11 +23,13 @@ import statistics
 from pathlib import Path
 from typing import NamedTuple
 
+from sdt_neuro.records import val_split_size
+
 PUBLISHED = Path(__file__).parent / "results" / "semi" / "published"
 #: the released runs' per-epoch test accuracy, by algorithm (EP: 100 and 600 labels; BP: 1000)
 RELEASED = {"ep": PUBLISHED / "published_runs_ep.json", "bp": PUBLISHED / "released_runs_bp.json"}
-#: windows of rounds (first, last), 1-based and inclusive
-WINDOWS = ((1, 1), (2, 10), (11, 50), (51, 100), (101, 150), (151, 200))
+#: windows of rounds (first, last), 1-based and inclusive: EP runs 200 rounds, BP 400
+WINDOWS = ((1, 1), (2, 10), (11, 50), (51, 100), (101, 150), (151, 200), (201, 300), (301, 400))
 
 PHASES = ("unlabelled", "labelled", "round")  # each phase's step, and the whole round's
 #: width of the accuracy bins in which rounds are compared at the same starting accuracy
@@ -53,7 +55,7 @@ def _rounds(before: float, unlabelled: list[float], labelled: list[float]) -> li
 def _scored(records: list[dict]) -> tuple[str, list[dict], str]:
     """The accuracy key of a run's records, its pre-training records and its split's name (validation
     where the run held one out, else the test set)."""
-    key = "val_accuracy" if any(r.get("val_samples") for r in records) else "test_accuracy"
+    key = "val_accuracy" if val_split_size(records) else "test_accuracy"
     pre = [r for r in records if r.get("phase") == "pretrain"]
     if not pre or key not in pre[-1]:
         raise ValueError("the records hold no scored end of pre-training")

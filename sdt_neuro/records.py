@@ -11,6 +11,13 @@ def scored(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if "evaluation" not in r]
 
 
+def val_split_size(records: list[dict[str, Any]]) -> int | None:
+    """The validation split a run's records say it held out, in images; ``None`` for a run on the full
+    training set, whose epochs were scored on the test set."""
+    sizes = {r["val_samples"] for r in records if r.get("val_samples")}
+    return max(sizes) if sizes else None
+
+
 def headline(record: dict[str, Any]) -> dict[str, Any]:
     """The figures an epoch was judged by: validation when the run has a validation split, else
     test. Keys ``split``, ``da_average``, ``da_max`` and (semi-supervised) ``accuracy``."""

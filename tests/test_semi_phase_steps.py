@@ -56,6 +56,7 @@ def test_released_runs_and_window_means():
     assert means[0]["unlabelled"] == pytest.approx(1.0) and means[0]["labelled"] == pytest.approx(-1.0)
     assert means[0]["round"] == pytest.approx(0.0) and means[1]["round"] == pytest.approx(100 * 0.05 * 5 / 9, abs=1e-4)
     assert means[1]["unlabelled"] == pytest.approx(100 * (4 * 0.01 + 5 * 0.03) / 9, abs=1e-4)  # rounded to 4 places
+    assert [m["rounds"] for m in semi_phase_steps.window_means(steps * 200)][-2:] == [[201, 300], [301, 400]]
 
 
 def test_rounds_are_compared_at_the_same_starting_accuracy():

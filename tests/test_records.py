@@ -1,0 +1,13 @@
+"""Reading a run's per-epoch metrics records."""
+
+from sdt_neuro.records import val_split_size
+
+
+def test_val_split_size_reads_the_split_a_run_held_out():
+    held_out = [{"epoch": 1, "val_samples": 1000}, {"epoch": 2, "val_samples": 1000, "test_accuracy": 0.9}]
+    assert val_split_size(held_out) == 1000
+
+
+def test_val_split_size_is_none_for_a_run_on_the_full_training_set():
+    assert val_split_size([{"epoch": 1, "test_accuracy": 0.9}, {"epoch": 2, "val_samples": None}]) is None
+    assert val_split_size([]) is None
