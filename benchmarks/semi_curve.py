@@ -84,6 +84,17 @@ def released_points(n: int) -> tuple[dict[int, tuple[float, float]], int] | None
     return points, len(runs)
 
 
+def run_summary(curve: dict[int, float], split: str, published: dict[int, float], released_at: list[int],
+                source: str) -> dict:
+    """What the summary says of one run's curve: how far it got, its best round, its accuracy at the
+    published rounds and (where the released runs were read) at theirs, so the two compare round by round."""
+    out = {"split": split, "rounds_done": max(curve, default=0), "best": max(curve.values(), default=None),
+           "at_published_rounds": {r: curve.get(r) for r in published}}
+    if released_at:
+        out["at_released_rounds"] = {r: curve.get(r) for r in released_at}
+    return {**out, "published": published, "source": source}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--labels", type=int, default=600, choices=sorted(PUBLISHED_FINAL["bp"]))
@@ -129,10 +140,8 @@ def main() -> int:
             ax.plot(list(curve), list(curve.values()), linestyle=style, color="tab:red" if on_test else colour,
                     alpha=0.8, lw=1.6 if on_test else 1.0, label=f"{algo.upper()} {what} ({split}, seed {seed})")
             name = f"{algo} {what}" + ("" if seed == "0" else f", seed {seed}")
-            summary[name] = {"split": split, "rounds_done": max(curve, default=0),
-                             "best": max(curve.values(), default=None),
-                             "at_published_rounds": {r: curve.get(r) for r in published},
-                             "published": published, "source": str(path.relative_to(RESULTS.parent))}
+            released_at = [int(r) for r in summary.get(f"{algo} released runs", {}).get("at_rounds", {})]
+            summary[name] = run_summary(curve, split, published, released_at, str(path.relative_to(RESULTS.parent)))
     for i, spec in enumerate(args.extra):
         head, _, tail = spec.rpartition(":")
         path, what = (head, tail) if Path(head).is_file() else (spec, "")

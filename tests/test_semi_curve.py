@@ -66,3 +66,12 @@ def test_released_band_takes_only_label_counts_transcribed_whole(tmp_path, monke
     mean, std, runs = semi_curve.released_band("bp", 1000)
     assert runs == 2 and mean == pytest.approx([0.91, 0.95]) and std == pytest.approx([0.0141421356] * 2)
     assert semi_curve.released_band("bp", 600) is None  # 2 of the released runs: not the published spread
+
+
+def test_run_summary_reads_the_run_at_the_released_runs_rounds():
+    curve = {1: 0.93, 50: 0.95, 100: 0.96}
+    out = semi_curve.run_summary(curve, "test, full training set", {200: 0.966}, [1, 50, 150], "x.json")
+    assert out["rounds_done"] == 100 and out["best"] == 0.96
+    assert out["at_published_rounds"] == {200: None}  # not reached yet
+    assert out["at_released_rounds"] == {1: 0.93, 50: 0.95, 150: None}
+    assert "at_released_rounds" not in semi_curve.run_summary(curve, "test", {200: 0.966}, [], "x.json")
