@@ -111,8 +111,10 @@ def main() -> int:
         published = PUBLISHED_600[algo] if n == 600 else {rounds_total: PUBLISHED_FINAL[algo][n]}
         band = released_band(algo, n)
         points = released_points(n) if algo == "ep" and band is None else None
+        released_at: list[int] = []  # the rounds where the released runs were read
         if points is not None:
             at, runs = points
+            released_at = list(at)
             ax.errorbar(list(at), [m for m, _ in at.values()], yerr=[s for _, s in at.values()], fmt="o", color="black",
                         capsize=3, label=f"EP released runs (test, mean ± sd of {runs})")
             rounded = {r: [round(m, 4), round(s, 4)] for r, (m, s) in at.items()}
@@ -124,7 +126,7 @@ def main() -> int:
             ax.plot(x, mean, "-", color=shade, lw=1, label=f"{algo.upper()} released runs (test, mean ± sd of {runs})")
             ax.fill_between(x, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
                             color=shade, alpha=0.12, lw=0)
-            at = [r for r in (1, 50, 100, 150, 200, 300, 400) if r <= len(mean)]
+            at = released_at = [r for r in (1, 50, 100, 150, 200, 300, 400) if r <= len(mean)]
             summary[f"{algo} released runs"] = {"runs": runs,
                                            "at_rounds": {r: [round(mean[r - 1], 4), round(std[r - 1], 4)] for r in at}}
         else:
@@ -140,7 +142,6 @@ def main() -> int:
             ax.plot(list(curve), list(curve.values()), linestyle=style, color="tab:red" if on_test else colour,
                     alpha=0.8, lw=1.6 if on_test else 1.0, label=f"{algo.upper()} {what} ({split}, seed {seed})")
             name = f"{algo} {what}" + ("" if seed == "0" else f", seed {seed}")
-            released_at = [int(r) for r in summary.get(f"{algo} released runs", {}).get("at_rounds", {})]
             summary[name] = run_summary(curve, split, published, released_at, str(path.relative_to(RESULTS.parent)))
     for i, spec in enumerate(args.extra):
         head, _, tail = spec.rpartition(":")
