@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import released_runs
+
 from sdt_neuro.records import val_split_size
 
 # METHOD.md: final DA (MLP rows, mean of seeds), DA at epoch 5 (EP 2 layers), accuracy with N labels
@@ -313,17 +315,6 @@ def _projected(results: Path, algo: str) -> str:
     return ""
 
 
-#: the authors' released per-run curves of the semi-supervised EP rows (``published_std``, ``published_seeds``)
-SEMI_RELEASED_RUNS = "semi/published/published_runs_ep.json"
-#: the released semi-supervised EP runs' final test accuracies where their curves were not transcribed
-SEMI_RELEASED_FINALS = "semi/published/released_finals_ep.json"
-
-
-#: the released semi-supervised BP runs' curves, by label count (every released run; a label count with only
-#: some of them transcribed sits under ``partial``, which the spread does not read)
-SEMI_RELEASED_RUNS_BP = "semi/published/released_runs_bp.json"
-
-
 def _released_spread(released: dict[str, Any], finals: dict[str, Any], n: int) -> dict[str, Any]:
     """Sample std and count of the released runs' final test accuracies, where there are two or more:
     from the committed per-run curves by label count (``released``), else from the committed final
@@ -386,8 +377,10 @@ def _semi(results: Path) -> list[dict[str, Any]]:
     from sdt_neuro.presets import SEMI_LABELS
 
     rows = []
-    released = {"ep": _load(results, SEMI_RELEASED_RUNS) or {}, "bp": _load(results, SEMI_RELEASED_RUNS_BP) or {}}
-    released_finals = {"ep": _load(results, SEMI_RELEASED_FINALS) or {}, "bp": {}}
+    # the released runs' spread (``published_std``, ``published_seeds``): a BP label count with only some
+    # runs transcribed sits under ``partial``, which the spread does not read
+    released = {algo: released_runs.read(name, results) for algo, name in released_runs.RUNS.items()}
+    released_finals = {"ep": released_runs.read(released_runs.FINALS_EP, results), "bp": {}}
     for algo in ("bp", "ep"):
         projected = _projected(results, algo)  # one cost per algorithm, for each of its unrun rows
         for n in SEMI_LABELS:

@@ -27,13 +27,13 @@ import json
 import statistics
 from pathlib import Path
 
+import released_runs
+
 from sdt_neuro.plots import _pyplot
 from sdt_neuro.presets import SEMI_PUBLISHED
 from sdt_neuro.records import val_split_size
 
 RESULTS = Path(__file__).parent / "results" / "semi" / "published"
-RELEASED = {"ep": RESULTS / "published_runs_ep.json", "bp": RESULTS / "released_runs_bp.json"}
-RELEASED_FINALS = RESULTS / "released_finals_ep.json"
 PUBLISHED_600 = {"bp": {1: 0.903, 100: 0.921, 200: 0.938, 400: 0.949},
                  "ep": {1: 0.919, 50: 0.948, 100: 0.960, 200: 0.966}}
 PUBLISHED_FINAL = {"bp": {100: 0.8843, 300: 0.9213, 600: 0.9488, 1000: 0.9566, 3000: 0.9676},
@@ -64,7 +64,7 @@ def rounds(records: list[dict]) -> tuple[dict[int, float], str]:
 def released_band(algo: str, n: int) -> tuple[list[float], list[float], int] | None:
     """Mean and sample std over the authors' released runs of the test accuracy after each round, where
     every released run of the label count was transcribed."""
-    runs = json.loads(RELEASED[algo].read_text()).get(str(n)) if RELEASED[algo].is_file() else None
+    runs = released_runs.read(released_runs.RUNS[algo]).get(str(n))
     if not runs or len(runs) < 2 or len({len(run["supervised_accuracy"]) for run in runs.values()}) != 1:
         return None  # a band needs two runs or more, all of the same length
     curves = list(zip(*(run["supervised_accuracy"] for run in runs.values())))
@@ -74,7 +74,7 @@ def released_band(algo: str, n: int) -> tuple[list[float], list[float], int] | N
 def released_points(n: int) -> tuple[dict[int, tuple[float, float]], int] | None:
     """Mean and sample std over the authors' released EP runs of the test accuracy after rounds 1, 50,
     100, 150 and the last, where only those points were transcribed (``released_finals_ep.json``)."""
-    runs = json.loads(RELEASED_FINALS.read_text()).get(str(n), {}).get("runs") if RELEASED_FINALS.is_file() else None
+    runs = released_runs.read(released_runs.FINALS_EP).get(str(n), {}).get("runs")
     if not runs or len(runs) < 2:
         return None
     per_round = [{**{int(r): a for r, a in run["at_round"].items()}, int(run["rows"]): run["final"]}

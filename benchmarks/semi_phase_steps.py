@@ -23,11 +23,10 @@ import statistics
 from pathlib import Path
 from typing import NamedTuple
 
+import released_runs
+
 from sdt_neuro.records import val_split_size
 
-PUBLISHED = Path(__file__).parent / "results" / "semi" / "published"
-#: the released runs' per-epoch test accuracy, by algorithm (EP: 100 and 600 labels; BP: 1000)
-RELEASED = {"ep": PUBLISHED / "published_runs_ep.json", "bp": PUBLISHED / "released_runs_bp.json"}
 #: windows of rounds (first, last), 1-based and inclusive: EP runs 200 rounds, BP 400
 WINDOWS = ((1, 1), (2, 10), (11, 50), (51, 100), (101, 150), (151, 200), (201, 300), (301, 400))
 
@@ -184,7 +183,7 @@ def _print(result: dict) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("records", type=Path)
-    parser.add_argument("--algo", choices=sorted(RELEASED), default="ep")
+    parser.add_argument("--algo", choices=sorted(released_runs.RUNS), default="ep")
     parser.add_argument("--labels", type=int, default=600)
     parser.add_argument("--band", type=float, nargs=2, action="append", metavar=("FROM", "TO"),
                         help=f"a band of accuracy to time the climb through (repeatable; default {BANDS})")
@@ -193,8 +192,8 @@ def main() -> int:
     if args.band and any(not 0.0 <= low < high <= 1.0 for low, high in args.band):
         parser.error(f"a band is FROM TO with 0 <= FROM < TO <= 1 (accuracies as fractions), got {args.band}")
     records = json.loads(args.records.read_text())
-    source = RELEASED[args.algo]
-    runs = json.loads(source.read_text()).get(str(args.labels))
+    source = released_runs.RUNS[args.algo]  # per-epoch test accuracy (EP: 100 and 600 labels; BP: 1000)
+    runs = released_runs.read(source).get(str(args.labels))
     if not runs:
         raise SystemExit(f"no released {args.algo.upper()} runs with {args.labels} labels in {source}")
     after, split = labelled_curve(records)

@@ -13,10 +13,15 @@ import torch
 
 from sdt_neuro.data import Dataset, Split, load_bundled_sample, load_dataset
 
+BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+
 
 def load_benchmark_script(name: str) -> ModuleType:
-    """Import ``benchmarks/<name>.py`` (not a package) as the module ``name``."""
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "benchmarks" / f"{name}.py")
+    """Import ``benchmarks/<name>.py`` (not a package) as the module ``name``; the scripts import their
+    shared helpers (``released_runs``) as siblings, as they do when run."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)

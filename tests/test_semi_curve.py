@@ -37,9 +37,10 @@ def test_released_points_average_the_transcribed_rounds_and_the_final(tmp_path, 
     last = SEMI_PUBLISHED["ep"]["rounds"]
     runs = {"S-1": {"at_round": {"1": 0.90, "50": 0.94}, "final": 0.96, "rows": last},
             "S-2": {"at_round": {"1": 0.92, "50": 0.96, "100": 0.97}, "final": 0.98, "rows": last}}
-    path = tmp_path / "finals.json"
+    monkeypatch.setattr(semi_curve.released_runs, "RESULTS", tmp_path)
+    path = tmp_path / semi_curve.released_runs.FINALS_EP
+    path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"1000": {"runs": runs}, "300": {"runs": {"S-1": runs["S-1"]}}}))
-    monkeypatch.setattr(semi_curve, "RELEASED_FINALS", path)
     points, count = semi_curve.released_points(1000)
     assert count == 2 and sorted(points) == [1, 50, last]  # round 100 is missing from one run: left out
     assert points[1] == pytest.approx((0.91, 0.0141421356)) and points[last] == pytest.approx((0.97, 0.0141421356))
@@ -60,9 +61,10 @@ def test_rounds_count_the_run_s_own_pretraining_epochs():
 
 def test_released_band_takes_only_label_counts_transcribed_whole(tmp_path, monkeypatch):
     curves = {"S-1": {"supervised_accuracy": [0.90, 0.94]}, "S-2": {"supervised_accuracy": [0.92, 0.96]}}
-    path = tmp_path / "bp.json"
+    monkeypatch.setattr(semi_curve.released_runs, "RESULTS", tmp_path)
+    path = tmp_path / semi_curve.released_runs.RUNS["bp"]
+    path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"1000": curves, "partial": {"600": curves}}))
-    monkeypatch.setitem(semi_curve.RELEASED, "bp", path)
     mean, std, runs = semi_curve.released_band("bp", 1000)
     assert runs == 2 and mean == pytest.approx([0.91, 0.95]) and std == pytest.approx([0.0141421356] * 2)
     assert semi_curve.released_band("bp", 600) is None  # 2 of the released runs: not the published spread
