@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from tests.conftest import load_benchmark_script
+from tests.conftest import BENCHMARKS, load_benchmark_script
 
 semi_phase_steps = load_benchmark_script("semi_phase_steps")
 
@@ -81,7 +81,7 @@ def test_climb_counts_the_rounds_through_a_band():
 
 
 def test_main_times_a_committed_bp_run_against_the_released_bp_runs(tmp_path, monkeypatch):
-    record = semi_phase_steps.released_runs.RESULTS / "semi" / "published" / "semi-bp-1000.metrics.json"
+    record = BENCHMARKS / "results" / "semi" / "published" / "semi-bp-1000.metrics.json"
     out = tmp_path / "climbs.json"
     monkeypatch.setattr("sys.argv", ["semi_phase_steps", str(record), "--algo", "bp", "--labels", "1000",
                                      "--band", "0.93", "0.94", "--out", str(out)])
