@@ -10,7 +10,6 @@ Figures from settings that were tuned on the test set are never ``measured``: th
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Callable
 from pathlib import Path
@@ -33,8 +32,8 @@ RUN = ("sdt-neuro train --preset {preset} --threads 1 --data-root /work/shared/d
 
 
 def _load(results: Path, name: str) -> Any:
-    path = results / name
-    return json.loads(path.read_text()) if path.is_file() else None
+    """The committed JSON file ``name`` under ``results``, or ``None`` where it is missing or empty."""
+    return released_runs.read(name, results) or None
 
 
 def _seconds(records: list[dict[str, Any]]) -> float:

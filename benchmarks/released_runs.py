@@ -18,8 +18,8 @@ RUNS = {"ep": "semi/published/published_runs_ep.json", "bp": "semi/published/rel
 FINALS_EP = "semi/published/released_finals_ep.json"
 
 
-def read(name: str, results: Path | None = None) -> dict[str, Any]:
-    """The committed file ``name`` under ``results`` (default :data:`RESULTS`), or ``{}`` where it is not
-    committed."""
+def read(name: str, results: Path | None = None) -> Any:
+    """The committed JSON file ``name`` under ``results`` (default :data:`RESULTS`), or ``{}`` where it is
+    not committed."""
     path = (results or RESULTS) / name
     return json.loads(path.read_text()) if path.is_file() else {}

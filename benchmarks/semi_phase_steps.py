@@ -195,7 +195,8 @@ def main() -> int:
     source = released_runs.RUNS[args.algo]  # per-epoch test accuracy (EP: 100 and 600 labels; BP: 1000)
     runs = released_runs.read(source).get(str(args.labels))
     if not runs:
-        raise SystemExit(f"no released {args.algo.upper()} runs with {args.labels} labels in {source}")
+        raise SystemExit(f"no released {args.algo.upper()} runs with {args.labels} labels in "
+                         f"benchmarks/results/{source}")
     after, split = labelled_curve(records)
     result: dict = {"records": str(args.records), "split": split, "algo": args.algo, "labels": args.labels,
                     "released_runs": len(runs), "unit": "rounds; steps in accuracy points per round",
