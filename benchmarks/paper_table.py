@@ -32,7 +32,8 @@ RUN = ("sdt-neuro train --preset {preset} --threads 1 --data-root /work/shared/d
 
 
 def _load(results: Path, name: str) -> Any:
-    """The committed JSON file ``name`` under ``results``, or ``None`` where it is missing or empty."""
+    """The committed JSON file ``name`` under ``results``, or ``None`` where it is missing or holds an empty
+    list or object."""
     return released_runs.read(name, results) or None
 
 
@@ -66,14 +67,26 @@ def _entry(row: str, **fields: Any) -> dict[str, Any]:
 
 
 def _single_run(results: Path, row: str, file: str, preset: str) -> dict[str, Any]:
-    """The run's last epoch; its re-run under the issue-26 rules (``rescored/``) when committed."""
-    if _load(results, f"rescored/{file}"):
+    """The run's test DA after ``preset``'s last epoch; its re-run under the issue-26 rules (``rescored/``)
+    where that is committed and finished. An unfinished run says how far it has come instead."""
+    from sdt_neuro.presets import preset_config
+
+    epochs = preset_config(preset).epochs
+
+    def finished(records: list[dict[str, Any]] | None) -> bool:
+        return bool(records) and records[-1]["epoch"] >= epochs and "test_da_average" in records[-1]
+
+    command = RUN.format(preset=preset)
+    if finished(_load(results, f"rescored/{file}")):
         file = f"rescored/{file}"
     records = _load(results, file)
     if not records:
-        return _entry(row, reason=f"no committed run ({file} missing)", command=RUN.format(preset=preset))
+        return _entry(row, reason=f"no committed run ({file} missing)", command=command)
+    if not finished(records):
+        return _entry(row, reason=f"the committed run is unfinished: {records[-1]['epoch']} of {epochs} epochs "
+                                  f"with a test figure after the last ({file})", command=command)
     return _entry(row, measured=records[-1]["test_da_average"], seeds=1, epochs=records[-1]["epoch"],
-                  seconds=_seconds(records), command=RUN.format(preset=preset), source=f"benchmarks/results/{file}")
+                  seconds=_seconds(records), command=command, source=f"benchmarks/results/{file}")
 
 
 def collect(results: Path) -> list[dict[str, Any]]:
@@ -84,11 +97,12 @@ def collect(results: Path) -> list[dict[str, Any]]:
     source = rescored if _load(results, rescored) else "bp-1layer-seeds.json"
     seeds = _load(results, source)
     if seeds:
-        across = seeds["across"]
+        across, runs = seeds["across"], seeds["runs"]
         rows.append(_entry("bp-1layer", measured=round(across["mean"], 5), seeds=across["runs"],
-                           std=round(across["std"], 5), epochs=200,
-                           seconds=round(sum(r["epoch_seconds_total"] for r in seeds["runs"]), 1),
-                           command=RUN.format(preset="bp-1layer") + " --seed S  (S = 0..4)",
+                           std=round(across["std"], 5) if across["runs"] > 1 else None,
+                           epochs=min(r["epochs"] for r in runs),
+                           seconds=round(sum(r["epoch_seconds_total"] for r in runs), 1),
+                           command=RUN.format(preset="bp-1layer") + f" --seed S  (S = 0..{across['runs'] - 1})",
                            source=f"benchmarks/results/{source}"))
     else:
         rows.append(_entry("bp-1layer", reason="no committed seed summary"))
@@ -118,7 +132,7 @@ def _cnn_final(results: Path, row: str, variant: str = "") -> dict[str, Any] | N
     file = f"cnn/{row}{variant}.metrics.json"
     records = _load(results, file) or []
     last = records[-1] if records else {}
-    if last.get("epoch") != preset_config(row).epochs or CNN_PROBE not in last:
+    if last.get("epoch", 0) < preset_config(row).epochs or CNN_PROBE not in last:
         return None
     return {"measured": last[CNN_PROBE], "epochs": last["epoch"], "seconds": _seconds(records),
             "val_split": _split_of(records),
@@ -142,9 +156,14 @@ def _cnn(results: Path, row: str, cost: str) -> dict[str, Any]:
     if final:
         seeds = _over_seeds(results, row, final, _cnn_final, means=("probe_ours",))
         return _entry(row, command=command + _seeds_command(row, seeds), **seeds, **published)
+    waiting = _seeds_waiting(results, row, _cnn_final)
+    if waiting:
+        published["seeds_waiting"] = waiting
     if records:
-        where = (f"the published recipe's run is at epoch {last['epoch']} of {epochs} (validation DA "
-                 f"{last.get('val_da_average', float('nan')):.4f}; continue it with --resume)")
+        split, key = ("validation", "val_da_average") if "val_da_average" in last else ("test", "test_da_average")
+        figure = f"{split} DA {last[key]:.4f}; " if key in last else ""
+        where = (f"the published recipe's run is at epoch {last['epoch']} of {epochs} ({figure}continue it "
+                 "with --resume)")
     else:
         where = (f"the published recipe (preset {row}, {epochs} epochs: about {cost} on 2 quiet threads here, "
                  "arithmetic from the step time) has not been run for its epochs yet")
@@ -156,18 +175,21 @@ def _cnn(results: Path, row: str, cost: str) -> dict[str, Any]:
 
 
 def _ep_2layer(results: Path) -> dict[str, Any]:
+    """The two-layer EP row: test DA after epoch 5 (the published figure's epoch), the cost of those five
+    epochs, and the test curve of the epochs that have a test figure."""
     file = "ep-2layer-5ep.metrics.json"
-    records = _load(results, file) or []
+    records = [r for r in _load(results, file) or [] if r["epoch"] <= 5]
     command = ("sdt-neuro train --preset ep-2layer --epochs 5 --threads 1 --data-root /work/shared/datasets "
                "--out ~/runs/ep-2layer --no-progress")
-    at5 = [r for r in records if r["epoch"] == 5]
+    curve = {r["epoch"]: r["test_da_average"] for r in records if "test_da_average" in r}
+    if not records:
+        return _entry("ep-2layer-epoch5", command=command, reason=f"not run ({file} missing)")
+    at5 = [r for r in records if r["epoch"] == 5 and "test_da_average" in r]
     if not at5:
         return _entry("ep-2layer-epoch5", command=command + "  (continue with --resume)",
-                      reason=f"run in progress: {len(records)} of 5 epochs committed ({file})",
-                      curve={r["epoch"]: r["test_da_average"] for r in records})
+                      reason=f"run in progress: {records[-1]['epoch']} of 5 epochs committed ({file})", curve=curve)
     return _entry("ep-2layer-epoch5", measured=at5[0]["test_da_average"], seeds=1, epochs=5,
-                  seconds=_seconds(records), command=command, source=f"benchmarks/results/{file}",
-                  curve={r["epoch"]: r["test_da_average"] for r in records})
+                  seconds=_seconds(records), command=command, source=f"benchmarks/results/{file}", curve=curve)
 
 
 #: a final run (the full training set, as the issue asks); the runs before 2026-12-05 held out a validation split
@@ -255,6 +277,14 @@ def _over_seeds(results: Path, row: str, first: dict[str, Any], final: FindRun |
     return {**first, **also, "measured": round(mean, 5), "std": round(std, 5), "seeds": len(runs), "per_seed": values,
             "seed_ids": [0] + [s for s, _ in found], "seconds": round(sum(r["seconds"] for r in runs), 1),
             "source": ", ".join(r["source"] for r in runs)}
+
+
+def _seeds_waiting(results: Path, row: str, final: FindRun | None = None) -> list[dict[str, Any]]:
+    """The further seeds of ``row`` that ``final`` (default: a semi-supervised run) finds finished, for a
+    row whose seed 0 has not finished: their figures, shown beside the row and not yet in ``measured``."""
+    final = final or _semi_final
+    return [{"seed": s, "measured": r["measured"]} for s in FURTHER_SEEDS
+            if (r := final(results, row, variant=f"{SEMI_SEED}{s}"))]
 
 
 def _unfinished_seeds(results: Path, row: str) -> list[dict[str, int]]:
@@ -416,6 +446,9 @@ def _semi(results: Path) -> list[dict[str, Any]]:
                       "the published semi-supervised procedure (METHOD.md) has not been run")
             reason += projected
             extra: dict[str, Any] = {}
+            waiting = _seeds_waiting(results, row)
+            if waiting:
+                extra["seeds_waiting"] = waiting
             if tuned is not None:
                 extra["tuned_on_test"] = tuned
                 reason += ("; our earlier recipe's figure (tuned_on_test, preset semi-*-ours) came from settings "
@@ -456,11 +489,16 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         ablations += [f"seed {u['seed']} unfinished ({u['epochs_committed']} of {u['epochs']} epochs committed; "
                       "not counted)"
                       for u in r.get("unfinished_seeds", [])]
+        ablations += [f"seed {w['seed']} finished at {w['measured']:.4f} (counted once seed 0 has finished)"
+                      for w in r.get("seeds_waiting", [])]
+        if r.get("collapsed"):
+            ablations.append("the output of at least one seed collapsed (its figure is in the mean)")
         if r.get("full_train_seeds"):
             ablations.append(f"seed(s) {', '.join(map(str, r['full_train_seeds']))} trained on the full training "
                              "set (no validation split)")
         note = "; ".join([note, *ablations]) if note else "; ".join(ablations)
-        published = f"{r['published']:.4f}" + (f" ± {r['published_std']:.4f}" if r.get("published_std") else "")
+        spread = r.get("published_std")
+        published = f"{r['published']:.4f}" + (f" ± {spread:.4f}" if spread is not None else "")
         lines.append(f"| {r['row']} | {published} | {measured} | {r['seeds'] or '–'} | {std} | "
                      f"{r['epochs'] or '–'} | {r['seconds'] or '–'} | {note} |")
     return "\n".join(lines) + "\n"

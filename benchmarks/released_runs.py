@@ -14,7 +14,8 @@ from typing import Any
 RESULTS = Path(__file__).parent / "results"
 #: per-run curves by algorithm, relative to the results folder: {labels: {run: {"supervised_accuracy": [...]}}}
 RUNS = {"ep": "semi/published/published_runs_ep.json", "bp": "semi/published/released_runs_bp.json"}
-#: EP label counts whose curves were not transcribed: {labels: {"runs": {run: {"at_round", "rows", "final"}}}}
+#: EP label counts whose curves were not transcribed:
+#: {labels: {"runs": {run: {"at_round", "rows", "final", "final_exact", ...}}}}
 FINALS_EP = "semi/published/released_finals_ep.json"
 
 
@@ -22,4 +23,10 @@ def read(name: str, results: Path | None = None) -> Any:
     """The committed JSON file ``name`` under ``results`` (default :data:`RESULTS`), or ``{}`` where it is
     not committed."""
     path = (results or RESULTS) / name
-    return json.loads(path.read_text()) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); restore it from git or copy the run's "
+                         "metrics.json again") from error

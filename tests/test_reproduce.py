@@ -385,3 +385,95 @@ def test_paper_table_averages_the_finished_cnn_seeds(tmp_path):
     assert row["seed_ids"] == [0, 1, 3] and "for seed S = 1, 3, --seed S" in row["command"]
     assert row["probe_ours"] is None  # not seed 0's figure passed off as the mean
     assert "our probe protocol" not in paper_table.markdown([row])
+
+
+def test_paper_table_takes_a_single_run_only_once_it_has_finished(tmp_path):
+    import json
+
+    paper_table = load_benchmark_script("paper_table")
+
+    def write(path, epochs, da):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        records = [{"epoch": e, "epoch_seconds": 1.0} for e in range(1, epochs + 1)]
+        records[-1]["test_da_average"] = da
+        path.write_text(json.dumps(records))
+
+    write(tmp_path / "bp-2layer-200ep.metrics.json", 3, 0.90)
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["bp-2layer"]
+    assert row["measured"] is None and "unfinished: 3 of 200 epochs" in row["reason"]
+    write(tmp_path / "bp-2layer-200ep.metrics.json", 200, 0.9661)
+    write(tmp_path / "rescored" / "bp-2layer-200ep.metrics.json", 50, 0.95)  # a re-run still going
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["bp-2layer"]
+    assert row["measured"] == 0.9661 and "rescored" not in row["source"]
+    write(tmp_path / "rescored" / "bp-2layer-200ep.metrics.json", 200, 0.9655)
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["bp-2layer"]
+    assert row["measured"] == 0.9655 and "rescored/" in row["source"]
+
+
+def test_paper_table_reads_the_two_layer_ep_row_at_epoch_5_whatever_split_it_held_out(tmp_path):
+    import json
+
+    paper_table = load_benchmark_script("paper_table")
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["ep-2layer-epoch5"]
+    assert row["measured"] is None and row["reason"].startswith("not run")
+    records = [{"epoch": e, "epoch_seconds": 10.0, "val_da_average": 0.8} for e in range(1, 8)]
+    records[4]["test_da_average"] = 0.92  # epoch 5; later epochs are not the row's
+    (tmp_path / "ep-2layer-5ep.metrics.json").write_text(json.dumps(records))
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["ep-2layer-epoch5"]
+    assert (row["measured"], row["seconds"], row["curve"]) == (0.92, 50.0, {5: 0.92})
+    (tmp_path / "ep-2layer-5ep.metrics.json").write_text(json.dumps(records[:3]))
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["ep-2layer-epoch5"]
+    assert row["measured"] is None and "3 of 5 epochs" in row["reason"]
+
+
+def test_paper_table_says_where_a_cnn_run_on_the_full_training_set_stands_and_takes_one_run_past_its_epochs(
+        tmp_path):
+    import json
+
+    paper_table = load_benchmark_script("paper_table")
+    (tmp_path / "cnn").mkdir()
+    records = [{"epoch": e, "epoch_seconds": 60.0, "test_da_average": 0.7} for e in range(1, 4)]
+    (tmp_path / "cnn" / "cnn-fmnist.metrics.json").write_text(json.dumps(records))
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["cnn-fmnist"]
+    assert "epoch 3 of 20 (test DA 0.7000; continue" in row["reason"] and "nan" not in row["reason"]
+    records = [{"epoch": e, "epoch_seconds": 60.0} for e in range(1, 22)]  # resumed with more epochs
+    records[-1][paper_table.CNN_PROBE] = 0.905
+    (tmp_path / "cnn" / "cnn-fmnist.metrics.json").write_text(json.dumps(records))
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["cnn-fmnist"]
+    assert (row["measured"], row["epochs"]) == (0.905, 21)
+
+
+def test_paper_table_shows_finished_seeds_of_a_row_whose_seed_0_has_not_finished(tmp_path):
+    import json
+
+    paper_table = load_benchmark_script("paper_table")
+    semi = tmp_path / "semi" / "published"
+    semi.mkdir(parents=True)
+    records = [{"epoch": e, "epoch_seconds": 1.0} for e in range(1, 501)]
+    records[-1]["test_accuracy"] = 0.9612
+    (semi / "semi-ep-300-seed1.metrics.json").write_text(json.dumps(records))
+    (semi / "semi-ep-300.metrics.json").write_text(json.dumps(records[:40]))
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-300"]
+    assert row["measured"] is None and row["seeds_waiting"] == [{"seed": 1, "measured": 0.9612}]
+    assert "seed 1 finished at 0.9612 (counted once seed 0 has finished)" in paper_table.markdown([row])
+
+
+def test_paper_table_bp_1layer_row_follows_its_seed_summary(tmp_path):
+    import json
+
+    paper_table = load_benchmark_script("paper_table")
+    summary = {"runs": [{"epochs": 200, "epoch_seconds_total": 100.0}],
+               "across": {"runs": 1, "mean": 0.958, "std": 0.0}}
+    (tmp_path / "bp-1layer-seeds.json").write_text(json.dumps(summary))
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["bp-1layer"]
+    assert (row["measured"], row["seeds"], row["std"], row["epochs"]) == (0.958, 1, None, 200)
+    assert row["command"].endswith("(S = 0..0)")
+
+
+def test_paper_table_markdown_shows_a_zero_published_spread_and_a_collapsed_seed():
+    paper_table = load_benchmark_script("paper_table")
+    row = {"row": "cnn-fmnist", "published": 0.9025, "published_std": 0.0, "measured": 0.91, "seeds": 2,
+           "std": 0.01, "epochs": 20, "seconds": 400.0, "collapsed": True}
+    text = paper_table.markdown([row])
+    assert "| 0.9025 ± 0.0000 |" in text and "at least one seed collapsed" in text
+    assert "collapsed" not in paper_table.markdown([{**row, "collapsed": False}])
