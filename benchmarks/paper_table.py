@@ -115,9 +115,12 @@ def collect(results: Path) -> list[dict[str, Any]]:
     return rows
 
 
-#: the published CNN recipe's runs (``cnn/<preset>.metrics.json``: the run's metrics.json, copied as it goes)
-CNN_RUN = ("sdt-neuro train --preset {preset} --threads 1{split} --data-root /work/shared/datasets "
-           "--out ~/runs/{preset} --no-progress")
+#: the command of a long run, CNN or semi-supervised (``{split}``: the ``--val-samples`` it began with, ""
+#: for a final run on the full training set, as issue 18 asks; the runs before 2026-12-05 held out a
+#: validation split of :data:`VAL_SPLIT` and their commands say so). The CNN rows' records are
+#: ``cnn/<preset>.metrics.json``, the run's metrics.json copied as it goes.
+LONG_RUN = ("sdt-neuro train --preset {preset} --threads 1{split} --data-root /work/shared/datasets "
+            "--out ~/runs/{preset} --no-progress")
 #: the released result files' per-seed figures of the CNN rows (``published_std``, ``published_seeds``)
 CNN_PUBLISHED_SEEDS = "cnn/published_per_seed.json"
 #: the published linear-classifier protocol's key in a run's last record (``sdt_neuro.training.loop``)
@@ -148,7 +151,7 @@ def _cnn(results: Path, row: str, cost: str) -> dict[str, Any]:
 
     epochs = preset_config(row).epochs
     records = _load(results, f"cnn/{row}.metrics.json") or []
-    command = CNN_RUN.format(preset=row, split=_split_of(records))
+    command = LONG_RUN.format(preset=row, split=_split_of(records))
     last = records[-1] if records else {}
     spread = ((_load(results, CNN_PUBLISHED_SEEDS) or {}).get("runs") or {}).get(row)
     published = {"published_std": spread["std"], "published_seeds": spread["seeds"]} if spread else {}
@@ -191,11 +194,6 @@ def _ep_2layer(results: Path) -> dict[str, Any]:
     return _entry("ep-2layer-epoch5", measured=at5[0]["test_da_average"], seeds=1, epochs=5,
                   seconds=_seconds(records), command=command, source=f"benchmarks/results/{file}", curve=curve)
 
-
-#: a final run (the full training set, as the issue asks); the runs before 2026-12-05 held out a validation split
-#: of :data:`VAL_SPLIT` and their commands say so
-SEMI_RUN = ("sdt-neuro train --preset {preset} --threads 1{split} --data-root /work/shared/datasets "
-            "--out ~/runs/{preset} --no-progress")
 
 
 #: earlier recipes of the published semi-supervised EP procedure, kept apart: (folder under ``semi/``,
@@ -268,8 +266,7 @@ def _over_seeds(results: Path, row: str, first: dict[str, Any], final: FindRun |
     if len(runs) == 1:
         return {**first, "seeds": 1}
     values = [r["measured"] for r in runs]
-    mean = sum(values) / len(values)
-    std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    mean, std = statistics.mean(values), statistics.stdev(values)
     also: dict[str, Any] = {key: round(sum(r[key] for r in runs) / len(runs), 5)
                             if all(r.get(key) is not None for r in runs) else None for key in means}
     if any("collapsed" in r for r in runs):
@@ -322,7 +319,7 @@ def _seeds_command(row: str, seeds: dict[str, Any]) -> str:
 
 
 def _projected(results: Path, algo: str) -> str:
-    """Arithmetic, not a measurement: the cost of one unrun row of ``algo`` from its finished runs under
+    """Arithmetic, not a measurement: the cost of one unrun or unfinished row of ``algo`` from its finished runs under
     the current presets, else under an earlier EP recipe (the unlabelled epochs dominate a round and
     depend neither on the label count nor on the recipe). It takes the slowest of the runs (any seed) that
     record one thread throughout, else the slowest of all (a run given more threads for a while is faster)."""
@@ -428,7 +425,7 @@ def _semi(results: Path) -> list[dict[str, Any]]:
                 ablations["unfinished_seeds"] = unfinished
             final = _semi_final(results, row)
             if final:
-                command = SEMI_RUN.format(preset=row, split=final["val_split"])
+                command = LONG_RUN.format(preset=row, split=final["val_split"])
                 seeds = _over_seeds(results, row, final)
                 command += _seeds_command(row, seeds)
                 rows.append(_entry(row, command=command, **seeds, **ablations))
@@ -453,7 +450,7 @@ def _semi(results: Path) -> list[dict[str, Any]]:
                 extra["tuned_on_test"] = tuned
                 reason += ("; our earlier recipe's figure (tuned_on_test, preset semi-*-ours) came from settings "
                            "chosen on the test set and is not a result")
-            command = SEMI_RUN.format(preset=row, split=_split_of(partial))  # a partial run resumes as it began
+            command = LONG_RUN.format(preset=row, split=_split_of(partial))  # a partial run resumes as it began
             rows.append(_entry(row, reason=reason, command=command, **extra, **ablations))
     return rows
 
