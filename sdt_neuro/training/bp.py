@@ -55,7 +55,7 @@ class BPLearner:
         takes the softmax cross-entropy over the sigmoid outputs (see :func:`cross_entropy`)."""
         if loss in ("cross-entropy", "output-cross-entropy"):
             return self._cross_entropy_step(x, labels, over_outputs=loss == "output-cross-entropy")
-        if self.fast:
+        if self.fast and type(self.optimizer) is torch.optim.SGD:  # a phase may hand it another optimiser
             return self._fast_step(x, labels)
         self.model.train()
         y = self.model(x)

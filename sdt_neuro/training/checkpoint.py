@@ -19,6 +19,8 @@ from sdt_neuro.errors import CheckpointError
 FORMAT = "sdt-neuro-checkpoint"
 VERSION = 1
 REQUIRED = ("format", "version", "config", "rule", "epoch", "model")
+#: what a training run's checkpoint holds beyond :data:`REQUIRED`, for ``--resume``
+RESUME_REQUIRED = ("optimizer", "homeostasis", "rng", "metrics")
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
@@ -94,6 +96,23 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if missing:
         raise CheckpointError(f"checkpoint {path} lacks the field(s) {missing}")
     return data
+
+
+def load_resumable(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
+    """``(saved TrainConfig, checkpoint)`` for ``--resume``: a checkpoint that holds everything a run
+    continues from (see :data:`RESUME_REQUIRED`), each problem a :class:`CheckpointError`."""
+    from sdt_neuro.training.config import TrainConfig
+
+    data = load_checkpoint(path)
+    missing = [k for k in RESUME_REQUIRED if k not in data]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} cannot be resumed: it lacks the training state {missing} "
+                              "(a converted or exported model, not a training run's checkpoint?)")
+    try:
+        saved = TrainConfig.from_dict(data["config"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path} holds an invalid configuration: {exc}") from exc
+    return saved, data
 
 
 def load_state_strict(module: torch.nn.Module, state: dict[str, Any], what: str) -> None:

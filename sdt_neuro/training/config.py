@@ -259,10 +259,14 @@ class TrainConfig:
                               "readout='linear' has none")
         if not 0 <= self.ce_label_smoothing < 1:
             raise ConfigError(f"ce_label_smoothing={self.ce_label_smoothing} must be in [0, 1)")
+        slots: dict[str, str] = {}  # optimiser slot -> its kind: one optimiser per slot
         for stage in stages(self):
             for phase in stage.phases:
                 where = f"phase {phase.name!r}"
                 kind = phase.optimizer_kind or self.optimizer
+                if slots.setdefault(phase.optimizer, kind) != kind:
+                    raise ConfigError(f"{where}: optimiser slot {phase.optimizer!r} is a {slots[phase.optimizer]!r} "
+                                      f"optimiser in an earlier phase, here {kind!r}; name another slot")
                 if phase.optimizer == "main" and kind != self.optimizer:
                     raise ConfigError(f"{where}: the 'main' optimiser is the run's {self.optimizer!r}; name "
                                       f"another slot for a {kind!r} optimiser")

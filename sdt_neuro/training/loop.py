@@ -24,7 +24,7 @@ from sdt_neuro.rule import WTARule
 from sdt_neuro.training.bp import BPLearner
 from sdt_neuro.training.checkpoint import (
     fsync_directory,
-    load_checkpoint,
+    load_resumable,
     load_state_strict,
     restore_rng_states,
     rng_states,
@@ -38,6 +38,7 @@ from sdt_neuro.training.guards import check_loss, check_weights, flag_collapse, 
 from sdt_neuro.training.homeostasis import HomeostasisState
 from sdt_neuro.training.phases import (
     Phase,
+    PlannedEpoch,
     build_optimizer,
     phase_factor,
     phase_rates,
@@ -169,18 +170,17 @@ def train(
     ckpt = None
     if resume:
         assert out is not None
-        ckpt = load_checkpoint(out / CHECKPOINT_NAME)
-        saved = TrainConfig.from_dict(ckpt["config"])
-        if saved.replace(epochs=config.epochs, threads=config.threads, device=config.device) != config:
-            raise CheckpointError(
-                f"--resume: the run in {out} was made with a different configuration; only "
-                f"epochs, threads and device may change. Saved: {saved.to_dict()}"
-            )
+        saved, ckpt = load_resumable(out / CHECKPOINT_NAME)
+        config = resumed_config(saved, config, int(ckpt["epoch"]), out, warn=ranks.main)
     val_split = validation_split(config, data)
     train_split, test_split = training_split(config, data), evaluation_split(config, data)
     scored = train_split.labelled  # DA assigns neurons with training labels: none, no per-epoch figures
     label_idx = label_indices(config, train_split) if scored else np.zeros(0, np.int64)
     labelled = labelled_indices(config, train_split.y)  # semi-supervised runs only
+    if ckpt is not None and "labelled_indices" in ckpt and (
+            labelled is None or not np.array_equal(ckpt["labelled_indices"].numpy(), labelled)):
+        raise CheckpointError(f"--resume: the labelled subset drawn now differs from the one the run in {out} "
+                              "began with (a different data set, or another numpy version's sampling)")
     train_x, train_y = train_split.x.to(device), train_split.y.to(device)
 
     if write is not None:
@@ -205,6 +205,7 @@ def train(
     rule = learner.rule
     horizon = config.schedule_epochs or config.epochs
     epochs_plan = plan(config)
+    check_pools(epochs_plan[start_epoch:], len(train_split), labelled, config.batch_size, ranks.world)
     optimizers = phase_optimizers(learner, config)
     if ckpt is not None:
         for slot, state in ckpt.get("optimizers", {}).items():
@@ -421,6 +422,43 @@ def phase_optimizers(learner: Learner, config: TrainConfig) -> dict[str, torch.o
             if phase.optimizer not in out:
                 out[phase.optimizer] = build_optimizer(phase.optimizer_kind or config.optimizer, groups)
     return out
+
+
+def resumed_config(saved: TrainConfig, config: TrainConfig, trained: int, out: Path, warn: bool = True) -> TrainConfig:
+    """The configuration a run in ``out`` continues with: ``config``, which may change only ``epochs``
+    (not below the ``trained`` epochs), ``threads`` and ``device``. The rate schedule keeps the horizon the
+    run began with, so the resumed run equals an uninterrupted one."""
+    horizon = saved.schedule_epochs or saved.epochs
+    if config.schedule_epochs is None and config.epochs != horizon:
+        config = config.replace(schedule_epochs=horizon)
+        if warn:
+            print(f"note: --epochs {config.epochs}: the rate schedule keeps the {horizon}-epoch horizon the run in "
+                  f"{out} began with (epochs past it train at its last factor)", file=sys.stderr)
+    if saved.replace(epochs=config.epochs, threads=config.threads, device=config.device,
+                     schedule_epochs=config.schedule_epochs) != config or (config.schedule_epochs or
+                                                                           config.epochs) != horizon:
+        raise CheckpointError(
+            f"--resume: the run in {out} was made with a different configuration; only "
+            f"epochs, threads and device may change. Saved: {saved.to_dict()}"
+        )
+    if trained > config.epochs:
+        raise CheckpointError(f"--resume: the run in {out} has trained {trained} epochs, more than --epochs "
+                              f"{config.epochs}; resume with --epochs {trained} or more")
+    return config
+
+
+def check_pools(epochs: list[PlannedEpoch], n: int, labelled: np.ndarray | None, batch_size: int,
+                world: int) -> None:
+    """Refuse, before training, a phase whose pool is empty or whose batches are too small to give each of
+    ``world`` processes a sample."""
+    for phase in {id(planned.phase): planned.phase for planned in epochs}.values():
+        size = n if (pool := phase_pool(phase, n, labelled)) is None else len(pool)
+        if size == 0:
+            raise ConfigError(f"phase {phase.name!r} trains on the {phase.pool} pool, which is empty "
+                              f"({n} training images, {0 if labelled is None else len(labelled)} labelled)")
+        if min(phase.batch_size or batch_size, size) < world:
+            raise ConfigError(f"phase {phase.name!r}: batches of {min(phase.batch_size or batch_size, size)} "
+                              f"cannot give each of {world} processes a sample")
 
 
 def phase_pool(phase: Phase, n: int, labelled: np.ndarray | None) -> np.ndarray | None:

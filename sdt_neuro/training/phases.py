@@ -70,6 +70,11 @@ class Phase:
                                      ("schedule kind", self.schedule.get("kind"), SCHEDULE_KINDS)):
             if value not in allowed:
                 raise ConfigError(f"{where}: {name}={value!r} is not one of {allowed}")
+        for name in ("labels", "evaluate", "reset_optimizer"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{where}: {name}={getattr(self, name)!r} must be true or false")
+        if self.batch_size is not None and (isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int)):
+            raise ConfigError(f"{where}: batch_size={self.batch_size!r} must be a whole number")
         if self.optimizer_kind is not None and self.optimizer_kind not in OPTIMIZER_KINDS:
             raise ConfigError(f"{where}: optimizer_kind={self.optimizer_kind!r} is not one of {OPTIMIZER_KINDS}")
         if self.labels and self.pool == "unlabelled":
@@ -83,11 +88,16 @@ class Phase:
         missing = [k for k in need if k not in self.schedule]
         if missing:
             raise ConfigError(f"{where}: a {kind!r} schedule needs {missing}")
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for k, v in self.schedule.items() if k != "kind"):
+            raise ConfigError(f"{where}: schedule {self.schedule} needs numbers")
         if any(float(self.schedule[k]) <= 0 for k in (*need, "scale") if k in self.schedule):
             raise ConfigError(f"{where}: schedule {self.schedule} needs positive factors")
         span = self.schedule.get("span")
-        if span is not None and (kind != "linear" or isinstance(span, bool) or not isinstance(span, int) or span < 1):
+        if span is not None and (kind != "linear" or not isinstance(span, int) or span < 1):
             raise ConfigError(f"{where}: span={span!r} needs a 'linear' schedule and a whole number of epochs >= 1")
+        allowed = {"kind", *need, *{"run": ("scale",), "exponential": (), "linear": ("span",)}[kind]}
+        if unknown := sorted(set(self.schedule) - allowed):
+            raise ConfigError(f"{where}: a {kind!r} schedule takes {sorted(allowed)}, not {unknown}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -112,11 +122,15 @@ class Stage:
         unknown = sorted(set(data) - {"phases", "repeat"})
         if unknown:
             raise ConfigError(f"unknown stage field(s) {unknown}; allowed: ['phases', 'repeat']")
+        missing = sorted({"phases", "repeat"} - set(data))
+        repeat = data.get("repeat")
+        if missing or isinstance(repeat, bool) or not isinstance(repeat, int):
+            raise ConfigError(f"a stage needs 'phases' and a whole-number 'repeat', got {data}")
         try:
             phases = tuple(p if isinstance(p, Phase) else Phase(**p) for p in data["phases"])
         except TypeError as exc:
             raise ConfigError(f"bad phase in procedure: {exc}") from exc
-        return cls(phases, int(data["repeat"]))
+        return cls(phases, repeat)
 
     def to_dict(self) -> dict[str, Any]:
         return {"repeat": self.repeat, "phases": [p.to_dict() for p in self.phases]}
@@ -170,8 +184,8 @@ def plan(config: Any) -> list[PlannedEpoch]:
 
 
 def total_epochs(procedure: Any) -> int:
-    """How many epochs the stages in ``procedure`` (dicts) hold."""
-    return sum(len(s["phases"]) * int(s["repeat"]) for s in procedure)
+    """How many epochs the stages in ``procedure`` (dicts, checked as :class:`Stage`) hold."""
+    return sum(len(stage.phases) * stage.repeat for stage in map(Stage.from_dict, procedure))
 
 
 def phase_factor(config: Any, planned: PlannedEpoch, progress: float) -> float:

@@ -266,3 +266,52 @@ def test_a_linear_cnn_output_is_scored_as_signed_activity():
     assert record["signed_activity"] is True and record["unassigned_neurons"] == 0
     assert "signed_activity" not in train(small_config(epochs=1), dataset=synthetic_dataset(), progress=False,
                                           plots=False).metrics[-1]
+
+
+def test_resume_with_more_epochs_keeps_the_schedule_the_run_began_with(tmp_path, capsys):
+    data = synthetic_dataset()
+    whole = train(small_config(epochs=3, schedule_epochs=2), dataset=data, progress=False, plots=False)
+    train(small_config(epochs=2), out_dir=tmp_path, dataset=data, progress=False, plots=False)
+    resumed = train(small_config(epochs=3), out_dir=tmp_path, resume=True, dataset=data, progress=False, plots=False)
+    assert "keeps the 2-epoch horizon" in capsys.readouterr().err
+    assert [m["lr_factor"] for m in resumed.metrics] == [m["lr_factor"] for m in whole.metrics]
+    for a, b in zip(whole.model.parameters(), resumed.model.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    again = train(small_config(epochs=3), out_dir=tmp_path, resume=True, dataset=data, progress=False, plots=False)
+    assert again.config.schedule_epochs == 2  # a second resume reads the horizon from the checkpoint
+    with pytest.raises(CheckpointError, match="different configuration"):
+        train(small_config(epochs=4, schedule_epochs=4), out_dir=tmp_path, resume=True, dataset=data, progress=False)
+
+
+def test_resume_refuses_fewer_epochs_than_the_run_trained(tmp_path):
+    data = synthetic_dataset()
+    train(small_config(epochs=2), out_dir=tmp_path, dataset=data, progress=False, plots=False)
+    with pytest.raises(CheckpointError, match="has trained 2 epochs, more than --epochs 1"):
+        train(small_config(epochs=1, schedule_epochs=2), out_dir=tmp_path, resume=True, dataset=data,
+              progress=False)
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 2  # left as it was
+
+
+def test_resume_refuses_a_checkpoint_without_the_training_state(tmp_path):
+    data = synthetic_dataset()
+    train(small_config(epochs=1), out_dir=tmp_path, dataset=data, progress=False, plots=False)
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    del ckpt["rng"]
+    torch.save(ckpt, tmp_path / "checkpoint.pt")
+    with pytest.raises(CheckpointError, match=r"cannot be resumed: it lacks the training state \['rng'\]"):
+        train(small_config(epochs=2), out_dir=tmp_path, resume=True, dataset=data, progress=False)
+    ckpt["rng"], ckpt["config"]["colour"] = {}, "red"
+    torch.save(ckpt, tmp_path / "checkpoint.pt")
+    with pytest.raises(CheckpointError, match="invalid configuration"):
+        train(small_config(epochs=2), out_dir=tmp_path, resume=True, dataset=data, progress=False)
+
+
+def test_resume_refuses_a_labelled_subset_other_than_the_one_the_run_began_with(tmp_path):
+    data = synthetic_dataset()
+    cfg = small_config(epochs=1, semi_labels=20, schedule_epochs=2)
+    train(cfg, out_dir=tmp_path, dataset=data, progress=False, plots=False)
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    ckpt["labelled_indices"] = ckpt["labelled_indices"] + 1
+    torch.save(ckpt, tmp_path / "checkpoint.pt")
+    with pytest.raises(CheckpointError, match="labelled subset drawn now differs"):
+        train(cfg.replace(epochs=2), out_dir=tmp_path, resume=True, dataset=data, progress=False)

@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -85,6 +86,19 @@ def test_procedure_survives_json_and_a_checkpoint_round_trip():
                                                                          "span": 0}}]}]}, "span=0"),
     ({"procedure": [{"repeat": 1, "phases": [{"name": "x", "colour": 1}]}]}, "bad phase"),
     ({"procedure": [{"repeat": 1, "phases": [{"name": "x", "optimizer_kind": "sgd"}]}]}, "'main' optimiser"),
+    ({"procedure": [{"repeat": 1, "phases": [
+        {"name": "a", "pool": "labelled", "labels": True, "optimizer": "s", "optimizer_kind": "adam",
+         "loss": "cross-entropy"},
+        {"name": "b", "pool": "labelled", "labels": True, "optimizer": "s", "optimizer_kind": "sgd",
+         "loss": "cross-entropy"}]}], "epochs": 2}, "slot 's' is a 'adam' optimiser in an earlier phase"),
+    ({"procedure": [{"phases": [{"name": "x"}]}]}, "whole-number 'repeat'"),
+    ({"procedure": [{"repeat": 2.9, "phases": [{"name": "x"}]}]}, "whole-number 'repeat'"),
+    ({"procedure": [{"repeat": 1, "phases": [{"name": "x", "labels": "false"}]}]}, "labels='false' must be true"),
+    ({"procedure": [{"repeat": 1, "phases": [{"name": "x", "batch_size": 2.5}]}]}, "batch_size=2.5 must be a whole"),
+    ({"procedure": [{"repeat": 1, "phases": [{"name": "x", "schedule": {"kind": "run", "gamma": 0.9}}]}]},
+     r"not \['gamma'\]"),
+    ({"procedure": [{"repeat": 1, "phases": [{"name": "x", "schedule": {"kind": "exponential", "gamma": "abc"}}]}]},
+     "needs numbers"),
     ({"epochs": 99}, "procedure holds 8 epochs"),
     ({"semi_labels": None}, "set semi_labels"),
     ({"readout": "hard-sigmoid"}, "needs readout='sigmoid' or 'softmax'"),
@@ -217,3 +231,37 @@ def test_phase_defaults_take_the_config_values():
     phase = Phase("train")
     assert (phase.pool, phase.labels, phase.optimizer, phase.loss, phase.schedule) == (
         "all", False, "main", "mse", {"kind": "run"})
+
+
+def test_an_empty_pool_is_refused_before_training():
+    data = synthetic_dataset()
+    with pytest.raises(ConfigError, match="'unlabelled' trains on the unlabelled pool, which is empty"):
+        train(config(semi_labels=len(data.train)), dataset=data, progress=False, plots=False)
+
+
+def test_batches_too_small_for_every_process_are_refused_before_training():
+    from sdt_neuro.training.loop import check_pools
+
+    cfg = config()
+    check_pools(plan(cfg), 200, np.arange(20), cfg.batch_size, world=8)
+    with pytest.raises(ConfigError, match="batches of 8 cannot give each of 9 processes a sample"):
+        check_pools(plan(cfg), 200, np.arange(20), cfg.batch_size, world=9)
+
+
+def test_an_sgd_fast_path_learner_steps_the_adam_a_phase_hands_it():
+    """BP's hand-written SGD step is for SGD only: a phase's Adam is stepped as Adam."""
+    procedure = [{"repeat": 1, "phases": [{"name": "a", "optimizer": "adam-slot", "optimizer_kind": "adam",
+                                           "lrs": [1e-3]}]}]
+    cfg = TrainConfig(rule={"n_outputs": 20, "k": 2, "gamma": 0.3, "n_classes": 4}, sizes=(784, 20),
+                      optimizer="sgd", lrs=(0.5,), batch_size=16, threads=1, seed=1, procedure=procedure, epochs=1)
+    seen = []
+
+    def factory(c, device):
+        learner = make_learner(c, device)
+        assert learner.fast  # the run's own optimiser is SGD
+        seen.append(learner)
+        return learner
+
+    train(cfg, dataset=synthetic_dataset(), progress=False, plots=False, learner_factory=factory)
+    adam = seen[0].optimizer
+    assert isinstance(adam, torch.optim.Adam) and adam.state  # Adam took the steps, with its moments
