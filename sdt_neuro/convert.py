@@ -133,6 +133,10 @@ def checkpoint_network(config: Any, model: MLP, calibration: torch.Tensor | None
         raise ConfigError(f"conversion supports arch='mlp' checkpoints, got arch={getattr(config, 'arch', '?')!r}")
     if output_scale not in OUTPUT_SCALES:
         raise ConfigError(f"output_scale={output_scale!r} is not one of {OUTPUT_SCALES}")
+    if model.readout != "hard-sigmoid":
+        raise ConfigError(f"this network's output is a {model.readout} (readout={model.readout!r}); integrate-and-fire "
+                          "neurons compute the hard-sigmoid clamp(a, 0, 1), so the spiking network would be a "
+                          "different one. Convert networks trained with readout='hard-sigmoid'")
     rule = dict(config.rule)
     if len(model.layers) > 1 and config.algorithm == "ep":
         raise ConfigError(

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sdt_neuro.errors import ShapeError
+from sdt_neuro.errors import DataError, ShapeError
 from sdt_neuro.finite import require_finite
 
 SILENT = -1  # the prediction for a sample with no activity on any assigned neuron
@@ -43,18 +43,23 @@ def _as_2d(name: str, a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _as_labels(labels: np.ndarray, n: int) -> np.ndarray:
+def _as_labels(labels: np.ndarray, n: int, n_classes: int | None = None) -> np.ndarray:
+    """``labels`` as int64 of shape ``(n,)``; with ``n_classes``, each a class index in ``[0, n_classes)``."""
     labels = np.asarray(labels)
     if labels.shape != (n,):
         raise ShapeError(f"labels must have shape ({n},), got {labels.shape}")
-    return labels.astype(np.int64)
+    labels = labels.astype(np.int64)
+    if n_classes is not None and labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise DataError(f"labels must be class indices in [0, {n_classes}), got values from {labels.min()} to "
+                        f"{labels.max()} (-1 marks an image without a label: scoring needs labelled images)")
+    return labels
 
 
 def assign_neurons(activity: np.ndarray, labels: np.ndarray, n_classes: int, signed: bool = False) -> np.ndarray:
     """Class of each neuron (argmax of its per-class mean response), -1 if never active (never,
     with ``signed`` activity); a class without labelled samples gets none."""
     act = _as_2d("labelled activity", activity)
-    labels = _as_labels(labels, act.shape[0])
+    labels = _as_labels(labels, act.shape[0], n_classes)
     import torch
 
     a = torch.from_numpy(np.ascontiguousarray(act))
@@ -168,7 +173,7 @@ def direct_association(
     activity is a signed output, see the module docstring)."""
     assignment = assign_neurons(label_activity, label_labels, n_classes, signed)
     test_act = _as_2d("test_activity", test_activity)
-    test_labels = _as_labels(test_labels, test_act.shape[0])
+    test_labels = _as_labels(test_labels, test_act.shape[0], n_classes)
     pa = predict_average(test_act, assignment, n_classes, seed, signed)
     pm = predict_max(test_act, assignment, seed, signed)
     return DAResult(
@@ -192,7 +197,7 @@ def agreement(pred_a: np.ndarray, pred_b: np.ndarray) -> float:
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 10) -> np.ndarray:
     """``[true, predicted]`` counts; :data:`SILENT` predictions are left out (rows then sum to
     fewer than the class's samples)."""
-    labels = np.asarray(labels, dtype=np.int64)
+    labels = _as_labels(labels, np.asarray(labels).shape[0], n_classes)
     predictions = _as_labels(predictions, labels.shape[0])
     spoken = predictions != SILENT
     cm = np.zeros((n_classes, n_classes), dtype=np.int64)

@@ -19,7 +19,7 @@ import torch
 
 from sdt_neuro.convert import evaluation_steps
 from sdt_neuro.data import Dataset, load_dataset, stratified_indices
-from sdt_neuro.errors import ConfigError
+from sdt_neuro.errors import ConfigError, DataError
 from sdt_neuro.evaluate import (
     collapse_reasons,
     confusion_matrix,
@@ -157,6 +157,9 @@ def labelled_reference(checkpoint: str | os.PathLike, data_root: str | os.PathLi
     config, model, _ = load_trained_model(checkpoint)
     data = dataset or load_dataset(config.dataset, data_root)
     train = training_split(config, data)
+    if not train.labelled:
+        raise DataError(f"{data.name}'s training images have no labels: scoring assigns each output neuron a class "
+                        "from labelled training images (give the data set y_train)")
     if label_fraction is None:
         label_idx = label_indices(config, train)
         provenance = label_provenance(config, len(label_idx))

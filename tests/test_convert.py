@@ -144,3 +144,14 @@ def test_membrane_readout_is_refused_where_it_cannot_hold():
     with pytest.raises(ShapeError, match="do not match"):
         output_rates(dataclasses.replace(net, readout="membrane"), np.zeros((2, 1)), 8, np.zeros((3, 1)))
     np.testing.assert_array_equal(output_rates(net, np.array([[4.0]]), 8), [[0.5]])  # count: n / T
+
+
+@pytest.mark.parametrize("readout", ["sigmoid", "softmax"])
+def test_a_network_whose_output_is_not_the_hard_sigmoid_is_not_converted(readout):
+    from types import SimpleNamespace
+
+    from sdt_neuro.convert import checkpoint_network
+
+    config = SimpleNamespace(rule={}, algorithm="bp", extra={}, dataset="mnist")
+    with pytest.raises(ConfigError, match=f"output is a {readout}.*readout='hard-sigmoid'"):
+        checkpoint_network(config, MLP((784, 50, 10), readout=readout), calibration=torch.rand(5, 784))

@@ -192,3 +192,15 @@ def test_da_max_ties_favour_the_class_holding_more_tied_neurons():
     pred = direct_association(act, labels, tied, np.zeros(3000, int), n_classes=3).pred_max
     assert set(pred.tolist()) == {0, 2}
     assert 0.63 < (pred == 0).mean() < 0.70  # 2 / 3
+
+
+def test_labels_outside_the_classes_are_refused_by_name():
+    from sdt_neuro.errors import DataError
+
+    act = np.eye(3)
+    with pytest.raises(DataError, match=r"class indices in \[0, 3\), got values from -1 to 2"):
+        assign_neurons(act, np.array([-1, 1, 2]), 3)
+    with pytest.raises(DataError, match=r"got values from 0 to 5"):
+        direct_association(act, np.array([0, 1, 2]), act, np.array([0, 1, 5]), n_classes=3)
+    with pytest.raises(DataError, match="class indices"):
+        confusion_matrix(np.array([0, 3]), np.array([0, 1]), n_classes=3)

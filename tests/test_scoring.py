@@ -99,3 +99,19 @@ def test_a_linear_cnn_checkpoint_is_scored_as_signed_activity(tmp_path):
     for out in (evaluate_checkpoint(tmp_path, dataset=data), ref.score(test_act, data.test.y.numpy())):
         assert out["silent_samples"] == 0 and out["neuron_usage"]["unassigned"] == 0
         assert not any("unassigned" in r for r in out.get("collapse_reasons", []))
+
+
+def test_a_run_trained_without_labels_cannot_be_scored_and_says_why(tmp_path):
+    import torch
+
+    from sdt_neuro.data import Dataset, Split
+    from sdt_neuro.errors import DataError
+
+    data = synthetic_dataset()
+    unlabelled = Dataset("mine", Split(data.train.x, torch.full_like(data.train.y, -1)), data.test,
+                         source="mine", n_classes=4)
+    cfg = TrainConfig(rule={"n_outputs": 20, "k": 2, "gamma": 0.3, "n_classes": 4}, sizes=(784, 20),
+                      lrs=(2.0,), epochs=1, threads=1)
+    train(cfg, out_dir=tmp_path, dataset=unlabelled, progress=False, plots=False)
+    with pytest.raises(DataError, match="mine's training images have no labels"):
+        evaluate_checkpoint(tmp_path, dataset=unlabelled)

@@ -113,9 +113,9 @@ def from_nir(graph: Any) -> tuple[SpikingNetwork, dict[str, Any]]:
     meta = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in dict(graph.metadata or {}).items()}
     spec = SpikingNetwork(
         tuple(layers),
-        json.loads(meta.get("rule_json", "{}")),
+        _json_field(meta, "rule_json"),
         tuple(float(s) for s in np.atleast_1d(meta.get("scales", np.ones(len(layers) + 1)))),
-        json.loads(meta.get("meta_json", "{}")),
+        _json_field(meta, "meta_json"),
         reset="subtract" if meta.get("reset_mechanism") == "subtract" else "zero",
         readout=str(meta.get("readout", "count")),
     )
@@ -123,6 +123,17 @@ def from_nir(graph: Any) -> tuple[SpikingNetwork, dict[str, Any]]:
         if a.weight.shape[0] != b.weight.shape[1]:
             raise ShapeError(f"layer widths do not chain: {a.weight.shape} then {b.weight.shape}")
     return spec, meta
+
+
+def _json_field(meta: dict[str, Any], key: str) -> dict[str, Any]:
+    """The JSON object a graph's metadata holds under ``key`` (``{}`` where absent)."""
+    try:
+        value = json.loads(meta.get(key, "{}"))
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise ConfigError(f"the graph's metadata {key!r} is not valid JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise ConfigError(f"the graph's metadata {key!r} holds {type(value).__name__}, expected a JSON object")
+    return value
 
 
 def read_nir(path: str | os.PathLike) -> tuple[SpikingNetwork, dict[str, Any]]:
@@ -167,6 +178,11 @@ def _layer(affine: Any, neuron: Any) -> SpikingLayer:
         raise ShapeError(f"Affine weight {weight.shape} and bias {bias.shape} do not form one dense layer")
     if np.asarray(neuron.v_threshold).shape != (weight.shape[0],):
         raise ShapeError(f"IF has {np.asarray(neuron.v_threshold).shape} neurons, Affine {weight.shape[0]}")
+    if not (np.isfinite(weight).all() and np.isfinite(bias).all()):
+        bad = int((~np.isfinite(weight)).sum() + (~np.isfinite(bias)).sum())
+        raise ConfigError(f"Affine weight or bias holds {bad} NaN or infinite value(s)")
+    if not (np.isfinite(thresholds).all() and (thresholds > 0).all()):
+        raise ConfigError(f"IF v_threshold={thresholds.tolist()[:3]} must be finite and > 0")
     if thresholds.size != 1:
         raise ConfigError(f"per-neuron thresholds differ ({thresholds.min()}..{thresholds.max()}); "
                           "sdt-neuro supports one threshold per layer")

@@ -52,10 +52,13 @@ def load_image_folder(root: Path) -> tuple[dict[str, np.ndarray | None], list[st
         train, test = ImageFolder(str(root / "train")), ImageFolder(str(root / "test"))
     except (FileNotFoundError, RuntimeError) as exc:
         raise DataError(f"{root}: {exc}") from exc
+    if len(train.classes) < 2:
+        raise DataError(f"{root / 'train'} has {len(train.classes)} class folder(s); a data set here needs at least "
+                        "2 classes (one folder per class)")
     unknown = sorted(set(test.classes) - set(train.classes))
     if unknown:
         raise DataError(f"{root / 'test'} has classes {unknown} that {root / 'train'} lacks")
-    colour = any(_mode(p) not in ("L", "1", "I", "I;16", "F") for p, _ in train.samples + test.samples)
+    colour = any(not _greyscale(_mode(p)) for p, _ in train.samples + test.samples)
     arrays: dict[str, np.ndarray | None] = {}
     first: tuple[tuple[int, ...], str] | None = None
     for split, ds in (("train", train), ("test", test)):
@@ -81,14 +84,30 @@ def _mode(path: str) -> str:
         return img.mode
 
 
+def _greyscale(mode: str) -> bool:
+    """Whether PIL's image ``mode`` holds one channel: 8-bit, 1-bit, 16- or 32-bit integers, floats."""
+    return mode in ("L", "1", "F") or mode.startswith("I")
+
+
 def _read(path: str, colour: bool) -> np.ndarray:
+    """The image as uint8: colour as RGB, greyscale as one channel, 16-bit integers scaled from 0-65535
+    and floats from [0, 1] (not clipped, as ``convert("L")`` would)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as img:
-            return np.asarray(img.convert("RGB" if colour else "L"), dtype=np.uint8)
+            if colour or img.mode in ("L", "1") or not _greyscale(img.mode):
+                return np.asarray(img.convert("RGB" if colour else "L"), dtype=np.uint8)
+            values = np.asarray(img, dtype=np.float64)
+            mode = img.mode
     except (UnidentifiedImageError, OSError) as exc:
         raise DataError(f"{path} cannot be read as an image ({exc})") from exc
+    top = 1.0 if mode == "F" else 65535.0
+    if not np.isfinite(values).all() or values.min() < 0 or values.max() > top:
+        raise DataError(f"{path} is a mode-{mode} image with values in [{values.min()}, {values.max()}]; "
+                        f"expected {'floats in [0, 1]' if mode == 'F' else '16-bit values in 0-65535'}. Save "
+                        "the images as 8-bit greyscale or RGB, or pass the arrays in an .npz file")
+    return np.rint(values / top * 255).astype(np.uint8)
 
 
 def checked_splits(arrays: dict[str, np.ndarray | None], name: str, n_classes: int | None = None,

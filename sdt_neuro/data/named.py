@@ -59,8 +59,8 @@ def named_set(name: str) -> NamedSet | None:
 
 def read_named(spec: NamedSet, root: Path, train: bool, download: bool) -> tuple[np.ndarray, np.ndarray]:
     """``(images, labels)`` of one split as read by torchvision: images uint8 ``[n, H, W]`` or
-    ``[n, C, H, W]``. A missing file raises ``RuntimeError`` (the caller explains), unreadable
-    files :class:`CorruptData`."""
+    ``[n, C, H, W]``. A missing file or a failed download raises ``RuntimeError`` (the caller explains),
+    unreadable files :class:`CorruptData`."""
     from torchvision import datasets
 
     split = "training" if train else "test"
@@ -70,8 +70,8 @@ def read_named(spec: NamedSet, root: Path, train: bool, download: bool) -> tuple
         try:
             ds = reader(str(root), download=download, **(spec.train_args if train else spec.test_args))
         except RuntimeError as exc:
-            if "not found" in str(exc).lower():
-                raise  # missing: the caller may fall back or say how to supply the data
+            if "not found" in str(exc).lower() or (download and "download" in str(exc).lower()):
+                raise  # missing, or a download that failed: the caller may fall back or say how to supply the data
             raise CorruptData(f"the {split} split cannot be read ({str(exc).splitlines()[0]})") from exc
         except (ValueError, AssertionError, IndexError, EOFError, KeyError) as exc:  # wrong magic, size, type
             raise CorruptData(f"the {split} split cannot be read ({type(exc).__name__}: {exc})") from exc

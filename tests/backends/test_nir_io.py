@@ -154,3 +154,26 @@ def test_snntorch_reads_our_file_as_a_leaky_network_as_documented(tmp_path):
     imported = import_from_nir(nir.read(str(tmp_path / "net.nir")))
     leaky = [m for m in imported.modules() if type(m).__name__ == "Leaky"]
     assert len(leaky) == 1 and float(leaky[0].beta) == pytest.approx(0.9)
+
+
+def test_non_finite_weights_bad_thresholds_and_bad_metadata_are_refused(tmp_path):
+    w, b = np.ones((3, 4), np.float32), np.zeros(3, np.float32)
+
+    def graph(weight=w, threshold=1.0):
+        return nir.NIRGraph.from_list(nir.Affine(weight, b), nir.IF(r=np.ones(3), v_threshold=np.full(3, threshold),
+                                                                    v_reset=np.zeros(3)))
+
+    nan = w.copy()
+    nan[0, 0] = np.nan
+    with pytest.raises(ConfigError, match="1 NaN or infinite"):
+        nir_io.from_nir(graph(nan))
+    for threshold in (0.0, -1.0, np.inf):
+        with pytest.raises(ConfigError, match="must be finite and > 0"):
+            nir_io.from_nir(graph(threshold=threshold))
+    good = graph()
+    good.metadata = {"rule_json": "{not json"}
+    with pytest.raises(ConfigError, match="'rule_json' is not valid JSON"):
+        nir_io.from_nir(good)
+    good.metadata = {"meta_json": "[1, 2]"}
+    with pytest.raises(ConfigError, match="expected a JSON object"):
+        nir_io.from_nir(good)

@@ -47,6 +47,20 @@ def test_offline_without_root_falls_back_to_the_sample(monkeypatch, capsys):
     assert ds.source == "bundled-sample" and "bundled MNIST sample" in capsys.readouterr().err
 
 
+def test_a_failed_download_falls_back_to_the_sample_not_to_a_corrupt_data_error(monkeypatch, tmp_path, capsys):
+    from torchvision import datasets as tvd
+
+    def no_network(root, download, train):
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
+
+    monkeypatch.delenv("SDT_DATA_ROOT", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("SDT_OFFLINE", "0")
+    monkeypatch.setattr(tvd, "MNIST", no_network)
+    ds = load_dataset("mnist")
+    assert ds.source == "bundled-sample" and "Error downloading" in capsys.readouterr().err
+
+
 def test_stratified_subsets_are_balanced_and_seeded():
     labels = np.repeat(np.arange(10), 100)
     idx = stratified_indices(labels, count=50, seed=3)

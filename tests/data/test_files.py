@@ -113,3 +113,30 @@ def test_an_npz_of_a_named_set_trains_exactly_like_the_named_set(tmp_path):
     b = train(cfg.replace(dataset=str(tmp_path / "sample.npz")), progress=False).metrics[-1]
     for key in ("train_loss", "test_da_average", "test_da_max", "unassigned_neurons"):
         assert a[key] == b[key]
+
+
+def test_image_folder_scales_16_bit_and_float_greyscale_images(tmp_path):
+    from PIL import Image
+
+    def save(split, name, array, suffix):
+        folder = tmp_path / split / name
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(array).save(folder / f"0{suffix}")
+
+    for split in ("train", "test"):
+        save(split, "a", np.full((4, 4), 32896, np.uint16), ".png")  # 16-bit mid grey (128 x 257), not clipped
+        save(split, "b", np.full((4, 4), 0.25, np.float32), ".tiff")  # floats in [0, 1], not rounded to 0
+    ds = load_dataset(str(tmp_path))
+    assert ds.input_shape == (1, 4, 4)
+    grey = [float(ds.train.x[i].max()) for i in range(2)]
+    assert grey == pytest.approx([128 / 255, 64 / 255])
+    save("train", "b", np.full((4, 4), 3.0, np.float32), ".tiff")
+    with pytest.raises(DataError, match="mode-F image with values in .*floats in"):
+        load_dataset(str(tmp_path))
+
+
+def test_image_folder_with_one_class_is_refused(tmp_path):
+    _write_images(tmp_path, "train", ["only"])
+    _write_images(tmp_path, "test", ["only"])
+    with pytest.raises(DataError, match="1 class folder"):
+        load_dataset(str(tmp_path))
