@@ -46,7 +46,8 @@ def main() -> None:
     runs = {}
     for name, dataset in (("named", "fashion-mnist"), ("npz", str(npz))):
         cmd = ["sdt-neuro", "train", "--preset", "bp-fast", "--dataset", dataset, "--epochs", str(args.epochs),
-               "--threads", str(args.threads), "--data-root", args.data_root, "--out", str(out / name), "--no-progress"]
+               "--threads", str(args.threads), "--data-root", args.data_root, "--out", str(out / name), "--no-progress",
+               "--overwrite"]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
         if done.returncode:
             sys.exit(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")

@@ -46,6 +46,8 @@ def main() -> int:
     if args.data_root:
         cmd += ["--data-root", args.data_root]
     cmd += extra
+    if "--resume" not in extra:
+        cmd.append("--overwrite")  # the script measures a fresh run each time
     load_before = os.getloadavg()
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, check=False)

@@ -35,7 +35,7 @@ def run(argv: list[str] | None = None) -> int:
     fixed = ["--fixed-point"] if args.fixed_point else []
     race = ["--race-steps", str(args.race_steps)] if args.race_steps else []
     code = main(["train", "--backend", "lava", "--preset", "lava-100", "--samples", str(args.samples),
-                 "--steps", str(args.steps), "--out", args.out, *fixed, *race, *data])
+                 "--steps", str(args.steps), "--out", args.out, "--overwrite", *fixed, *race, *data])
     if code:
         return code
     for backend, options in (("ann", []), ("lava", fixed)):

@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--data-root", help="folder in torchvision's layout (MNIST/raw, ...; or SDT_DATA_ROOT)")
     tr.add_argument("--out", default="runs/latest", help="output directory (default runs/latest)")
     tr.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
+    tr.add_argument("--overwrite", action="store_true",
+                    help="start afresh in an --out that holds a run (its checkpoint and records are replaced)")
     tr.add_argument("--no-progress", action="store_true", help="hide progress bars")
     tr.add_argument("--backend", default="ann", choices=TRAIN_BACKENDS,
                     help="where the network is trained (ann: PyTorch reference)")
@@ -177,6 +179,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.preset = args.preset or "bp-1layer"
         config = preset_config(args.preset, **overrides)
     out = Path(args.out)
+    if args.resume and args.overwrite:
+        raise ConfigError("--resume continues the run in --out and --overwrite replaces it: give one of them")
+    if (out / "checkpoint.pt").is_file() and not (args.resume or args.overwrite):
+        raise ConfigError(f"{out} holds a run (checkpoint.pt): continue it with --resume, choose another --out, "
+                          "or pass --overwrite to start afresh")
     if args.backend != "lava" and (args.fixed_point or args.weight_max is not None or args.race_steps
                                    or args.race_range):
         raise ConfigError(f"--fixed-point, --weight-max, --race-steps and --race-range are Lava learning settings; "

@@ -19,6 +19,14 @@ def test_train_and_evaluate_end_to_end(tmp_path, capsys):
     for key in ("backend", "samples", "da_average", "da_max", "seconds"):
         assert key in result
     assert result["samples"] == 200 and "DA avg" in capsys.readouterr().out
+    before = (out / "checkpoint.pt").read_bytes()
+    again = ["train", "--preset", "bp-1layer", "--epochs", "1", "--train-samples", "500", "--test-samples", "200",
+             "--threads", "1", "--out", str(out), "--no-progress"]
+    assert main(again) == 2  # a second run into the same folder would replace the first
+    assert "holds a run (checkpoint.pt): continue it with --resume" in capsys.readouterr().err
+    assert (out / "checkpoint.pt").read_bytes() == before
+    assert main([*again, "--resume", "--overwrite"]) == 2 and "give one of them" in capsys.readouterr().err
+    assert main([*again, "--overwrite"]) == 0
 
 
 def test_train_init_gain_override_reaches_the_checkpoint(tmp_path):
