@@ -99,8 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     cv.add_argument("--to", required=True, nargs="+", dest="target", metavar="FORMAT [PATH]",
                     help=f"one of {CONVERT_TARGETS}, optionally followed by the output file")
     cv.add_argument("path", nargs="?", help="output file (required for --to nir)")
-    cv.add_argument("--steps", type=int, default=32, help="time steps T")
-    cv.add_argument("--encoding", choices=("current", "bernoulli"), default="current")
+    cv.add_argument("--steps", type=int, help="time steps T (default 32; a NIR file's own time_steps)")
+    cv.add_argument("--encoding", choices=("current", "bernoulli"),
+                    help="input encoding (default current; a NIR file's own encoding)")
     cv.add_argument("--fixed-point", action="store_true", help="Lava fixed-point")
     cv.add_argument("--reset", choices=RESETS, default=None,
                     help="neuron reset: subtract (v -= theta, the reference; default for snntorch and lava) or zero "
@@ -256,6 +257,15 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise ConfigError(f"--to {' '.join(args.target)}: expected one of {CONVERT_TARGETS} and at most one "
                           "output path")
     args.target, args.path = target, rest[0] if rest else args.path
+    from_nir = str(args.checkpoint).endswith(".nir")
+    if from_nir and (args.reset or args.readout):
+        raise ConfigError("a NIR file brings its own reset and read-out (its metadata); drop --reset and --readout")
+    if from_nir and args.target == "lava":
+        raise ConfigError("--to lava converts a checkpoint; read a NIR file into Lava with --to snntorch first, or "
+                          "evaluate the checkpoint it came from with --backend lava")
+    if not from_nir:  # a NIR file's own time_steps and encoding stand unless given
+        args.steps = 32 if args.steps is None else args.steps
+        args.encoding = args.encoding or "current"
     backend = "lava" if args.target == "lava" else "snntorch"
     return _backend_module(backend).convert_command(args)
 

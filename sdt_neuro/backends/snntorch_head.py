@@ -199,7 +199,7 @@ def spec_for_model(config: TrainConfig, model: MLP, calibration: torch.Tensor | 
     return checkpoint_network(config, model, calibration, percentile, data_root)
 
 
-def convert_checkpoint(path: str | os.PathLike, steps: int = 32, encoding: str = "current",
+def convert_checkpoint(path: str | os.PathLike, steps: int | None = None, encoding: str | None = None,
                        data_root: str | os.PathLike | None = None, percentile: float = 99.9,
                        calibration: torch.Tensor | None = None,
                        device: torch.device | str = "cpu", reset: str = "subtract",
@@ -210,16 +210,20 @@ def convert_checkpoint(path: str | os.PathLike, steps: int = 32, encoding: str =
     ``calibration`` images (default: the first 1000 training images, from ``data_root`` or the
     usual data-root route); see :func:`sdt_neuro.convert.checkpoint_network`. ``reset``
     (``"subtract"`` or ``"zero"``) is the neurons' reset and ``readout`` (``"count"`` or
-    ``"membrane"``) how the output is read; a NIR file brings its own.
+    ``"membrane"``) how the output is read; a NIR file brings its own, and its ``time_steps`` and
+    ``encoding`` where ``steps`` and ``encoding`` are not given (else 32 steps of current input).
     """
     from sdt_neuro.training.checkpoint import load_trained_model
 
-    check_steps_encoding(steps, encoding)
-    if str(path).endswith(".nir"):
+    nir_file, meta = str(path).endswith(".nir"), {}
+    if nir_file:
         from sdt_neuro.backends import nir_io
 
-        spec, _ = nir_io.read_nir(path)
-    else:
+        spec, meta = nir_io.read_nir(path)
+    steps = int(meta.get("time_steps", 32)) if steps is None else steps
+    encoding = str(meta.get("encoding", "current")) if encoding is None else encoding
+    check_steps_encoding(steps, encoding)
+    if not nir_file:
         config, model, _ = load_trained_model(path)
         spec = checkpoint_network(config, model, calibration, percentile, data_root, reset=reset, readout=readout)
     return ConvertedNetwork(from_spec(spec, device=device), spec, steps, encoding)

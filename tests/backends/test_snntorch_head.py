@@ -235,8 +235,15 @@ def test_cli_convert_to_snntorch_and_nir_and_errors(tmp_path, capsys):
     graph = nir.read(str(tmp_path / "net.nir"))
     assert {type(n).__name__ for n in graph.nodes.values()} == {"Input", "Affine", "IF", "Output"}
     assert graph.metadata["reset_mechanism"] == "zero"  # what nir.IF means: the default for --to nir
-    back = sh.convert_checkpoint(tmp_path / "net.nir", steps=16)
+    back = sh.convert_checkpoint(tmp_path / "net.nir")  # the file's own time steps and encoding
     assert back.spec.reset == "zero" and conv.spec.reset == "subtract"
+    assert (back.steps, back.encoding) == (16, "current")
+    assert sh.convert_checkpoint(tmp_path / "net.nir", steps=8, encoding="bernoulli").steps == 8  # given: they stand
+    assert main(["convert", str(tmp_path / "net.nir"), "--to", "snntorch", str(tmp_path / "from-nir.pt")]) == 0
+    assert sh.load_converted(tmp_path / "from-nir.pt").steps == 16
+    capsys.readouterr()
+    assert main(["convert", str(tmp_path / "net.nir"), "--to", "snntorch", "--reset", "subtract"]) == 2
+    assert "brings its own reset and read-out" in capsys.readouterr().err
     capsys.readouterr()
     assert main(["convert", ckpt, "--to", "nir", str(tmp_path / "sub.nir"), "--reset", "subtract"]) == 2
     assert "reset='zero'" in capsys.readouterr().err
