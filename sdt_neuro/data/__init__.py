@@ -202,12 +202,15 @@ def stratified_indices(
     count: int | None = None,
     seed: int = 0,
     allocation: str = "balanced",
+    leave: int = 0,
 ) -> np.ndarray:
     """Seeded, stratified subset of indices, by ``fraction`` of the set or total ``count``.
 
-    ``allocation`` shares the count among the classes: ``"balanced"`` as evenly as it divides,
-    ``"proportional"`` in proportion to each class's share of ``labels`` (largest remainders,
-    ties drawn with ``seed``), as a stratified ``train_test_split`` does."""
+    ``allocation`` shares the count among the classes: ``"balanced"`` as evenly as it divides (a class
+    with fewer samples gives all it has and the others share the rest), ``"proportional"`` in
+    proportion to each class's share of ``labels`` (largest remainders, ties drawn with ``seed``), as a
+    stratified ``train_test_split`` does. ``leave`` samples of each class stay out of a balanced subset
+    (a validation split leaves each class at least one training image)."""
     labels = np.asarray(labels)
     if allocation not in ALLOCATIONS:
         raise ConfigError(f"allocation={allocation!r} must be one of {ALLOCATIONS}")
@@ -221,12 +224,13 @@ def stratified_indices(
             return np.arange(labels.size)
         count = max(len(classes), int(round(fraction * labels.size)))
     assert count is not None
-    if not len(classes) <= count <= labels.size:
-        raise ConfigError(f"count={count} must be in [{len(classes)}, {labels.size}]")
+    available = np.maximum(sizes - leave, 0)
+    if not len(classes) <= count <= available.sum():
+        raise ConfigError(f"count={count} must be in [{len(classes)}, {int(available.sum())}]"
+                          + (f" ({leave} image(s) of each class left out)" if leave else ""))
     rng = np.random.default_rng(seed)
     if allocation == "balanced":
-        per_class = np.full(len(classes), count // len(classes))
-        per_class[: count % len(classes)] += 1
+        per_class = balanced_counts(available, count)
     else:
         per_class = proportional_counts(sizes, count, rng)
     chosen = []
@@ -236,6 +240,21 @@ def stratified_indices(
             raise ConfigError(f"class {c} has {members.size} samples, {n} requested")
         chosen.append(rng.choice(members, size=n, replace=False))
     return np.sort(np.concatenate(chosen))
+
+
+def balanced_counts(sizes: np.ndarray, count: int) -> np.ndarray:
+    """``count`` shared as evenly as it divides among classes of ``sizes`` samples (the remainder to the
+    first classes), none given more than it has: what a small class cannot give, the others share."""
+    per_class = np.zeros(len(sizes), dtype=np.int64)
+    remaining = count
+    while remaining > 0:
+        room = np.flatnonzero(per_class < sizes)
+        add = np.full(room.size, remaining // room.size)
+        add[: remaining % room.size] += 1
+        add = np.minimum(add, sizes[room] - per_class[room])
+        per_class[room] += add
+        remaining -= int(add.sum())
+    return per_class
 
 
 def iterate_batches(

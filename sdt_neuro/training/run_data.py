@@ -48,7 +48,8 @@ def _validation_indices(config: TrainConfig, data: Dataset) -> np.ndarray | None
     if config.val_samples >= n:
         raise ConfigError(f"val_samples={config.val_samples} must be smaller than the {n} training images "
                           f"of {data.name}")
-    return stratified_indices(data.train.y, count=config.val_samples, seed=config.val_seed)
+    # each class keeps a training image: a class of few images gives the rest, the others share the remainder
+    return stratified_indices(data.train.y, count=config.val_samples, seed=config.val_seed, leave=1)
 
 
 def validation_split(config: TrainConfig, data: Dataset) -> Split | None:

@@ -60,6 +60,21 @@ def test_bad_validation_sizes_are_refused(tmp_path):
         evaluate_checkpoint(tmp_path, dataset=synthetic_dataset(), split="validation")
 
 
+def test_a_validation_split_of_unbalanced_classes_takes_what_a_small_class_has_and_never_all_of_it():
+    import torch
+
+    from sdt_neuro.data import Dataset, Split
+
+    data = synthetic_dataset()
+    keep = torch.cat([torch.nonzero(data.train.y != 3)[:, 0], torch.nonzero(data.train.y == 3)[:5, 0]])
+    small = Dataset("small", Split(data.train.x[keep], data.train.y[keep]), data.test, source="x", n_classes=4)
+    val = validation_split(config(val_samples=40), small)  # 10 a class asked; class 3 has 5 images
+    assert np.bincount(val.y.numpy()).tolist() == [12, 12, 12, 4]  # class 3 keeps one; the others share
+    assert np.bincount(training_split(config(val_samples=40), small).y.numpy()).tolist() == [38, 38, 38, 1]
+    with pytest.raises(ConfigError, match=r"count=152 must be in \[4, 151\] \(1 image\(s\) of each class left out"):
+        validation_split(config(val_samples=152), small)
+
+
 def _colour_npz(path, labels=True, n_classes=3, side=8):
     rng = np.random.default_rng(0)
     protos = rng.random((n_classes, side, side, 3))
