@@ -38,9 +38,9 @@ def run(argv: list[str] | None = None) -> int:
                  "--steps", str(args.steps), "--out", args.out, "--overwrite", *fixed, *race, *data])
     if code:
         return code
-    for backend, options in (("ann", []), ("lava", fixed)):
+    for backend, options in (("ann", []), ("lava", ["--steps", "32", *fixed])):
         code = main(["evaluate", args.out, "--backend", backend, "--samples", str(args.eval_samples),
-                     "--steps", "32", *options, *data])
+                     *options, *data])
         if code:
             return code
     return 0

@@ -123,8 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--probe", action="store_true", help="also train a linear probe")
     ev.add_argument("--steps", type=int, default=None,
                     help="time steps T (spiking backends; default: the training T, else 32)")
-    ev.add_argument("--encoding", choices=("current", "bernoulli"), default="current",
-                    help="input encoding (spiking backends)")
+    ev.add_argument("--encoding", choices=("current", "bernoulli"),
+                    help="input encoding (spiking backends; default current)")
     ev.add_argument("--fixed-point", action="store_true", help="Lava fixed-point simulation")
     ev.add_argument("--v-init", type=float, default=None,
                     help="spiking backends: membranes start at this fraction of the threshold (0.5 rounds "
@@ -219,9 +219,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from sdt_neuro.scoring import evaluate_checkpoint
 
-    options: dict[str, Any] = {"steps": args.steps, "encoding": args.encoding, "seed": args.seed or 0,
-                               "data_root": args.data_root, "batch": args.batch, "v_init": args.v_init,
-                               "output_scale": args.output_scale, "reset": args.reset, "readout": args.readout}
+    spiking = {"steps": args.steps, "encoding": args.encoding, "batch": args.batch, "v_init": args.v_init,
+               "output_scale": args.output_scale, "reset": args.reset, "readout": args.readout}
+    given = [f"--{name.replace('_', '-')}" for name, value in spiking.items() if value is not None]
+    if args.backend == "ann" and given:
+        raise ConfigError(f"{', '.join(given)}: spiking settings; --backend ann scores the network itself (choose "
+                          "--backend snntorch or lava)")
+    options: dict[str, Any] = {**spiking, "encoding": args.encoding or "current", "seed": args.seed or 0,
+                               "data_root": args.data_root}
     if args.backend == "lava":
         options["fixed_point"] = args.fixed_point
     elif args.fixed_point:

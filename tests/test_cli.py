@@ -19,6 +19,8 @@ def test_train_and_evaluate_end_to_end(tmp_path, capsys):
     for key in ("backend", "samples", "da_average", "da_max", "seconds"):
         assert key in result
     assert result["samples"] == 200 and "DA avg" in capsys.readouterr().out
+    assert main(["evaluate", str(out), "--samples", "200", "--steps", "16", "--reset", "zero"]) == 2
+    assert "--steps, --reset: spiking settings; --backend ann" in capsys.readouterr().err
     before = (out / "checkpoint.pt").read_bytes()
     again = ["train", "--preset", "bp-1layer", "--epochs", "1", "--train-samples", "500", "--test-samples", "200",
              "--threads", "1", "--out", str(out), "--no-progress"]
