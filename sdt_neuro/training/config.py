@@ -264,6 +264,9 @@ class TrainConfig:
             for phase in stage.phases:
                 where = f"phase {phase.name!r}"
                 kind = phase.optimizer_kind or self.optimizer
+                if self.mode == "sequential" and phase.batch_size not in (None, 1):
+                    raise ConfigError(f"{where}: mode='sequential' needs batches of 1, got "
+                                      f"batch_size={phase.batch_size}")
                 if slots.setdefault(phase.optimizer, kind) != kind:
                     raise ConfigError(f"{where}: optimiser slot {phase.optimizer!r} is a {slots[phase.optimizer]!r} "
                                       f"optimiser in an earlier phase, here {kind!r}; name another slot")
