@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from sdt_neuro.convert import ENCODINGS, RESETS, SpikingNetwork, output_rates
-from sdt_neuro.errors import ConfigError, MissingBackendError
+from sdt_neuro.errors import ConfigError, MissingBackendError, ShapeError
 from sdt_neuro.models import MLP
 
 DEFAULT_SLOPE = 3.0
@@ -240,6 +240,21 @@ def check_steps_encoding(steps: int, encoding: str) -> None:
         raise ConfigError(f"encoding={encoding!r} is not one of {ENCODINGS}")
 
 
+def check_rate_inputs(x: torch.Tensor, n_in: int) -> None:
+    """Refuse inputs a rate-coded network cannot take: not ``n_in`` values a sample, NaN or infinite,
+    or outside [0, 1] (the current and Bernoulli encodings read them as rates)."""
+    flat = x.reshape(x.shape[0], -1)
+    if flat.shape[1] != n_in:
+        raise ShapeError(f"inputs hold {flat.shape[1]} values a sample (shape {tuple(x.shape)}); the network takes "
+                         f"{n_in}")
+    if not bool(torch.isfinite(flat).all()) or float(flat.min()) < 0 or float(flat.max()) > 1:
+        finite = flat[torch.isfinite(flat)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.numel() else (float("nan"),) * 2
+        raise ConfigError(f"input values must be finite and lie in [0, 1] (rates), got [{low:.4g}, {high:.4g}]"
+                          f"{'' if finite.numel() == flat.numel() else ' and NaN or infinite values'}; divide "
+                          "0-255 images by 255")
+
+
 def batched_rates(network: nn.Module, x: torch.Tensor, steps: int, encoding: str,
                   batch: int = EVAL_BATCH, seed: int | None = 0, progress: bool = False,
                   spec: SpikingNetwork | None = None) -> torch.Tensor:
@@ -254,6 +269,7 @@ def batched_rates(network: nn.Module, x: torch.Tensor, steps: int, encoding: str
     if x.shape[0] == 0:
         n_out = [m for m in network.modules() if isinstance(m, nn.Linear)][-1].out_features
         return torch.zeros(0, n_out)
+    check_rate_inputs(x, [m for m in network.modules() if isinstance(m, nn.Linear)][0].in_features)
     membrane = spec is not None and spec.readout == "membrane"
     network.eval()
     outs = []

@@ -359,3 +359,19 @@ def test_membrane_readout_equals_the_oracle_and_survives_a_save(tmp_path):
     zero = sh.from_spec(dataclasses.replace(spec, readout="count", reset="zero"), dtype=torch.float64)
     with pytest.raises(ConfigError, match="subtractive"):
         sh.counts_and_membrane(zero, x, 8)
+
+
+def test_rates_refuse_inputs_that_are_not_rates_of_the_networks_width():
+    from sdt_neuro.backends.snntorch_sim import batched_rates
+
+    spec = random_spec((20, 30, 10))
+    net = sh.from_spec(spec)
+    assert batched_rates(net, torch.rand(4, 20), 8, "current").shape == (4, 10)
+    bad = torch.rand(4, 20)
+    bad[0, 0] = float("nan")
+    with pytest.raises(ConfigError, match="finite and lie in \\[0, 1\\].*NaN or infinite"):
+        batched_rates(net, bad, 8, "current")
+    with pytest.raises(ConfigError, match="divide 0-255 images by 255"):
+        batched_rates(net, 255 * torch.rand(4, 20), 8, "bernoulli")
+    with pytest.raises(ShapeError, match="inputs hold 21 values a sample"):
+        batched_rates(net, torch.rand(4, 21), 8, "current")

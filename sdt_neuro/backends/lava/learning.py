@@ -489,6 +489,14 @@ def check_config(config: Any) -> None:
         raise ConfigError("the Lava learner needs " + "; ".join(problems) + " (see preset lava-100)")
 
 
+def epoch_samples(config: Any, data: Any) -> int:
+    """How many images an epoch of the shared loop sends to Lava: the training split, without the
+    validation images and cut to ``max_train_samples``."""
+    from sdt_neuro.training.run_data import fit_to_data, training_split
+
+    return len(training_split(fit_to_data(config, data), data))
+
+
 def train_command(config: Any, args: Any) -> int:
     """``sdt-neuro train --backend lava [--preset lava-100] --samples N --steps T``."""
     from sdt_neuro.data import load_dataset
@@ -524,9 +532,7 @@ def train_command(config: Any, args: Any) -> int:
               f"{255 * scale.weight_scale:.4g}), {scale.rate_levels} rate levels, threshold {scale.vth} << 6, "
               f"weight_exp {scale.weight_exp}")
     data = load_dataset(config.dataset, args.data_root)
-    n = len(data.train)
-    if config.max_train_samples and config.max_train_samples < n:
-        n = config.max_train_samples
+    n = epoch_samples(config, data)
     learners: list[LavaLearner] = []
 
     def factory(cfg: Any, device: torch.device) -> LavaLearner:

@@ -44,6 +44,15 @@ def check_samples(x: np.ndarray, n_in: int) -> np.ndarray:
     return x
 
 
+def _cause(actor: Any) -> str:
+    """What a Lava worker process raised, as ``": <exception>"`` (empty where it says nothing)."""
+    try:
+        raised = getattr(actor, "exception", None)  # Lava's SystemProcess: (exception, traceback) or None
+    except (OSError, EOFError, ValueError):  # its pipe already closed
+        return ""
+    return f": {raised[0]!r}" if isinstance(raised, tuple) and raised else ""
+
+
 def _pid_running(pid: int) -> bool:
     """Whether an OS process runs, without reaping it (so no race with Lava's own ``join()``)."""
     try:
@@ -229,7 +238,7 @@ class LavaNetwork:
     def _check_alive(self) -> None:
         for actor in getattr(self.runtime._messaging_infrastructure, "actors", []):
             if not _alive(actor):
-                raise LavaRuntimeError(f"a Lava process (pid {actor.pid}) exited during the run")
+                raise LavaRuntimeError(f"a Lava process (pid {actor.pid}) exited during the run{_cause(actor)}")
 
     def _ports(self) -> tuple[Any, Any]:
         return (self.graph.input.batch_in.external_pipe_csp_send_port,
@@ -257,7 +266,8 @@ class LavaNetwork:
             raise ConfigError("this network records spikes; use spikes() or build with record='counts'")
         n_out = g.sizes[-1]
         membrane = g.meta.get("readout") == "membrane"
-        out = np.zeros((len(self._check_input(x)), n_out), dtype=np.int64)
+        x = self._check_input(x)  # float64 [n, n_in]: what is streamed
+        out = np.zeros((len(x), n_out), dtype=np.int64)
         volts = np.zeros(out.shape) if membrane else None
         for window, values in self._stream(x):
             lo = window * g.batch
@@ -284,7 +294,8 @@ class LavaNetwork:
         if self.graph.meta["record"] != "spikes":
             raise ConfigError("this network records counts; build it with record='spikes' for rasters")
         g = self.graph
-        out = np.zeros((len(self._check_input(x)), g.steps, g.sizes[-1]), dtype=bool)
+        x = self._check_input(x)
+        out = np.zeros((len(x), g.steps, g.sizes[-1]), dtype=bool)
         for (window, step), values in self._stream(x):
             lo = window * g.batch
             k = min(g.batch, len(out) - lo)

@@ -159,3 +159,14 @@ def test_local_race_in_lava_equals_the_numpy_oracle() -> None:
         w_ref, b_ref, h, a = r.weights, r.bias, r.offsets, r.average
     np.testing.assert_allclose(w_lava, w_ref, rtol=0, atol=1e-12)
     assert np.abs(w_lava - w).max() > 1e-3
+
+
+def test_an_epoch_in_lava_is_sized_to_the_training_split_without_the_validation_images() -> None:
+    from sdt_neuro.backends.lava.learning import epoch_samples
+    from sdt_neuro.presets import preset_config
+
+    data = synthetic_dataset()  # 200 training images
+    assert epoch_samples(preset_config("lava-100", dataset="mnist"), data) == 200
+    assert epoch_samples(preset_config("lava-100", val_samples=40), data) == 160
+    assert epoch_samples(preset_config("lava-100", val_samples=40, max_train_samples=100), data) == 100
+    assert epoch_samples(preset_config("lava-100", val_samples=40, max_train_samples=180), data) == 160

@@ -25,6 +25,12 @@ def test_float_counts_equal_oracle_across_batches_and_runs() -> None:
     np.testing.assert_array_equal(second, expected[3:8])
 
 
+def test_counts_of_a_list_of_samples_equal_those_of_the_array() -> None:
+    net, x, steps = random_network(seed=0), random_inputs(5), 4
+    with LavaNetwork(net, steps=steps, batch=4) as lava_net:
+        np.testing.assert_array_equal(lava_net.counts(x.tolist()), simulate(net, encode_input(x, steps, "current")))
+
+
 def test_counts_do_not_depend_on_batch_size_or_delay() -> None:
     net, x, steps = random_network((20, 12, 10, 6), seed=2), random_inputs(7), 2  # 3 layers: delay > T
     expected = simulate(net, encode_input(x, steps, "current"))

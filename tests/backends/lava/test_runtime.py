@@ -68,9 +68,12 @@ def test_failing_process_model_raises_and_leaves_no_processes(monkeypatch: pytes
     original = lava_process.PyBatchIFFloat.run_spk
     monkeypatch.setattr(lava_process.PyBatchIFFloat, "run_spk", broken)
     before = live_children()
-    with pytest.raises((LavaRuntimeError, RuntimeError)), LavaNetwork(random_network(), steps=3, batch=2) as net:
+    with pytest.raises((LavaRuntimeError, RuntimeError)) as info, LavaNetwork(random_network(), steps=3,
+                                                                               batch=2) as net:
         net.counts(random_inputs(8))
     _assert_no_new_children(before)
+    if info.type is LavaRuntimeError:  # the worker's own error, not only that it exited
+        assert "ValueError('neuron model failed')" in str(info.value)
 
 
 def test_failing_compile_leaves_no_processes(monkeypatch: pytest.MonkeyPatch) -> None:
