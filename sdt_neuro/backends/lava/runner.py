@@ -10,10 +10,12 @@ and stops the runtime; if Lava itself is stuck, its OS processes are terminated.
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -80,7 +82,9 @@ class LavaNetwork:
     """A :class:`~sdt_neuro.convert.SpikingNetwork` compiled to Lava (CPU, ``Loihi2SimCfg``).
 
     Use it as a context manager; the runtime is created on entry (or on the first run) and
-    stopped on exit. Options are those of :func:`~sdt_neuro.backends.lava.build.build_graph`.
+    stopped on exit. One started outside a ``with`` block and never closed is killed when the
+    interpreter exits, so its worker processes cannot keep it waiting. Options are those of
+    :func:`~sdt_neuro.backends.lava.build.build_graph`.
     """
 
     def __init__(self, net: Any, **options: Any) -> None:
@@ -110,6 +114,7 @@ class LavaNetwork:
             return
         t0 = time.perf_counter()
         self._started = True  # from here on close() must stop the runtime
+        atexit.register(self._at_exit)
         try:
             self.graph.input.create_runtime(run_cfg=self.graph.run_cfg)
         except BaseException:
@@ -139,6 +144,7 @@ class LavaNetwork:
             self._stopped = True
             return
         self._stopped = True
+        atexit.unregister(self._at_exit)
         rt = self.runtime
         if rt is None:
             return
@@ -162,6 +168,20 @@ class LavaNetwork:
                 except BaseException:
                     self._kill(rt)
                     raise
+
+    @property
+    def _at_exit(self) -> Any:
+        """The exit hook of this network: kills its workers unless it was closed (holds it weakly)."""
+        if not hasattr(self, "_exit_hook"):
+            ref = weakref.ref(self)
+
+            def hook() -> None:
+                net = ref()
+                if net is not None:
+                    net.close(quiet=True, abort=True)
+
+            self._exit_hook = hook
+        return self._exit_hook
 
     def _stop_runtime(self, rt: Any) -> None:
         """Lava's ``stop()`` in a watcher thread: it waits forever for an answer from a worker that

@@ -172,3 +172,27 @@ def test_sigterm_to_the_main_process_alone_stops_the_workers(tmp_path: Path) -> 
                                                     lambda pid: os.kill(pid, signal.SIGTERM))
     assert code == 143, err.decode()[-3000:]
     assert survivors == [], err.decode()[-3000:]
+
+
+UNCLOSED_SCRIPT = textwrap.dedent("""
+    import faulthandler
+    faulthandler.dump_traceback_later(60, exit=True)  # a hang shows its stack in the failure
+    from tests.backends.lava.nets import random_inputs, random_network
+    from sdt_neuro.backends.lava.runner import LavaNetwork
+    net = LavaNetwork(random_network(), steps=3, batch=2)  # no with block, never closed
+    print(net.counts(random_inputs(4)).shape, flush=True)
+""")
+
+
+def test_a_network_never_closed_does_not_keep_the_interpreter_from_exiting() -> None:
+    root = Path(__file__).resolve().parents[3]
+    proc = subprocess.Popen([sys.executable, "-c", UNCLOSED_SCRIPT], cwd=root, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True, env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        out, err = proc.communicate(timeout=90)
+        assert proc.returncode == 0 and b"(4, " in out, err.decode()[-3000:]
+        assert _session_members(proc.pid) == []  # no Lava worker left behind
+    finally:
+        for pid in _session_members(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+        proc.kill()
