@@ -13,6 +13,7 @@ in Loihi 2 integers (``fixed=``, ``learning_fixed.py``) or with the local race f
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -310,6 +311,9 @@ class LavaLearningSession(LavaNetwork):
 
     def step(self, x: np.ndarray, lr: float) -> np.ndarray:
         """Present one sample with learning rate ``lr``; return its stats ``[5, N]``."""
+        x = check_samples(np.asarray(x).reshape(1, -1), self.graph.sizes[0])[0]
+        if not (math.isfinite(lr) and lr >= 0):
+            raise ConfigError(f"lr={lr} must be a finite learning rate >= 0")
         if not self._inflight:
             self.begin()
         if self.sent >= self.graph.windows:
