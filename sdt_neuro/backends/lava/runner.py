@@ -42,7 +42,10 @@ def check_samples(x: np.ndarray, n_in: int) -> np.ndarray:
     if x.shape[0] == 0:
         raise ShapeError(f"inputs hold no samples (shape {x.shape}); pass [samples >= 1, {n_in}]")
     if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
-        raise ConfigError(f"input values must lie in [0, 1], got [{np.nanmin(x):.4g}, {np.nanmax(x):.4g}]")
+        finite = x[np.isfinite(x)]
+        span = f"[{finite.min():.4g}, {finite.max():.4g}]" if finite.size else "no finite value"
+        nonfinite = "" if finite.size == x.size else f" and {x.size - finite.size} NaN or infinite value(s)"
+        raise ConfigError(f"input values must lie in [0, 1], got {span}{nonfinite}")
     return x
 
 
