@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="learn in Loihi 2 integers: Lava's bit-approximate learning engine (--backend lava)")
     tr.add_argument("--race-steps", type=int, metavar="R",
                     help="local winner-take-all: winners by a race of R steps with lateral inhibition, not by "
-                         "sorting (--backend lava, float)")
+                         "sorting (--backend lava; float or --fixed-point)")
     tr.add_argument("--race-range", type=float, nargs=2, metavar=("FLOOR", "CEILING"),
                     help="scores the race covers (default 0 1.25; with --race-steps)")
     tr.add_argument("--weight-max", type=float,
