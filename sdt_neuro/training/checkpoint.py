@@ -67,11 +67,13 @@ def rng_states(shuffle: torch.Generator) -> dict[str, Any]:
 
 
 def restore_rng_states(states: dict[str, Any], shuffle: torch.Generator) -> None:
-    """Put back what :func:`rng_states` saved (CUDA states only where CUDA is available)."""
+    """Put back what :func:`rng_states` saved (CUDA states only where CUDA is available, one per device
+    this process sees: a run resumed on fewer GPUs restores the first ones)."""
     torch.set_rng_state(states["torch"])
     shuffle.set_state(states["shuffle"])
     if "cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
+        for device, state in enumerate(states["cuda"][: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(state, device)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

@@ -151,11 +151,13 @@ class SyncedSteps:
         return value
 
 
-def teardown(ranks: Ranks) -> None:
-    """Leave the process group if :func:`setup` joined it."""
+def teardown(ranks: Ranks, together: bool = True) -> None:
+    """Leave the process group if :func:`setup` joined it; ``together`` waits for every rank first (not
+    on an error, which the other ranks may not share)."""
     if ranks.owned:
         import torch.distributed as dist
 
         if dist.is_initialized():
-            dist.barrier()  # leave together: no rank tears gloo down under another's last message
+            if together:
+                dist.barrier()  # leave together: no rank tears gloo down under another's last message
             dist.destroy_process_group()

@@ -163,137 +163,141 @@ def train(
         torch.set_num_threads(config.threads)
     device = device_for_rank(resolve_device(config.device))
     ranks = setup(device)
-    write = out if ranks.main else None  # every rank reads a checkpoint; only rank 0 writes
+    try:
+        write = out if ranks.main else None  # every rank reads a checkpoint; only rank 0 writes
 
-    data = dataset or load_dataset(config.dataset, data_root)
-    config = fit_to_data(config, data)
-    ckpt = None
-    if resume:
-        assert out is not None
-        saved, ckpt = load_resumable(out / CHECKPOINT_NAME)
-        config = resumed_config(saved, config, int(ckpt["epoch"]), out, warn=ranks.main)
-    val_split = validation_split(config, data)
-    train_split, test_split = training_split(config, data), evaluation_split(config, data)
-    scored = train_split.labelled  # DA assigns neurons with training labels: none, no per-epoch figures
-    label_idx = label_indices(config, train_split) if scored else np.zeros(0, np.int64)
-    labelled = labelled_indices(config, train_split.y)  # semi-supervised runs only
-    if ckpt is not None and "labelled_indices" in ckpt and (
-            labelled is None or not np.array_equal(ckpt["labelled_indices"].numpy(), labelled)):
-        raise CheckpointError(f"--resume: the labelled subset drawn now differs from the one the run in {out} "
-                              "began with (a different data set, or another numpy version's sampling)")
-    train_x, train_y = train_split.x.to(device), train_split.y.to(device)
+        data = dataset or load_dataset(config.dataset, data_root)
+        config = fit_to_data(config, data)
+        ckpt = None
+        if resume:
+            assert out is not None
+            saved, ckpt = load_resumable(out / CHECKPOINT_NAME)
+            config = resumed_config(saved, config, int(ckpt["epoch"]), out, warn=ranks.main)
+        val_split = validation_split(config, data)
+        train_split, test_split = training_split(config, data), evaluation_split(config, data)
+        scored = train_split.labelled  # DA assigns neurons with training labels: none, no per-epoch figures
+        label_idx = label_indices(config, train_split) if scored else np.zeros(0, np.int64)
+        labelled = labelled_indices(config, train_split.y)  # semi-supervised runs only
+        if ckpt is not None and "labelled_indices" in ckpt and (
+                labelled is None or not np.array_equal(ckpt["labelled_indices"].numpy(), labelled)):
+            raise CheckpointError(f"--resume: the labelled subset drawn now differs from the one the run in {out} "
+                                  "began with (a different data set, or another numpy version's sampling)")
+        train_x, train_y = train_split.x.to(device), train_split.y.to(device)
 
-    if write is not None:
-        _write_json(write / "config.json", config.to_dict())  # a file train --config starts from
-    learner = (learner_factory or make_learner)(config, device)
-    step = SyncedSteps(learner, ranks)
-    if ranks.rank > 0:
-        torch.manual_seed(config.seed + ranks.rank)  # each rank its own dropout masks; rank 0 draws as one process
-    shuffle = torch.Generator().manual_seed(config.seed)
-    metrics: list[dict[str, Any]] = []
-    start_epoch = 0
-    if ckpt is not None:
-        load_state_strict(learner.model, ckpt["model"], "model weights")
-        learner.optimizer.load_state_dict(ckpt["optimizer"])
-        learner.state.load_state_dict(ckpt["homeostasis"])
-        restore_rng_states(ckpt["rng"], shuffle)
-        if ranks.rank > 0:  # the checkpoint holds rank 0's generator; the others derive theirs
-            torch.manual_seed(int(torch.randint(2**31, (1,))) + ranks.rank)
-        metrics = list(ckpt["metrics"])
-        start_epoch = int(ckpt["epoch"])
-
-    rule = learner.rule
-    horizon = config.schedule_epochs or config.epochs
-    epochs_plan = plan(config)
-    check_pools(epochs_plan[start_epoch:], len(train_split), labelled, config.batch_size, ranks.world)
-    optimizers = phase_optimizers(learner, config)
-    if ckpt is not None:
-        for slot, state in ckpt.get("optimizers", {}).items():
-            optimizers[slot].load_state_dict(state)
-    epochs_bar = tqdm(range(start_epoch, config.epochs), desc="epochs", disable=not show,
-                      initial=start_epoch, total=config.epochs)
-    # whether an epoch so far trained on the self-defined target (only then can it collapse)
-    self_defined = any(not p.phase.labels for p in epochs_plan[:start_epoch])
-    for epoch in epochs_bar:
-        t0 = time.perf_counter()
-        if rule.homeostasis_reset == "epoch":
-            learner.state.reset()
-        planned = epochs_plan[epoch]
-        phase = planned.phase
-        learner.optimizer = optimizers[phase.optimizer]
-        if phase.reset_optimizer:  # a new optimiser for this epoch: no moments, step count 0
-            learner.optimizer.state.clear()
-        step.watch(learner.optimizer)
-        rates = phase_rates(config, phase, len(learner.optimizer.param_groups))
-        losses = []
-        pool = phase_pool(phase, len(train_split), labelled)
-        size = len(train_split) if pool is None else len(pool)
-        pool_idx = None if pool is None else torch.from_numpy(pool)
-        batch_size = phase.batch_size or config.batch_size
-        n_batches = -(-size // batch_size)
-        batches = tqdm(iterate_batches(size, batch_size, shuffle),
-                       total=n_batches, desc=f"epoch {epoch + 1} ({phase.name})", leave=False,
-                       disable=not show, mininterval=0.5)
-        for b, idx in enumerate(batches):
-            factor = phase_factor(config, planned, (epoch + b / n_batches) / horizon)
-            for group, rate in zip(learner.optimizer.param_groups, rates):
-                group["lr"] = rate * factor
-            if pool_idx is not None:
-                idx = pool_idx[idx]
-            global_count, idx = len(idx), ranks.shard(idx)
-            if global_count < ranks.world:  # a last batch too small to give every rank a sample
-                continue
-            x = model_inputs(config, train_x[idx])
-            try:
-                loss = step(x, train_y[idx] if phase.labels else None, global_count, phase.loss)
-            except NonFiniteError as exc:
-                raise step_error(exc, config, epoch, b) from exc
-            check_loss(loss, config, epoch, b)
-            losses.append(loss)
-        check_weights(learner.model, config, epoch)
-        train_seconds = time.perf_counter() - t0
-        last = epoch + 1 == config.epochs
-        if not scored:
-            record = {"evaluation": "skipped: the training images have no labels to assign the neurons"}
-        elif not (phase.evaluate or planned.stage_end or last):
-            record = {"evaluation": f"skipped: the {phase.name!r} phase is scored at its stage's end"}
-        elif val_split is None:
-            record = _evaluate_epoch(learner, config, train_split, test_split, label_idx, "test", ranks)
-        else:  # every epoch on validation; the test set once, after the last epoch
-            record = _evaluate_epoch(learner, config, train_split, val_split, label_idx, "val", ranks)
-            record["val_samples"] = config.val_samples
-            if last:
-                final = _evaluate_epoch(learner, config, train_split, test_split, label_idx, "test", ranks)
-                record.update({k: v for k, v in final.items() if k.startswith("test_")})
-        record.update(
-            epoch=epoch + 1,
-            phase=phase.name,
-            train_loss=float(torch.stack(losses).mean()),
-            lr_factor=phase_factor(config, planned, (epoch + 1) / horizon),
-            train_seconds=train_seconds,
-            epoch_seconds=time.perf_counter() - t0,
-            threads=torch.get_num_threads(),  # what the seconds were measured on
-        )
-        metrics.append(record)
-        self_defined = self_defined or not phase.labels
-        # a collapse of the self-defined target (label-only epochs cannot have one), when scored
-        if "evaluation" not in record and self_defined:
-            flag_collapse(record, config, warn=ranks.main)
-            epochs_bar.set_postfix(da=f"{headline(record)['da_average']:.4f}", loss=f"{record['train_loss']:.4f}")
         if write is not None:
-            _write_json(write / "metrics.json", metrics)
-            save_checkpoint(write / CHECKPOINT_NAME,
-                            _payload(learner, config, epoch + 1, metrics, shuffle, labelled, optimizers))
+            _write_json(write / "config.json", config.to_dict())  # a file train --config starts from
+        learner = (learner_factory or make_learner)(config, device)
+        step = SyncedSteps(learner, ranks)
+        if ranks.rank > 0:
+            torch.manual_seed(config.seed + ranks.rank)  # each rank its own dropout masks; rank 0 draws as one process
+        shuffle = torch.Generator().manual_seed(config.seed)
+        metrics: list[dict[str, Any]] = []
+        start_epoch = 0
+        if ckpt is not None:
+            load_state_strict(learner.model, ckpt["model"], "model weights")
+            learner.optimizer.load_state_dict(ckpt["optimizer"])
+            learner.state.load_state_dict(ckpt["homeostasis"])
+            restore_rng_states(ckpt["rng"], shuffle)
+            if ranks.rank > 0:  # the checkpoint holds rank 0's generator; the others derive theirs
+                torch.manual_seed(int(torch.randint(2**31, (1,))) + ranks.rank)
+            metrics = list(ckpt["metrics"])
+            start_epoch = int(ckpt["epoch"])
 
-    result = TrainResult(config, learner, data, metrics, out, ranks.rank)
-    if config.probe and metrics and scored:
-        metrics[-1].update(probe_accuracies(learner, config, train_split, test_split, ranks))
-        if write is not None:
-            _write_json(write / "metrics.json", metrics)
-            save_checkpoint(write / CHECKPOINT_NAME,
-                            _payload(learner, config, config.epochs, metrics, shuffle, labelled, optimizers))
-    if write is not None and plots and metrics and scored:
-        _pictures(write, learner, config, metrics, train_split.subset(label_idx), test_split)
+        rule = learner.rule
+        horizon = config.schedule_epochs or config.epochs
+        epochs_plan = plan(config)
+        check_pools(epochs_plan[start_epoch:], len(train_split), labelled, config.batch_size, ranks.world)
+        optimizers = phase_optimizers(learner, config)
+        if ckpt is not None:
+            for slot, state in ckpt.get("optimizers", {}).items():
+                optimizers[slot].load_state_dict(state)
+        epochs_bar = tqdm(range(start_epoch, config.epochs), desc="epochs", disable=not show,
+                          initial=start_epoch, total=config.epochs)
+        # whether an epoch so far trained on the self-defined target (only then can it collapse)
+        self_defined = any(not p.phase.labels for p in epochs_plan[:start_epoch])
+        for epoch in epochs_bar:
+            t0 = time.perf_counter()
+            if rule.homeostasis_reset == "epoch":
+                learner.state.reset()
+            planned = epochs_plan[epoch]
+            phase = planned.phase
+            learner.optimizer = optimizers[phase.optimizer]
+            if phase.reset_optimizer:  # a new optimiser for this epoch: no moments, step count 0
+                learner.optimizer.state.clear()
+            step.watch(learner.optimizer)
+            rates = phase_rates(config, phase, len(learner.optimizer.param_groups))
+            losses = []
+            pool = phase_pool(phase, len(train_split), labelled)
+            size = len(train_split) if pool is None else len(pool)
+            pool_idx = None if pool is None else torch.from_numpy(pool)
+            batch_size = phase.batch_size or config.batch_size
+            n_batches = -(-size // batch_size)
+            batches = tqdm(iterate_batches(size, batch_size, shuffle),
+                           total=n_batches, desc=f"epoch {epoch + 1} ({phase.name})", leave=False,
+                           disable=not show, mininterval=0.5)
+            for b, idx in enumerate(batches):
+                factor = phase_factor(config, planned, (epoch + b / n_batches) / horizon)
+                for group, rate in zip(learner.optimizer.param_groups, rates):
+                    group["lr"] = rate * factor
+                if pool_idx is not None:
+                    idx = pool_idx[idx]
+                global_count, idx = len(idx), ranks.shard(idx)
+                if global_count < ranks.world:  # a last batch too small to give every rank a sample
+                    continue
+                x = model_inputs(config, train_x[idx])
+                try:
+                    loss = step(x, train_y[idx] if phase.labels else None, global_count, phase.loss)
+                except NonFiniteError as exc:
+                    raise step_error(exc, config, epoch, b) from exc
+                check_loss(loss, config, epoch, b)
+                losses.append(loss)
+            check_weights(learner.model, config, epoch)
+            train_seconds = time.perf_counter() - t0
+            last = epoch + 1 == config.epochs
+            if not scored:
+                record = {"evaluation": "skipped: the training images have no labels to assign the neurons"}
+            elif not (phase.evaluate or planned.stage_end or last):
+                record = {"evaluation": f"skipped: the {phase.name!r} phase is scored at its stage's end"}
+            elif val_split is None:
+                record = _evaluate_epoch(learner, config, train_split, test_split, label_idx, "test", ranks)
+            else:  # every epoch on validation; the test set once, after the last epoch
+                record = _evaluate_epoch(learner, config, train_split, val_split, label_idx, "val", ranks)
+                record["val_samples"] = config.val_samples
+                if last:
+                    final = _evaluate_epoch(learner, config, train_split, test_split, label_idx, "test", ranks)
+                    record.update({k: v for k, v in final.items() if k.startswith("test_")})
+            record.update(
+                epoch=epoch + 1,
+                phase=phase.name,
+                train_loss=float(torch.stack(losses).mean()),
+                lr_factor=phase_factor(config, planned, (epoch + 1) / horizon),
+                train_seconds=train_seconds,
+                epoch_seconds=time.perf_counter() - t0,
+                threads=torch.get_num_threads(),  # what the seconds were measured on
+            )
+            metrics.append(record)
+            self_defined = self_defined or not phase.labels
+            # a collapse of the self-defined target (label-only epochs cannot have one), when scored
+            if "evaluation" not in record and self_defined:
+                flag_collapse(record, config, warn=ranks.main)
+                epochs_bar.set_postfix(da=f"{headline(record)['da_average']:.4f}", loss=f"{record['train_loss']:.4f}")
+            if write is not None:
+                _write_json(write / "metrics.json", metrics)
+                save_checkpoint(write / CHECKPOINT_NAME,
+                                _payload(learner, config, epoch + 1, metrics, shuffle, labelled, optimizers))
+
+        result = TrainResult(config, learner, data, metrics, out, ranks.rank)
+        if config.probe and metrics and scored:
+            metrics[-1].update(probe_accuracies(learner, config, train_split, test_split, ranks))
+            if write is not None:
+                _write_json(write / "metrics.json", metrics)
+                save_checkpoint(write / CHECKPOINT_NAME,
+                                _payload(learner, config, config.epochs, metrics, shuffle, labelled, optimizers))
+        if write is not None and plots and metrics and scored:
+            _pictures(write, learner, config, metrics, train_split.subset(label_idx), test_split)
+    except BaseException:
+        teardown(ranks, together=False)  # leave the group; the other ranks may never arrive
+        raise
     teardown(ranks)
     return result
 

@@ -91,13 +91,19 @@ def test_checkpoints_save_and_restore_every_cuda_generator(monkeypatch):
 
     restored = {}
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: [torch.tensor([1, 2], dtype=torch.uint8)])
-    monkeypatch.setattr(torch.cuda, "set_rng_state_all", lambda states: restored.setdefault("cuda", states))
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all",
+                        lambda: [torch.tensor([1, 2], dtype=torch.uint8), torch.tensor([3, 4], dtype=torch.uint8)])
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device: restored.__setitem__(device, state))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     gen = torch.Generator().manual_seed(1)
     states = ck.rng_states(gen)
-    assert states["cuda"][0].tolist() == [1, 2]
+    assert [s.tolist() for s in states["cuda"]] == [[1, 2], [3, 4]]
     ck.restore_rng_states(states, gen)
-    assert restored["cuda"][0].tolist() == [1, 2]
+    assert {d: s.tolist() for d, s in restored.items()} == {0: [1, 2], 1: [3, 4]}
+    restored.clear()
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)  # resumed where fewer GPUs are visible
+    ck.restore_rng_states(states, gen)
+    assert {d: s.tolist() for d, s in restored.items()} == {0: [1, 2]}
 
 
 def test_seeded_runs_are_deterministic():
