@@ -30,7 +30,7 @@ def neuron_gallery(out_dir: str | os.PathLike, x: np.ndarray, activity: np.ndarr
               for i in neurons]
     shape = tuple(np.asarray(x).shape[1:]) if np.asarray(x).ndim == 4 else (1, 28, 28)
     written = [out / PROTOTYPES_PNG]
-    plot_neuron_prototypes(x, act, neurons, written[0], titles, shape)
+    plot_neuron_prototypes(x, act, neurons, written[0], titles, shape, signed)
     if weights is not None:
         written.append(out / WEIGHTS_PNG)
         plot_receptive_fields(weights, written[1], neurons, shape, titles, title=weights_title)

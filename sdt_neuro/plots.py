@@ -19,12 +19,18 @@ def _pyplot() -> Any:
     return plt
 
 
-def win_counts(activity: np.ndarray, signed: bool = False) -> np.ndarray:
-    """How many samples each neuron wins (has the highest activity of a non-silent row; every row
-    of ``signed`` activity, :mod:`sdt_neuro.evaluate`)."""
+def winners(activity: np.ndarray, signed: bool = False) -> np.ndarray:
+    """The neuron each row's sample goes to (the highest activity of the row), -1 for a silent row
+    (none where the activity is ``signed``, :mod:`sdt_neuro.evaluate`)."""
     act = np.asarray(activity)
-    rows = act if signed else act[act.max(axis=1) > 0]
-    return np.bincount(rows.argmax(axis=1), minlength=act.shape[1])
+    top = act.argmax(axis=1)
+    return top if signed else np.where(act.max(axis=1) > 0, top, -1)
+
+
+def win_counts(activity: np.ndarray, signed: bool = False) -> np.ndarray:
+    """How many samples each neuron wins (:func:`winners`; silent rows count for none)."""
+    won = winners(activity, signed)
+    return np.bincount(won[won >= 0], minlength=np.asarray(activity).shape[1])
 
 
 def pick_neurons(activity: np.ndarray, assignment: np.ndarray, n: int = 64, signed: bool = False) -> np.ndarray:
@@ -84,12 +90,13 @@ def plot_receptive_fields(weights: np.ndarray, path: str | os.PathLike, neurons:
 
 
 def plot_neuron_prototypes(x: np.ndarray, activity: np.ndarray, neurons: Sequence[int], path: str | os.PathLike,
-                           titles: Sequence[str], input_shape: Sequence[int] = (1, 28, 28)) -> None:
-    """For each of ``neurons``, the mean of the images it wins (its activity is the highest of the
-    row): what the neuron learned to answer."""
+                           titles: Sequence[str], input_shape: Sequence[int] = (1, 28, 28),
+                           signed: bool = False) -> None:
+    """For each of ``neurons``, the mean of the images it wins (:func:`winners`: silent rows go to no
+    neuron): what the neuron learned to answer."""
     flat = np.asarray(x).reshape(len(x), -1)
-    winners = np.asarray(activity).argmax(axis=1)
-    images = [_image(flat[winners == i].mean(axis=0), input_shape, signed=False) for i in neurons]
+    won = winners(activity, signed)
+    images = [_image(flat[won == i].mean(axis=0), input_shape, signed=False) for i in neurons]
     _grid(images, titles, path, "mean image of the test images each neuron wins")
 
 
@@ -100,6 +107,9 @@ def plot_accuracy_curve(metrics: Sequence[dict[str, Any]], path: str | os.PathLi
     from sdt_neuro.records import headline, scored
 
     metrics = scored(list(metrics))
+    if not metrics:
+        raise ValueError("no scored epoch to plot: the records hold no DA figures (a run without training "
+                         "labels, or one whose epochs were all left unscored)")
     plt = _pyplot()
     epochs = [m["epoch"] for m in metrics]
     split = headline(metrics[0])["split"]
