@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import numpy as np
 import torch
 
 from sdt_neuro.data import load_dataset
+from sdt_neuro.errors import ConfigError, SdtError
 from sdt_neuro.evaluate import assign_neurons, collapse_message
 from sdt_neuro.gallery import neuron_gallery
 from sdt_neuro.plots import plot_confusion_matrix, plot_curve, plot_spike_raster
@@ -46,11 +48,30 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--checkpoint", help="reuse a trained checkpoint instead of training")
     ap.add_argument("--epochs", type=int, help="training epochs (default: the preset's, 12 on MNIST)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    ap.add_argument("--curve-steps", default="1,2,4,8,16,32,64", help="T values of the DA-against-T picture")
+    ap.add_argument("--curve-steps", type=steps_list, default="1,2,4,8,16,32,64",
+                    help="T values of the DA-against-T picture, comma-separated")
     ap.add_argument("--curve-samples", type=int, default=2000, help="test images of the DA-against-T picture")
     ap.add_argument("--out", default="runs/mnist_lava", help="output folder for the page, PNGs and results.json")
     ap.add_argument("--seed", type=int, default=0)
-    return ap.parse_args()
+    args = ap.parse_args()
+    if args.checkpoint and args.epochs is not None:
+        ap.error("--epochs sets the training of a new network; --checkpoint reuses a trained one")
+    return args
+
+
+#: the page's pictures, by file under --out: each run writes the ones it draws afresh
+PICTURES = ("neurons.png", "receptive_fields.png", "spike_raster.png", "confusion_matrix.png", "da_vs_steps.png")
+
+
+def steps_list(text: str) -> list[int]:
+    """``"1,2,4"`` as ``[1, 2, 4]``: time steps of at least 1."""
+    try:
+        steps = [int(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole numbers") from None
+    if not steps or min(steps) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: every T must be >= 1")
+    return steps
 
 
 def trained_model(args: argparse.Namespace, data: Any, out: Path) -> tuple[Any, Any]:
@@ -87,7 +108,7 @@ def da_against_steps(args: argparse.Namespace, config: Any, model: Any, test: An
     from sdt_neuro.backends import snntorch_head
 
     n = min(args.curve_samples, len(test))
-    x, steps = test.x[:n], [int(t) for t in args.curve_steps.split(",")]
+    x, steps = test.x[:n], args.curve_steps
     ann = score(ann_activity(config, model, x), None, n)["da_average"]
     da = [score(snntorch_head.evaluation_activity(config, model, x, {"steps": t, "seed": args.seed}), None,
                 n)["da_average"] for t in steps]
@@ -98,16 +119,28 @@ def da_against_steps(args: argparse.Namespace, config: Any, model: Any, test: An
 
 def main() -> None:
     args = parse_args()
+    try:
+        run(args)
+    except SdtError as exc:  # bad input, data or checkpoint: the reason, not a traceback
+        sys.exit(f"mnist_lava: error: {exc}")
+
+
+def run(args: argparse.Namespace) -> None:
     t_start = time.perf_counter()
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    for name in PICTURES:  # a picture this run does not draw must not show an earlier run's
+        (out / name).unlink(missing_ok=True)
     data = load_dataset("mnist", args.data_root)
     full = data.source != "bundled-sample"
     print(f"MNIST: {'full set' if full else 'BUNDLED SAMPLE (no data root or download)'} from {data.source}: "
           f"{len(data.train)} train / {len(data.test)} test images")
     config, model = trained_model(args, data, out)
+    if config.arch != "mlp":
+        raise ConfigError(f"the main job converts MLP checkpoints to spiking networks; {args.checkpoint} holds a "
+                       f"{config.arch}")
     n = min(args.samples, len(data.test))
     test = data.test.subset(np.arange(n))
     labelled = data.train  # every training label assigns the neurons (the read-out, not the training)
@@ -187,7 +220,7 @@ def main() -> None:
          (out / "spike_raster.png", f"{lava_name}: output spikes of five test images"),
          (out / "confusion_matrix.png", f"{lava_name}: confusion matrix"),
          (out / "da_vs_steps.png", "DA against the number of time steps T"),
-         (out / "train" / "accuracy.png", "training: DA against epoch")],
+         *([] if args.checkpoint else [(out / "train" / "accuracy.png", "training: DA against epoch")])],
         [f"{config.preset or 'checkpoint'}, {'-'.join(map(str, config.sizes))}, trained without labels on "
          f"{len(data.train)} images ({data.source}); neurons assigned with the training labels (direct "
          f"association); {n} test images at T={args.steps}; {seconds:.0f} s in all."])

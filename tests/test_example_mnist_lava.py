@@ -28,3 +28,21 @@ def test_main_job_writes_its_table_pictures_and_page(tmp_path):
     assert pictures <= {p.name for p in tmp_path.iterdir()}
     page = (tmp_path / "index.html").read_text()
     assert page.count("data:image/png;base64,") == 6 and "Lava fixed_pt" in page  # five pictures + training curve
+
+
+def test_main_job_reports_bad_input_without_a_traceback(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "SDT_DATA_ROOT"}
+    env["SDT_OFFLINE"] = "1"
+    script = Path(__file__).parents[1] / "examples" / "mnist_lava.py"
+
+    def run(*flags):
+        return subprocess.run([sys.executable, str(script), "--out", str(tmp_path), *flags], capture_output=True,
+                              text=True, timeout=300, env=env)
+
+    done = run("--checkpoint", str(tmp_path / "missing"))
+    assert done.returncode == 1 and "mnist_lava: error: checkpoint" in done.stderr
+    assert "Traceback" not in done.stderr
+    done = run("--curve-steps", "4,,8")
+    assert done.returncode == 2 and "not a comma-separated list of whole numbers" in done.stderr
+    done = run("--checkpoint", "x", "--epochs", "3")
+    assert done.returncode == 2 and "--checkpoint reuses a trained one" in done.stderr
