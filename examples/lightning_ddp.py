@@ -59,6 +59,9 @@ def main() -> None:
             d = self.target(y, mask)  # k-hot target; homeostasis all-reduced over the ranks
             return nn.functional.mse_loss(y, d)
 
+        def on_fit_start(self) -> None:
+            torch.manual_seed(1 + self.global_rank)  # each rank its own dropout masks (the weights are set already)
+
         def on_train_epoch_start(self) -> None:
             self.target.reset()  # as published: H starts from zero every epoch
 
