@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from sdt_neuro.atomic import write_text
 from sdt_neuro.data import load_dataset
 from sdt_neuro.errors import ConfigError, SdtError
 from sdt_neuro.evaluate import assign_neurons, collapse_message
@@ -205,7 +206,7 @@ def run(args: argparse.Namespace) -> None:
     plot_spike_raster(spikes, out / "spike_raster.png", labels=test.y[:5].tolist())
     seconds = time.perf_counter() - t_start
     summary = {name: {k: v for k, v in row.items() if k != "predictions"} for name, row in rows.items()}
-    (out / "results.json").write_text(json.dumps({
+    write_text(out / "results.json", json.dumps({
         "samples": n, "steps": args.steps, "batch": args.batch, "data": data.source, "preset": config.preset,
         "epochs": config.epochs, "rows": summary, "da_against_steps": curve, "seconds": seconds},
         indent=2, default=float))

@@ -251,8 +251,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
         print(f"sdt-neuro: warning: {collapse_message(result['collapse_reasons'], args.checkpoint)}", file=sys.stderr)
     if args.json_path:
-        Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json_path).write_text(json.dumps(result, indent=2))
+        from sdt_neuro.atomic import write_text
+
+        write_text(args.json_path, json.dumps(result, indent=2))
     return 0
 
 

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sdt_neuro.atomic import write_text
+
 REPORT_NAME = "index.html"
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -59,5 +61,5 @@ def write_report(out_dir: str | os.PathLike, title: str, sections: Sequence[tupl
     page = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>")
     path = out / REPORT_NAME
-    path.write_text(page, encoding="utf-8")
+    write_text(path, page)
     return path

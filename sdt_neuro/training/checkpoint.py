@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from sdt_neuro.atomic import fsync_directory
 from sdt_neuro.errors import CheckpointError
 
 FORMAT = "sdt-neuro-checkpoint"
@@ -41,20 +42,6 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
             os.unlink(tmp)
         raise
     return path
-
-
-def fsync_directory(folder: Path) -> None:
-    """Make a rename inside ``folder`` durable (no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def rng_states(shuffle: torch.Generator) -> dict[str, Any]:

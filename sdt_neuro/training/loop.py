@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from sdt_neuro.atomic import write_text
 from sdt_neuro.data import Dataset, iterate_batches, load_dataset
 from sdt_neuro.errors import CheckpointError, ConfigError, NonFiniteError
 from sdt_neuro.evaluate import direct_association, neuron_usage
@@ -23,7 +24,6 @@ from sdt_neuro.records import headline, scored
 from sdt_neuro.rule import WTARule
 from sdt_neuro.training.bp import BPLearner
 from sdt_neuro.training.checkpoint import (
-    fsync_directory,
     load_resumable,
     load_state_strict,
     restore_rng_states,
@@ -476,11 +476,4 @@ def phase_pool(phase: Phase, n: int, labelled: np.ndarray | None) -> np.ndarray 
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w") as fh:
-        fh.write(json.dumps(obj, indent=2))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_directory(path.parent)
+    write_text(path, json.dumps(obj, indent=2))
