@@ -189,8 +189,9 @@ def _ep_2layer(results: Path) -> dict[str, Any]:
         return _entry("ep-2layer-epoch5", command=command, reason=f"not run ({file} missing)")
     at5 = [r for r in records if r["epoch"] == 5 and "test_da_average" in r]
     if not at5:
-        return _entry("ep-2layer-epoch5", command=command + "  (continue with --resume)",
-                      reason=f"run in progress: {records[-1]['epoch']} of 5 epochs committed ({file})", curve=curve)
+        reason = (f"run in progress: {records[-1]['epoch']} of 5 epochs committed ({file})" if records[-1]["epoch"] < 5
+                  else f"epoch 5 has no test figure ({file}: a run with a validation split that went on past it)")
+        return _entry("ep-2layer-epoch5", command=command + "  (continue with --resume)", reason=reason, curve=curve)
     return _entry("ep-2layer-epoch5", measured=at5[0]["test_da_average"], seeds=1, epochs=5,
                   seconds=_seconds(records), command=command, source=f"benchmarks/results/{file}", curve=curve)
 

@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "and the test set once, after the last epoch")
     tr.add_argument("--probe", action="store_true", default=None, help="linear probe at the end")
     tr.add_argument("--data-root", help="folder in torchvision's layout (MNIST/raw, ...; or SDT_DATA_ROOT)")
-    tr.add_argument("--out", default="runs/latest", help="output directory (default runs/latest)")
+    tr.add_argument("--out", help="output directory (default runs/latest, which each run started without --out "
+                                  "replaces)")
     tr.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
     tr.add_argument("--overwrite", action="store_true",
                     help="start afresh in an --out that holds a run (its checkpoint and records are replaced)")
@@ -156,6 +157,14 @@ def _backend_module(name: str) -> Any:
     return lava
 
 
+def _replace_run(out: Path, args: argparse.Namespace) -> None:
+    """Remove the run a new one replaces (``--overwrite``, or the default folder), so that nothing of it
+    can be resumed by mistake beside the new configuration (rank 0 only under torchrun)."""
+    if (args.overwrite or args.out == "runs/latest") and not args.resume and os.environ.get("RANK", "0") == "0":
+        for name in ("checkpoint.pt", "metrics.json"):
+            (out / name).unlink(missing_ok=True)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from sdt_neuro.memory import keep_freed_memory
     from sdt_neuro.training.loop import train
@@ -179,12 +188,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         args.preset = args.preset or "bp-1layer"
         config = preset_config(args.preset, **overrides)
-    out = Path(args.out)
+    out = Path(args.out or "runs/latest")
     if args.resume and args.overwrite:
         raise ConfigError("--resume continues the run in --out and --overwrite replaces it: give one of them")
-    if (out / "checkpoint.pt").is_file() and not (args.resume or args.overwrite):
-        raise ConfigError(f"{out} holds a run (checkpoint.pt): continue it with --resume, choose another --out, "
-                          "or pass --overwrite to start afresh")
+    if args.out and (out / "checkpoint.pt").is_file() and not (args.resume or args.overwrite):
+        again = "continue it with --resume, " if args.backend != "lava" else ""
+        raise ConfigError(f"{out} holds a run (checkpoint.pt): {again}choose another --out, or pass --overwrite to "
+                          "start afresh")
+    args.out = str(out)
     if args.backend != "lava" and (args.fixed_point or args.weight_max is not None or args.race_steps
                                    or args.race_range):
         raise ConfigError(f"--fixed-point, --weight-max, --race-steps and --race-range are Lava learning settings; "
@@ -196,7 +207,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ConfigError(f"{' and '.join(ann_only)} (set by the flag or by --preset {args.preset}) "
                               f"belong to the ANN trainer; --backend {args.backend} does not support "
                               f"them: add {' '.join('--no-' + flag[2:] for flag in ann_only)}")
+        _replace_run(out, args)
         return _backend_module(args.backend).train_command(config, args)
+    _replace_run(out, args)
     result = train(config, out_dir=out, resume=args.resume, data_root=args.data_root,
                    progress=False if args.no_progress else None)
     from sdt_neuro.records import epoch_line, scored

@@ -220,9 +220,17 @@ def convert_checkpoint(path: str | os.PathLike, steps: int | None = None, encodi
         from sdt_neuro.backends import nir_io
 
         spec, meta = nir_io.read_nir(path)
-    steps = int(meta.get("time_steps", 32)) if steps is None else steps
-    encoding = str(meta.get("encoding", "current")) if encoding is None else encoding
-    check_steps_encoding(steps, encoding)
+    if steps is None:
+        saved = np.asarray(meta.get("time_steps", 32))
+        if saved.ndim or saved.dtype.kind not in "iu":
+            raise ConfigError(f"{path}: the metadata's time_steps={meta['time_steps']!r} is not a whole number; "
+                              "give steps")
+        steps = int(saved)
+    encoding = meta.get("encoding", "current") if encoding is None else encoding
+    try:
+        check_steps_encoding(steps, encoding)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}" if nir_file else str(exc)) from exc
     if not nir_file:
         config, model, _ = load_trained_model(path)
         spec = checkpoint_network(config, model, calibration, percentile, data_root, reset=reset, readout=readout)

@@ -206,11 +206,12 @@ def stratified_indices(
 ) -> np.ndarray:
     """Seeded, stratified subset of indices, by ``fraction`` of the set or total ``count``.
 
-    ``allocation`` shares the count among the classes: ``"balanced"`` as evenly as it divides (a class
-    with fewer samples gives all it has and the others share the rest), ``"proportional"`` in
+    ``allocation`` shares the count among the classes: ``"balanced"`` as evenly as it divides,
+    ``"proportional"`` in
     proportion to each class's share of ``labels`` (largest remainders, ties drawn with ``seed``), as a
-    stratified ``train_test_split`` does. ``leave`` samples of each class stay out of a balanced subset
-    (a validation split leaves each class at least one training image)."""
+    stratified ``train_test_split`` does. With ``leave`` (a validation split: 1), that many samples of
+    each class stay out of a balanced subset, and a class with fewer samples than its even share gives
+    what it has while the others share the rest; without, such a class is refused."""
     labels = np.asarray(labels)
     if allocation not in ALLOCATIONS:
         raise ConfigError(f"allocation={allocation!r} must be one of {ALLOCATIONS}")
@@ -230,7 +231,7 @@ def stratified_indices(
                           + (f" ({leave} image(s) of each class left out)" if leave else ""))
     rng = np.random.default_rng(seed)
     if allocation == "balanced":
-        per_class = balanced_counts(available, count)
+        per_class = balanced_counts(available if leave else sizes + count, count)  # even shares unless leave
     else:
         per_class = proportional_counts(sizes, count, rng)
     chosen = []

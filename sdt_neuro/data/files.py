@@ -12,8 +12,10 @@ the first; grey-scale images stay one channel unless any image has colour.
 
 from __future__ import annotations
 
+import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,7 +61,7 @@ def load_image_folder(root: Path) -> tuple[dict[str, np.ndarray | None], list[st
     if unknown:
         raise DataError(f"{root / 'test'} has classes {unknown} that {root / 'train'} lacks")
     colour = any(not _greyscale(_mode(p)) for p, _ in train.samples + test.samples)
-    arrays: dict[str, np.ndarray | None] = {}
+    arrays: dict[str, Any] = {}  # the images as lists until _to_uint8
     first: tuple[tuple[int, ...], str] | None = None
     for split, ds in (("train", train), ("test", test)):
         images, labels = [], []
@@ -72,9 +74,29 @@ def load_image_folder(root: Path) -> tuple[dict[str, np.ndarray | None], list[st
                                 f"{first[0][1]}x{first[0][0]}; resize the images to one size")
             images.append(img)
             labels.append(train.class_to_idx[ds.classes[label]])
-        arrays[f"x_{split}"] = np.stack(images) if images else np.zeros((0, 1, 1), np.uint8)
+        arrays[f"x_{split}"] = images
         arrays[f"y_{split}"] = np.asarray(labels, dtype=np.int64)
+    _to_uint8(arrays, root)
     return arrays, list(train.classes)
+
+
+def _to_uint8(arrays: dict[str, Any], root: Path) -> None:
+    """Turn each split's list of images into one uint8 array: the 16-bit, 32-bit and float images read
+    on one scale for the whole folder, the one their largest value implies ([0, 1], 0-255 or 0-65535)."""
+    wide = [img for key in ("x_train", "x_test") for img in arrays[key] if img.dtype != np.uint8]
+    top = 1.0
+    if wide:
+        low, high = min(float(i.min()) for i in wide), max(float(i.max()) for i in wide)
+        if not all(np.isfinite(i).all() for i in wide) or low < 0 or high > 65535:
+            raise DataError(f"{root}: 16-bit, 32-bit or float images hold values in [{low}, {high}] (or NaN); "
+                            "expected [0, 1], 0-255 or 0-65535. Save them as 8-bit greyscale or RGB, or pass the "
+                            "arrays in an .npz file")
+        top = next(t for t in (1.0, 255.0, 65535.0) if high <= t)
+        print(f"note: {root}: {len(wide)} image(s) of 16-bit, 32-bit or float pixels read as values in "
+              f"{'[0, 1]' if top == 1 else f'0-{top:.0f}'} (their largest is {high:g})", file=sys.stderr)
+    for key in ("x_train", "x_test"):
+        images = [img if img.dtype == np.uint8 else np.rint(img / top * 255).astype(np.uint8) for img in arrays[key]]
+        arrays[key] = np.stack(images) if images else np.zeros((0, 1, 1), np.uint8)
 
 
 def _mode(path: str) -> str:
@@ -90,24 +112,17 @@ def _greyscale(mode: str) -> bool:
 
 
 def _read(path: str, colour: bool) -> np.ndarray:
-    """The image as uint8: colour as RGB, greyscale as one channel, 16-bit integers scaled from 0-65535
-    and floats from [0, 1] (not clipped, as ``convert("L")`` would)."""
+    """The image: uint8 RGB (colour) or greyscale, or, for 16-bit, 32-bit and float greyscale pixels, their
+    values as float64 (scaled by :func:`_to_uint8`, not clipped as ``convert("L")`` would)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as img:
             if colour or img.mode in ("L", "1") or not _greyscale(img.mode):
                 return np.asarray(img.convert("RGB" if colour else "L"), dtype=np.uint8)
-            values = np.asarray(img, dtype=np.float64)
-            mode = img.mode
+            return np.asarray(img, dtype=np.float64)
     except (UnidentifiedImageError, OSError) as exc:
         raise DataError(f"{path} cannot be read as an image ({exc})") from exc
-    top = 1.0 if mode == "F" else 65535.0
-    if not np.isfinite(values).all() or values.min() < 0 or values.max() > top:
-        raise DataError(f"{path} is a mode-{mode} image with values in [{values.min()}, {values.max()}]; "
-                        f"expected {'floats in [0, 1]' if mode == 'F' else '16-bit values in 0-65535'}. Save "
-                        "the images as 8-bit greyscale or RGB, or pass the arrays in an .npz file")
-    return np.rint(values / top * 255).astype(np.uint8)
 
 
 def checked_splits(arrays: dict[str, np.ndarray | None], name: str, n_classes: int | None = None,

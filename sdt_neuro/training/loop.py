@@ -433,11 +433,9 @@ def resumed_config(saved: TrainConfig, config: TrainConfig, trained: int, out: P
     (not below the ``trained`` epochs), ``threads`` and ``device``. The rate schedule keeps the horizon the
     run began with, so the resumed run equals an uninterrupted one."""
     horizon = saved.schedule_epochs or saved.epochs
-    if config.schedule_epochs is None and config.epochs != horizon:
+    pinned = config.schedule_epochs is None and config.epochs != horizon
+    if pinned:
         config = config.replace(schedule_epochs=horizon)
-        if warn:
-            print(f"note: --epochs {config.epochs}: the rate schedule keeps the {horizon}-epoch horizon the run in "
-                  f"{out} began with (epochs past it train at its last factor)", file=sys.stderr)
     if saved.replace(epochs=config.epochs, threads=config.threads, device=config.device,
                      schedule_epochs=config.schedule_epochs) != config or (config.schedule_epochs or
                                                                            config.epochs) != horizon:
@@ -448,6 +446,9 @@ def resumed_config(saved: TrainConfig, config: TrainConfig, trained: int, out: P
     if trained > config.epochs:
         raise CheckpointError(f"--resume: the run in {out} has trained {trained} epochs, more than --epochs "
                               f"{config.epochs}; resume with --epochs {trained} or more")
+    if pinned and warn and config.schedule != "constant":
+        print(f"note: the run in {out} now has {config.epochs} epochs; its rate schedule keeps the {horizon}-epoch "
+              "horizon it began with (epochs past it train at its last factor)", file=sys.stderr)
     return config
 
 

@@ -375,3 +375,18 @@ def test_rates_refuse_inputs_that_are_not_rates_of_the_networks_width():
         batched_rates(net, 255 * torch.rand(4, 20), 8, "bernoulli")
     with pytest.raises(ShapeError, match="inputs hold 21 values a sample"):
         batched_rates(net, torch.rand(4, 21), 8, "current")
+
+
+def test_a_nir_file_with_bad_time_steps_or_encoding_is_refused_by_name(tmp_path):
+    import dataclasses
+
+    nir = pytest.importorskip("nir")
+    from sdt_neuro.backends import nir_io
+
+    for key, value, message in (("time_steps", "many", "time_steps='many' is not a whole number"),
+                                ("encoding", "poisson", "encoding='poisson'")):
+        graph = nir_io.to_nir(dataclasses.replace(random_spec(), reset="zero"), steps=8)
+        graph.metadata[key] = value
+        nir.write(str(tmp_path / "bad.nir"), graph)
+        with pytest.raises(ConfigError, match=message):
+            sh.convert_checkpoint(tmp_path / "bad.nir")

@@ -115,24 +115,27 @@ def test_an_npz_of_a_named_set_trains_exactly_like_the_named_set(tmp_path):
         assert a[key] == b[key]
 
 
-def test_image_folder_scales_16_bit_and_float_greyscale_images(tmp_path):
+def test_image_folder_reads_16_bit_and_float_greyscale_on_the_scale_their_values_imply(tmp_path, capsys):
     from PIL import Image
 
-    def save(split, name, array, suffix):
-        folder = tmp_path / split / name
-        folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(array).save(folder / f"0{suffix}")
+    def folder(name, a, b, suffix):
+        for split in ("train", "test"):
+            for cls, array in (("a", a), ("b", b)):
+                (tmp_path / name / split / cls).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(array).save(tmp_path / name / split / cls / f"0{suffix}")
+        return load_dataset(str(tmp_path / name))
 
-    for split in ("train", "test"):
-        save(split, "a", np.full((4, 4), 32896, np.uint16), ".png")  # 16-bit mid grey (128 x 257), not clipped
-        save(split, "b", np.full((4, 4), 0.25, np.float32), ".tiff")  # floats in [0, 1], not rounded to 0
-    ds = load_dataset(str(tmp_path))
-    assert ds.input_shape == (1, 4, 4)
-    grey = [float(ds.train.x[i].max()) for i in range(2)]
-    assert grey == pytest.approx([128 / 255, 64 / 255])
-    save("train", "b", np.full((4, 4), 3.0, np.float32), ".tiff")
-    with pytest.raises(DataError, match="mode-F image with values in .*floats in"):
-        load_dataset(str(tmp_path))
+    def grey(ds):
+        return [round(float(ds.train.x[i].max()) * 255) for i in range(2)]
+
+    full = folder("16bit", np.full((4, 4), 32896, np.uint16), np.full((4, 4), 65535, np.uint16), ".png")
+    assert grey(full) == [128, 255] and "read as values in 0-65535" in capsys.readouterr().err  # not clipped
+    narrow = folder("8in16", np.full((4, 4), 128, np.uint16), np.full((4, 4), 255, np.uint16), ".png")
+    assert grey(narrow) == [128, 255]  # 8-bit values stored in 16 bits are not divided by 65535
+    unit = folder("float", np.full((4, 4), 0.25, np.float32), np.full((4, 4), 1.0, np.float32), ".tiff")
+    assert grey(unit) == [64, 255]  # floats in [0, 1], not rounded to 0 or 1
+    with pytest.raises(DataError, match=r"values in \[-1.0, 1.0\].*\[0, 1\], 0-255 or 0-65535"):
+        folder("negative", np.full((4, 4), -1.0, np.float32), np.full((4, 4), 1.0, np.float32), ".tiff")
 
 
 def test_image_folder_with_one_class_is_refused(tmp_path):

@@ -321,3 +321,15 @@ def test_resume_refuses_a_labelled_subset_other_than_the_one_the_run_began_with(
     torch.save(ckpt, tmp_path / "checkpoint.pt")
     with pytest.raises(CheckpointError, match="labelled subset drawn now differs"):
         train(cfg.replace(epochs=2), out_dir=tmp_path, resume=True, dataset=data, progress=False)
+
+
+def test_a_run_that_fails_leaves_its_process_group_without_waiting_for_the_others(monkeypatch):
+    from sdt_neuro.training import loop
+
+    calls = []
+    monkeypatch.setattr(loop, "teardown", lambda ranks, together=True: calls.append(together))
+    with pytest.raises(ConfigError, match="pool, which is empty"):
+        train(small_config(semi_labels=200), dataset=synthetic_dataset(), progress=False, plots=False)
+    assert calls == [False]
+    train(small_config(epochs=1), dataset=synthetic_dataset(), progress=False, plots=False)
+    assert calls == [False, True]

@@ -338,6 +338,8 @@ class LavaLearningSession(LavaNetwork):
         if len(x) != self.graph.windows - self.sent:
             raise ShapeError(f"this session expects {self.graph.windows - self.sent} more samples, got {len(x)}")
         lrs = np.broadcast_to(np.asarray(lr, dtype=np.float64), (len(x),))
+        if not (np.isfinite(lrs).all() and (lrs >= 0).all()):  # before any sample is sent
+            raise ConfigError(f"lr must hold finite learning rates >= 0, got values from {lrs.min()} to {lrs.max()}")
         out = np.zeros((len(x), 5, self.graph.sizes[1]))
         for i in range(len(x)):
             out[i] = self.step(x[i], float(lrs[i]))

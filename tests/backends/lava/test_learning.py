@@ -138,8 +138,11 @@ def test_bad_inputs_raise_clear_errors() -> None:
             session.learn(np.zeros((3, 30)), 0.1)
         with pytest.raises(ConfigError, match=r"\[0, 1\]"):  # one sample at a time is checked too
             session.step(np.full(30, np.nan), 0.1)
+        with pytest.raises(ConfigError, match="lr must hold finite learning rates >= 0"):
+            session.learn(np.zeros((2, 30)), np.array([0.1, -0.1]))  # refused before the first is sent
+        assert session.sent == 0
         with pytest.raises(ConfigError, match="lr=-0.1 must be a finite learning rate"):
-            session.learn(np.zeros((2, 30)), -0.1)
+            session.step(np.zeros(30), -0.1)
     batch = TrainConfig(rule=RULE.to_dict(), sizes=(30, 10), input_dropout=0.0, batch_size=16)
     with pytest.raises(ConfigError, match="sequential"):
         check_config(batch)
