@@ -197,6 +197,17 @@ def _calibration_images(config: Any, calibration: torch.Tensor | None,
     return images, {"dataset": data.name, "split": "train", "first": int(images.shape[0]), "source": data.source}
 
 
+def check_rates(x: np.ndarray) -> None:
+    """Refuse inputs a rate-coded network cannot take (every backend's check): NaN or infinite values,
+    or values outside [0, 1] (the current and Bernoulli encodings read them as rates)."""
+    if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+        finite = x[np.isfinite(x)]
+        span = f"[{finite.min():.4g}, {finite.max():.4g}]" if finite.size else "no finite value"
+        nonfinite = "" if finite.size == x.size else f" and {x.size - finite.size} NaN or infinite value(s)"
+        raise ConfigError(f"input values must be finite and lie in [0, 1] (rates), got {span}{nonfinite}; divide "
+                          "0-255 images by 255")
+
+
 def encode_input(x: np.ndarray, steps: int, encoding: str, rng: np.random.Generator | None = None) -> np.ndarray:
     """Input per step as [T, batch, features]: the pixel value itself ("current") or
     Bernoulli spikes with that probability ("bernoulli")."""

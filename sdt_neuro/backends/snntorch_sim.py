@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sdt_neuro.convert import ENCODINGS, RESETS, SpikingNetwork, output_rates
+from sdt_neuro.convert import ENCODINGS, RESETS, SpikingNetwork, check_rates, output_rates
 from sdt_neuro.errors import ConfigError, MissingBackendError, ShapeError
 from sdt_neuro.models import MLP
 
@@ -241,18 +241,13 @@ def check_steps_encoding(steps: int, encoding: str) -> None:
 
 
 def check_rate_inputs(x: torch.Tensor, n_in: int) -> None:
-    """Refuse inputs a rate-coded network cannot take: not ``n_in`` values a sample, NaN or infinite,
-    or outside [0, 1] (the current and Bernoulli encodings read them as rates)."""
+    """Refuse inputs a rate-coded network cannot take: not ``n_in`` values a sample, or not rates
+    (:func:`~sdt_neuro.convert.check_rates`)."""
     flat = x.reshape(x.shape[0], -1)
     if flat.shape[1] != n_in:
         raise ShapeError(f"inputs hold {flat.shape[1]} values a sample (shape {tuple(x.shape)}); the network takes "
                          f"{n_in}")
-    if not bool(torch.isfinite(flat).all()) or float(flat.min()) < 0 or float(flat.max()) > 1:
-        finite = flat[torch.isfinite(flat)]
-        low, high = (float(finite.min()), float(finite.max())) if finite.numel() else (float("nan"),) * 2
-        raise ConfigError(f"input values must be finite and lie in [0, 1] (rates), got [{low:.4g}, {high:.4g}]"
-                          f"{'' if finite.numel() == flat.numel() else ' and NaN or infinite values'}; divide "
-                          "0-255 images by 255")
+    check_rates(flat.detach().cpu().numpy())
 
 
 def batched_rates(network: nn.Module, x: torch.Tensor, steps: int, encoding: str,

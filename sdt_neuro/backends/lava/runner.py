@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from sdt_neuro.backends.lava.build import LavaGraph, build_graph, require_lava
+from sdt_neuro.convert import check_rates
 from sdt_neuro.errors import ConfigError, SdtError, ShapeError
 
 POLL_S = 0.0005
@@ -41,11 +42,7 @@ def check_samples(x: np.ndarray, n_in: int) -> np.ndarray:
         raise ShapeError(f"inputs must be [samples, {n_in}], got shape {x.shape}")
     if x.shape[0] == 0:
         raise ShapeError(f"inputs hold no samples (shape {x.shape}); pass [samples >= 1, {n_in}]")
-    if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
-        finite = x[np.isfinite(x)]
-        span = f"[{finite.min():.4g}, {finite.max():.4g}]" if finite.size else "no finite value"
-        nonfinite = "" if finite.size == x.size else f" and {x.size - finite.size} NaN or infinite value(s)"
-        raise ConfigError(f"input values must lie in [0, 1], got {span}{nonfinite}")
+    check_rates(x)
     return x
 
 
