@@ -24,6 +24,7 @@ READOUT_HELP = ("spiking backends: read the output layer by its spike counts (de
 BACKENDS = ("ann", "snntorch", "lava")
 TRAIN_BACKENDS = ("ann", "snntorch", "lava")
 CONVERT_TARGETS = ("snntorch", "nir", "lava")
+DEFAULT_OUT = "runs/latest"  # scratch: each run started without --out replaces it
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "and the test set once, after the last epoch")
     tr.add_argument("--probe", action="store_true", default=None, help="linear probe at the end")
     tr.add_argument("--data-root", help="folder in torchvision's layout (MNIST/raw, ...; or SDT_DATA_ROOT)")
-    tr.add_argument("--out", help="output directory (default runs/latest, which each run started without --out "
+    tr.add_argument("--out", help=f"output directory (default {DEFAULT_OUT}, which each run started without --out "
                                   "replaces)")
     tr.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
     tr.add_argument("--overwrite", action="store_true",
@@ -160,7 +161,7 @@ def _backend_module(name: str) -> Any:
 def _replace_run(out: Path, args: argparse.Namespace) -> None:
     """Remove the run a new one replaces (``--overwrite``, or the default folder), so that nothing of it
     can be resumed by mistake beside the new configuration (rank 0 only under torchrun)."""
-    if (args.overwrite or args.out == "runs/latest") and not args.resume and os.environ.get("RANK", "0") == "0":
+    if (args.overwrite or args.out == DEFAULT_OUT) and not args.resume and os.environ.get("RANK", "0") == "0":
         for name in ("checkpoint.pt", "metrics.json"):
             (out / name).unlink(missing_ok=True)
 
@@ -188,7 +189,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         args.preset = args.preset or "bp-1layer"
         config = preset_config(args.preset, **overrides)
-    out = Path(args.out or "runs/latest")
+    out = Path(args.out or DEFAULT_OUT)
     if args.resume and args.overwrite:
         raise ConfigError("--resume continues the run in --out and --overwrite replaces it: give one of them")
     if args.out and (out / "checkpoint.pt").is_file() and not (args.resume or args.overwrite):

@@ -231,7 +231,9 @@ def stratified_indices(
                           + (f" ({leave} image(s) of each class left out)" if leave else ""))
     rng = np.random.default_rng(seed)
     if allocation == "balanced":
-        per_class = balanced_counts(available if leave else sizes + count, count)  # even shares unless leave
+        # with leave, a small class gives what it has and the others share the rest; without, the even
+        # shares stand uncapped, so the loop below refuses a class too small for its share
+        per_class = balanced_counts(available if leave else np.full_like(sizes, count), count)
     else:
         per_class = proportional_counts(sizes, count, rng)
     chosen = []

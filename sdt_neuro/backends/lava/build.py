@@ -117,6 +117,30 @@ def _check_network(net: SpikingNetwork) -> None:
             raise ConfigError(f"layer {i}: threshold={layer.threshold} must be > 0")
 
 
+def _check_quantized(net: SpikingNetwork, quantized: FixedPointNetwork, encoding: str, fixed_point: bool) -> None:
+    """Refuse fixed-point parameters that are not ``net``'s for this graph: they need ``fixed_point``, one
+    layer per layer of the same shape, graded input only where the first layer reads direct current,
+    and the rounding of the graph's synapse (Lava's stock Dense floors, ours rounds to nearest)."""
+    if not fixed_point:
+        raise ConfigError("quantized parameters need fixed_point=True (the float graph would read mantissas "
+                          "as real weights)")
+    if len(quantized.layers) != len(net.layers):
+        raise ShapeError(f"quantized has {len(quantized.layers)} layers, the network {len(net.layers)}")
+    rounding = "floor" if net.reset == "zero" else "nearest"
+    for i, (q, layer) in enumerate(zip(quantized.layers, net.layers)):
+        if np.shape(q.weight_mant) != np.shape(layer.weight):
+            raise ShapeError(f"layer {i}: quantized weights {np.shape(q.weight_mant)}, network weights "
+                             f"{np.shape(layer.weight)}")
+        graded = i == 0 and encoding == "current"
+        if bool(q.input_bits) != graded:
+            raise ConfigError(f"layer {i}: quantized for {'graded' if q.input_bits else 'spike'} input, but with "
+                              f"encoding={encoding!r} it reads {'graded payloads' if graded else 'spikes'}")
+        if q.rounding != rounding:
+            helper = "quantize_stock" if rounding == "floor" else "quantize_network"
+            raise ConfigError(f"layer {i}: rounding={q.rounding!r}, but this graph's synapse rounds by {rounding!r} "
+                              f"(quantise with {helper})")
+
+
 def _tile(values: np.ndarray | float, n: int, batch: int) -> np.ndarray:
     """Per-neuron values repeated for the B samples: ``[n, B]`` (Lava's LIF wants a full-shape bias)."""
     return np.repeat(np.broadcast_to(np.asarray(values).reshape(-1, 1), (n, 1)), batch, axis=1)
@@ -135,6 +159,8 @@ def build_graph(net: SpikingNetwork, *, steps: int = 32, batch: int = 64, encodi
     """
     validate_options(steps, batch, encoding, neuron, record)
     _check_network(net)
+    if quantized is not None:
+        _check_quantized(net, quantized, encoding, fixed_point)
     if net.reset == "zero":
         require_lava()
         from sdt_neuro.backends.lava.stock import build_stock_graph

@@ -16,7 +16,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -78,6 +78,19 @@ def _alive(actor: Any) -> bool:
         return False
 
 
+def _exit_hook(net: LavaNetwork) -> Callable[[], None]:
+    """An exit hook that kills ``net``'s workers unless it was closed (holding it weakly, so that the hook
+    keeps no network alive)."""
+    ref = weakref.ref(net)
+
+    def hook() -> None:
+        alive = ref()
+        if alive is not None:
+            alive.close(quiet=True, abort=True)
+
+    return hook
+
+
 class LavaNetwork:
     """A :class:`~sdt_neuro.convert.SpikingNetwork` compiled to Lava (CPU, ``Loihi2SimCfg``).
 
@@ -96,6 +109,7 @@ class LavaNetwork:
         self._inflight: dict[str, int] = {}  # sends/receives still owed by an interrupted run
         self._killed = False
         self.compile_seconds = 0.0
+        self._at_exit = _exit_hook(self)
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> LavaNetwork:
@@ -169,19 +183,6 @@ class LavaNetwork:
                     self._kill(rt)
                     raise
 
-    @property
-    def _at_exit(self) -> Any:
-        """The exit hook of this network: kills its workers unless it was closed (holds it weakly)."""
-        if not hasattr(self, "_exit_hook"):
-            ref = weakref.ref(self)
-
-            def hook() -> None:
-                net = ref()
-                if net is not None:
-                    net.close(quiet=True, abort=True)
-
-            self._exit_hook = hook
-        return self._exit_hook
 
     def _stop_runtime(self, rt: Any) -> None:
         """Lava's ``stop()`` in a watcher thread: it waits forever for an answer from a worker that

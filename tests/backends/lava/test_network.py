@@ -109,6 +109,30 @@ def test_bad_options_name_the_value() -> None:
         lava_net.counts(np.full((2, 20), 2.0))
 
 
+def test_quantized_parameters_that_are_not_the_networks_are_refused() -> None:
+    import dataclasses
+
+    from sdt_neuro.backends.lava.build import build_graph
+    from sdt_neuro.backends.lava.fixed_point import quantize_network, quantize_stock
+
+    net = random_network()
+    ok = quantize_network(net)
+    assert build_graph(net, steps=2, batch=2, fixed_point=True, quantized=ok).quantized is ok
+    with pytest.raises(ConfigError, match="fixed_point=True"):
+        build_graph(net, steps=2, batch=2, quantized=ok)
+    with pytest.raises(ShapeError, match="1 layers, the network 2"):
+        build_graph(net, fixed_point=True, quantized=quantize_network(random_network((20, 15))))
+    with pytest.raises(ShapeError, match=r"layer 0: quantized weights \(15, 21\)"):
+        build_graph(net, fixed_point=True, quantized=quantize_network(random_network((21, 15, 8))))
+    with pytest.raises(ConfigError, match="layer 0: quantized for graded input"):
+        build_graph(net, fixed_point=True, encoding="bernoulli", quantized=ok)
+    with pytest.raises(ConfigError, match="quantize_network"):
+        build_graph(net, fixed_point=True, quantized=quantize_stock(net))
+    zero = dataclasses.replace(net, reset="zero")
+    with pytest.raises(ConfigError, match="quantize_stock"):
+        build_graph(zero, fixed_point=True, quantized=quantize_network(zero))
+
+
 def test_a_membrane_started_at_half_the_threshold_matches_the_oracles() -> None:
     """v_init = 0.5: Lava float equals the NumPy oracle, Lava fixed point the integer oracle, and
     the counts round a constant drive's rate instead of flooring it."""
