@@ -183,7 +183,6 @@ class LavaNetwork:
                     self._kill(rt)
                     raise
 
-
     def _stop_runtime(self, rt: Any) -> None:
         """Lava's ``stop()`` in a watcher thread: it waits forever for an answer from a worker that
         has died (a Ctrl-C sent to the whole process group kills the workers too), so a dead
