@@ -278,12 +278,7 @@ class LavaLearningSession(LavaNetwork):
         self.codec: FloatWindows | FixedWindows = FloatWindows() if fixed is None else FixedWindows(fixed, seed)
         self.weights_int: np.ndarray | None = None
         self.rule = rule
-        self._t = 0
-        self._started = False
-        self._stopped = False
-        self._inflight: dict[str, int] = {}
-        self._killed = False
-        self.compile_seconds = 0.0
+        self._init_lifecycle()
         self.sent = 0
         self.received = 0
         self.weights: np.ndarray | None = None

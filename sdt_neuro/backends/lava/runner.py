@@ -103,6 +103,10 @@ class LavaNetwork:
     def __init__(self, net: Any, **options: Any) -> None:
         require_lava()
         self.graph: LavaGraph = build_graph(net, **options)
+        self._init_lifecycle()
+
+    def _init_lifecycle(self) -> None:
+        """The state of a network not yet started (for subclasses that build their own graph)."""
         self._t = 0  # global time step reached
         self._started = False
         self._stopped = False
