@@ -19,14 +19,25 @@ import released_runs
 
 from sdt_neuro.records import val_split_size
 
+SEMI_LABELS_PUBLISHED = (100, 300, 600, 1000, 3000)  # METHOD.md's label counts
 # METHOD.md: final DA (MLP rows, mean of seeds), DA at epoch 5 (EP 2 layers), accuracy with N labels
 # (semi-supervised), linear probe (CNN).
 PUBLISHED = {
     "bp-1layer": 0.9578, "bp-2layer": 0.9661, "ep-1layer": 0.9578, "ep-2layer-epoch5": 0.9199,
-    **{f"semi-bp-{n}": v for n, v in zip((100, 300, 600, 1000, 3000), (0.8843, 0.9213, 0.9488, 0.9566, 0.9676))},
-    **{f"semi-ep-{n}": v for n, v in zip((100, 300, 600, 1000, 3000), (0.8841, 0.9618, 0.9657, 0.9679, 0.9703))},
+    **{f"semi-bp-{n}": v for n, v in zip(SEMI_LABELS_PUBLISHED, (0.8843, 0.9213, 0.9488, 0.9566, 0.9676))},
+    **{f"semi-ep-{n}": v for n, v in zip(SEMI_LABELS_PUBLISHED, (0.8841, 0.9618, 0.9657, 0.9679, 0.9703))},
     "cnn-mnist": 0.9917, "cnn-fmnist": 0.9025,
 }
+# METHOD.md: the semi-supervised ablations (final, mean of seeds), per row and ablation
+PUBLISHED_ABLATIONS = {
+    **{f"semi-bp-{n}": {"supervised_only": a, "no_homeostasis": b} for n, a, b in zip(
+        SEMI_LABELS_PUBLISHED, (0.7806, 0.8679, 0.9028, 0.9227, 0.9574), (0.8324, 0.9206, 0.9476, 0.9571, 0.9679))},
+    **{f"semi-ep-{n}": {"supervised_only": a, "no_homeostasis": b} for n, a, b in zip(
+        SEMI_LABELS_PUBLISHED, (0.7811, 0.8896, 0.9182, 0.9399, 0.9609), (0.8407, 0.9474, 0.9665, 0.9683, 0.9706))},
+}
+#: the ablations of a semi-supervised row: key, preset suffix, name in the table
+SEMI_ABLATIONS = (("supervised_only", "-supervised", "supervised only"),
+                  ("no_homeostasis", "-gamma0", "without homeostasis"))
 RUN = ("sdt-neuro train --preset {preset} --threads 1 --data-root /work/shared/datasets --out runs/{preset} "
        "--no-progress")
 
@@ -285,6 +296,19 @@ def _seeds_waiting(results: Path, row: str, final: FindRun | None = None) -> lis
             if (r := final(results, row, variant=f"{SEMI_SEED}{s}"))]
 
 
+def _unfinished_ablations(results: Path, row: str) -> list[dict[str, Any]]:
+    """The ablations of ``row`` whose records are committed but not finished: how far each has come."""
+    from sdt_neuro.presets import preset_config
+
+    found = []
+    for key, suffix, _ in SEMI_ABLATIONS:
+        records = _load(results, _semi_file(f"{row}{suffix}"))
+        if records and not _finished(records, f"{row}{suffix}"):
+            found.append({"ablation": key, "epochs_committed": records[-1]["epoch"],
+                          "epochs": preset_config(f"{row}{suffix}").epochs})
+    return found
+
+
 def _unfinished_seeds(results: Path, row: str) -> list[dict[str, int]]:
     """The further seeds of ``row`` whose records are committed but not finished (no test figure after the
     last epoch yet): how far each has come. They are not in ``measured``."""
@@ -412,8 +436,12 @@ def _semi(results: Path) -> list[dict[str, Any]]:
         projected = _projected(results, algo)  # one cost per algorithm, for each of its unrun rows
         for n in SEMI_LABELS:
             row = f"semi-{algo}-{n}"
-            ablations = {key: (_semi_final(results, f"{row}{suffix}") or {}).get("measured")
-                         for key, suffix in (("supervised_only", "-supervised"), ("no_homeostasis", "-gamma0"))}
+            ablations: dict[str, Any] = {key: (_semi_final(results, f"{row}{suffix}") or {}).get("measured")
+                                         for key, suffix, _ in SEMI_ABLATIONS}
+            ablations["published_ablations"] = PUBLISHED_ABLATIONS[row]
+            running = _unfinished_ablations(results, row)
+            if running:
+                ablations["unfinished_ablations"] = running
             ablations.update(_released_spread(released[algo], released_finals[algo], n))
             earlier = _earlier_recipes(results, row) if algo == "ep" else []
             if earlier:
@@ -463,10 +491,14 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         measured = "–" if r["measured"] is None else f"{r['measured']:.4f}"
         std = "–" if r["std"] is None else f"{r['std']:.4f}"
         note = r.get("reason", "")
-        ablations = [f"{label} {r[key]:.4f}" for key, label in (("supervised_only", "supervised only"),
-                                                                ("no_homeostasis", "without homeostasis"),
-                                                                ("probe_ours", "our probe protocol"))
+        published_ablations = r.get("published_ablations", {})
+        ablations = [f"{label} {r[key]:.4f}" + (f" (published {published_ablations[key]:.4f})"
+                                                if key in published_ablations else "")
+                     for key, _, label in (*SEMI_ABLATIONS, ("probe_ours", "", "our probe protocol"))
                      if r.get(key) is not None]
+        names = {key: label for key, _, label in SEMI_ABLATIONS}
+        ablations += [f"{names[u['ablation']]} unfinished ({u['epochs_committed']} of {u['epochs']} epochs committed)"
+                      for u in r.get("unfinished_ablations", [])]
         for recipe in r.get("earlier_recipes", []):  # beside the row, never its result
             value, supervised = recipe["measured"], recipe["supervised_only"]
             spread = f" ± {recipe['std']:.4f}" if recipe.get("std") is not None else ""

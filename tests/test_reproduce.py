@@ -115,6 +115,7 @@ def test_paper_table_takes_a_finished_published_semi_run_and_its_ablations(tmp_p
     run("semi-ep-600", 500, 0.9661)
     run("semi-ep-600-supervised", 300, 0.9193)
     run("semi-ep-100", 120, 0.9)  # cut off: 120 of 500 epochs
+    run("semi-ep-600-gamma0", 150, 0.95)  # an ablation cut off: 150 of 500 epochs
     rows = {r["row"]: r for r in paper_table.collect(tmp_path)}
     done = rows["semi-ep-600"]
     assert (done["measured"], done["epochs"], done["seconds"], done["split"]) == (0.9661, 500, 500.0, "test")
@@ -123,7 +124,12 @@ def test_paper_table_takes_a_finished_published_semi_run_and_its_ablations(tmp_p
     assert "projected about 0.1 h of one core" in rows["semi-ep-300"]["reason"]  # arithmetic from semi-ep-600's 500 s
     assert "slowest finished run" in rows["semi-ep-300"]["reason"]  # its records do not say their threads
     assert "projected" not in rows["semi-bp-300"]["reason"]  # no finished BP run to project from
-    assert "supervised only 0.9193" in paper_table.markdown([done])
+    assert done["published_ablations"] == {"supervised_only": 0.9182, "no_homeostasis": 0.9665}  # METHOD.md
+    assert done["unfinished_ablations"] == [{"ablation": "no_homeostasis", "epochs_committed": 150, "epochs": 500}]
+    assert "unfinished_ablations" not in rows["semi-ep-300"]
+    note = paper_table.markdown([done])
+    assert "supervised only 0.9193 (published 0.9182)" in note
+    assert "without homeostasis unfinished (150 of 500 epochs committed)" in note
 
 
 def test_paper_table_projects_an_unrun_rows_cost_from_one_thread_runs_only(tmp_path):
