@@ -38,6 +38,7 @@ PUBLISHED_ABLATIONS = {
 #: the ablations of a semi-supervised row: key, preset suffix, name in the table
 SEMI_ABLATIONS = (("supervised_only", "-supervised", "supervised only"),
                   ("no_homeostasis", "-gamma0", "without homeostasis"))
+ABLATION_NAMES = {key: name for key, _, name in SEMI_ABLATIONS}
 RUN = ("sdt-neuro train --preset {preset} --threads 1 --data-root /work/shared/datasets --out runs/{preset} "
        "--no-progress")
 
@@ -296,31 +297,28 @@ def _seeds_waiting(results: Path, row: str, final: FindRun | None = None) -> lis
             if (r := final(results, row, variant=f"{SEMI_SEED}{s}"))]
 
 
-def _unfinished_ablations(results: Path, row: str) -> list[dict[str, Any]]:
-    """The ablations of ``row`` whose records are committed but not finished: how far each has come."""
+def _progress(results: Path, preset: str, variant: str = "") -> dict[str, int] | None:
+    """How far a semi-supervised run of ``preset`` has come where its records are committed but not finished
+    (no test figure after the last epoch yet); ``None`` where it is missing or finished."""
     from sdt_neuro.presets import preset_config
 
-    found = []
-    for key, suffix, _ in SEMI_ABLATIONS:
-        records = _load(results, _semi_file(f"{row}{suffix}"))
-        if records and not _finished(records, f"{row}{suffix}"):
-            found.append({"ablation": key, "epochs_committed": records[-1]["epoch"],
-                          "epochs": preset_config(f"{row}{suffix}").epochs})
-    return found
+    records = _load(results, _semi_file(preset, variant=variant))
+    if not records or _finished(records, preset):
+        return None
+    return {"epochs_committed": records[-1]["epoch"], "epochs": preset_config(preset).epochs}
+
+
+def _unfinished_ablations(results: Path, row: str) -> list[dict[str, Any]]:
+    """The ablations of ``row`` whose records are committed but not finished: how far each has come."""
+    return [{"ablation": key, **progress} for key, suffix, _ in SEMI_ABLATIONS
+            if (progress := _progress(results, f"{row}{suffix}"))]
 
 
 def _unfinished_seeds(results: Path, row: str) -> list[dict[str, int]]:
-    """The further seeds of ``row`` whose records are committed but not finished (no test figure after the
-    last epoch yet): how far each has come. They are not in ``measured``."""
-    from sdt_neuro.presets import preset_config
-
-    total = preset_config(row).epochs
-    found = []
-    for s in FURTHER_SEEDS:
-        records = _load(results, _semi_file(row, variant=f"{SEMI_SEED}{s}"))
-        if records and not _finished(records, row):
-            found.append({"seed": s, "epochs_committed": records[-1]["epoch"], "epochs": total})
-    return found
+    """The further seeds of ``row`` whose records are committed but not finished: how far each has come.
+    They are not in ``measured``."""
+    return [{"seed": s, **progress} for s in FURTHER_SEEDS
+            if (progress := _progress(results, row, variant=f"{SEMI_SEED}{s}"))]
 
 
 def _seeds_command(row: str, seeds: dict[str, Any]) -> str:
@@ -496,9 +494,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
                                                 if key in published_ablations else "")
                      for key, _, label in (*SEMI_ABLATIONS, ("probe_ours", "", "our probe protocol"))
                      if r.get(key) is not None]
-        names = {key: label for key, _, label in SEMI_ABLATIONS}
-        ablations += [f"{names[u['ablation']]} unfinished ({u['epochs_committed']} of {u['epochs']} epochs committed)"
-                      for u in r.get("unfinished_ablations", [])]
+        ablations += [f"{ABLATION_NAMES[u['ablation']]} unfinished ({u['epochs_committed']} of {u['epochs']} epochs "
+                      "committed)" for u in r.get("unfinished_ablations", [])]
         for recipe in r.get("earlier_recipes", []):  # beside the row, never its result
             value, supervised = recipe["measured"], recipe["supervised_only"]
             spread = f" ± {recipe['std']:.4f}" if recipe.get("std") is not None else ""
