@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sdt_neuro.backends.lava.graph import LavaGraph
 from sdt_neuro.convert import ENCODINGS
 from sdt_neuro.errors import ConfigError, MissingBackendError, ShapeError
 
@@ -61,30 +61,6 @@ def require_lava() -> None:
         import lava.magma.core.run_configs  # noqa: F401
     except ImportError as exc:
         raise MissingBackendError("lava-nc", "lava") from exc
-
-
-@dataclass
-class LavaGraph:
-    """The processes of one compiled-to-be network and the run configuration naming their models."""
-
-    input: Any
-    synapses: list[Any]
-    neurons: list[Any]
-    counter: Any
-    run_cfg: Any
-    steps: int
-    batch: int
-    encoding: str
-    fixed_point: bool
-    neuron: str
-    sizes: list[int]
-    quantized: FixedPointNetwork | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def delay(self) -> int:
-        """Steps from an input step to the output spikes it causes (one per ``BatchDense``)."""
-        return len(self.synapses)
 
 
 def validate_options(steps: int, batch: int, encoding: str, neuron: str, record: str) -> None:

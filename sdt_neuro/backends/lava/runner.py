@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from sdt_neuro.backends.lava.build import LavaGraph, build_graph, require_lava
+from sdt_neuro.backends.lava.build import build_graph, require_lava
+from sdt_neuro.backends.lava.graph import LavaGraph
 from sdt_neuro.convert import check_rates
 from sdt_neuro.errors import ConfigError, SdtError, ShapeError
 

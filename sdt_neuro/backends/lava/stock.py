@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sdt_neuro.backends.lava.graph import LavaGraph
 from sdt_neuro.errors import ConfigError
 
 if TYPE_CHECKING:
-    from sdt_neuro.backends.lava.build import LavaGraph
     from sdt_neuro.backends.lava.fixed_point import FixedPointNetwork
     from sdt_neuro.convert import SpikingNetwork
 
@@ -41,7 +41,6 @@ def build_stock_graph(net: SpikingNetwork, *, steps: int, encoding: str, fixed_p
     from lava.proc.lif.process import LIFReset
 
     from sdt_neuro.backends.lava import process as P
-    from sdt_neuro.backends.lava.build import LavaGraph
     from sdt_neuro.backends.lava.fixed_point import quantize_stock
 
     if net.reset != "zero":
