@@ -393,7 +393,23 @@ def apply_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> TrainCon
         first = base["lrs"][0]
         base["lrs"] = tuple(lr * v / first for v in base["lrs"])
     base.update({k: v for k, v in overrides.items() if v is not None})
-    return TrainConfig.from_dict({**base, "rule": rule})
+    config = TrainConfig.from_dict({**base, "rule": rule})
+    _check_overrides_reach_phases(config, lr=lr, batch_size=overrides.get("batch_size"))
+    return config
+
+
+def _check_overrides_reach_phases(config: TrainConfig, **given: Any) -> None:
+    """Refuse ``lr`` or ``batch_size`` where a phase of the run sets its own (the published
+    semi-supervised procedures do): the phase would never read the config's value."""
+    from sdt_neuro.training.phases import stages
+
+    phases = [p for stage in stages(config) for p in stage.phases]
+    for name, field in (("lr", "lrs"), ("batch_size", "batch_size")):
+        own = [p.name for p in phases if getattr(p, field) is not None]
+        if given.get(name) is not None and own:
+            raise ConfigError(f"{name} (--{name.replace('_', '-')}): the phases {own} of this run set their own "
+                              f"{field}, which it would not change; edit them in a config file (sdt-neuro presets "
+                              f"{config.preset or 'NAME'} > run.json, then --config run.json)")
 
 
 def preset_config(name: str, **overrides: Any) -> TrainConfig:

@@ -162,7 +162,7 @@ def labelled_reference(checkpoint: str | os.PathLike, data_root: str | os.PathLi
                         "from labelled training images (give the data set y_train)")
     if label_fraction is None:
         label_idx = label_indices(config, train)
-        provenance = label_provenance(config, len(label_idx))
+        provenance = label_provenance(config, len(label_idx), n_train=len(train))
     else:
         seed = config.seed if seed is None else seed
         label_idx = stratified_indices(train.y, fraction=label_fraction, seed=seed)

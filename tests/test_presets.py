@@ -47,3 +47,11 @@ def test_svhn_and_cifar10_presets_fit_colour_images_and_train():
         result = train(cfg, dataset=data, progress=False)
         assert result.config.input_shape == (3, 32, 32) and result.learner.model.features[0].in_channels == 3
     assert preset_config("cnn-cifar10").cnn_activation == "wta" and preset_config("cnn-svhn").prune == 0.11
+
+
+def test_lr_and_batch_size_are_refused_where_the_phases_set_their_own():
+    for given in ({"lr": 1e-6}, {"batch_size": 64}):
+        with pytest.raises(ConfigError, match=r"phases \['pretrain', 'unlabelled', 'labelled'\] .*set their own"):
+            preset_config("semi-ep-600", **given)
+    assert preset_config("semi-ep-600", epochs=3).epochs == 3  # what reaches the phases still goes through
+    assert preset_config("bp-1layer", lr=4.0, batch_size=32).batch_size == 32

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -161,6 +162,7 @@ class TrainConfig:
 
         object.__setattr__(self, "procedure", tuple(Stage.from_dict(dict(st)).to_dict() for st in self.procedure))
         rule = self.wta_rule  # validates the rule
+        self._check_finite()
         for name, value, allowed in (
             ("algorithm", self.algorithm, ALGORITHMS),
             ("optimizer", self.optimizer, OPTIMIZERS),
@@ -231,6 +233,15 @@ class TrainConfig:
             if value is not None and value < 10:
                 raise ConfigError(f"{name}={value} must be >= 10 (or unset for the whole split)")
         self._check_procedure()
+
+    def _check_finite(self) -> None:
+        """Refuse NaN and inf in any number field (``v <= 0`` and the like let NaN through; a NaN rate
+        would only show later as a diverged run)."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            numbers = value if isinstance(value, tuple) else (value,)
+            if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
+                raise ConfigError(f"{f.name}={value} must be finite (got NaN or inf)")
 
     def _check_input_shape(self) -> None:
         shape = self.input_shape

@@ -18,10 +18,19 @@ def diverged(config: TrainConfig, epoch: int, batch: int | None, detail: str) ->
     """The error that stops a run, naming where and what to lower."""
     where = f"epoch {epoch + 1}" + (f", batch {batch + 1}" if batch is not None else " (end)")
     return TrainingDiverged(
-        f"training diverged at {where}: {detail}. Lower the learning rate (--lr; the rates now are "
-        f"{list(config.lrs)}) or the homeostasis rate (--gamma, now {config.wta_rule.gamma}). The checkpoint "
-        "and metrics on disk are those of the last completed epoch (continue from them with --resume "
-        "and the lower setting in a fresh --out, or start again).")
+        f"training diverged at {where}: {detail}. {_lower_rates(config)} or the homeostasis rate (--gamma, now "
+        f"{config.wta_rule.gamma}), and start again (a fresh --out, or --overwrite: --resume continues only "
+        "the same settings). The checkpoint and metrics on disk are those of the last completed epoch.")
+
+
+def _lower_rates(config: TrainConfig) -> str:
+    """Where the rates that trained come from: the phases' own (a config file) or the config's (``--lr``)."""
+    from sdt_neuro.training.phases import stages
+
+    own = {p.name: list(p.lrs) for stage in stages(config) for p in stage.phases if p.lrs is not None}
+    if own:
+        return f"Lower the learning rates (the phases' own, in a config file: {own})"
+    return f"Lower the learning rate (--lr; the rates now are {list(config.lrs)})"
 
 
 def check_loss(loss: torch.Tensor, config: TrainConfig, epoch: int, batch: int) -> None:

@@ -49,6 +49,7 @@ from sdt_neuro.training.run_data import (
     evaluation_split,
     fit_to_data,
     label_indices,
+    labelled_fraction,
     training_split,
     validation_split,
 )
@@ -281,18 +282,18 @@ def train(
             if "evaluation" not in record and self_defined:
                 flag_collapse(record, config, warn=ranks.main)
                 epochs_bar.set_postfix(da=f"{headline(record)['da_average']:.4f}", loss=f"{record['train_loss']:.4f}")
-            if write is not None:
-                _write_json(write / "metrics.json", metrics)
+            if write is not None:  # the checkpoint first: metrics.json never lists an epoch it does not hold
                 save_checkpoint(write / CHECKPOINT_NAME,
                                 _payload(learner, config, epoch + 1, metrics, shuffle, labelled, optimizers))
+                _write_json(write / "metrics.json", metrics)
 
         result = TrainResult(config, learner, data, metrics, out, ranks.rank)
         if config.probe and metrics and scored:
             metrics[-1].update(probe_accuracies(learner, config, train_split, test_split, ranks))
             if write is not None:
-                _write_json(write / "metrics.json", metrics)
                 save_checkpoint(write / CHECKPOINT_NAME,
                                 _payload(learner, config, config.epochs, metrics, shuffle, labelled, optimizers))
+                _write_json(write / "metrics.json", metrics)
         if write is not None and plots and metrics and scored:
             _pictures(write, learner, config, metrics, train_split.subset(label_idx), test_split)
     except BaseException:
@@ -388,7 +389,7 @@ def _evaluate_epoch(learner: Learner, config: TrainConfig, train_split: Any, eva
         "eval_split": "validation" if prefix == "val" else "test",
         "unassigned_neurons": usage.unassigned,
         "win_entropy_ratio": usage.win_entropy_ratio,
-        "label_fraction": config.label_fraction,
+        "label_fraction": labelled_fraction(config, len(label_idx), len(train_split)),
         "eval_seconds": time.perf_counter() - t0,
     }
 

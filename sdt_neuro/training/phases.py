@@ -31,6 +31,7 @@ sigmoid outputs as if they were logits, as the authors' released semi-supervised
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -64,6 +65,9 @@ class Phase:
     def __post_init__(self) -> None:
         if self.lrs is not None:
             object.__setattr__(self, "lrs", tuple(float(v) for v in self.lrs))
+        if not isinstance(self.schedule, dict):
+            raise ConfigError(f"phase {self.name!r}: schedule={self.schedule!r} must be an object such as "
+                              "{'kind': 'run'}")
         object.__setattr__(self, "schedule", dict(self.schedule))
         where = f"phase {self.name!r}"
         for name, value, allowed in (("pool", self.pool, POOLS), ("loss", self.loss, LOSSES),
@@ -81,8 +85,8 @@ class Phase:
             raise ConfigError(f"{where}: the unlabelled pool has no labels to train with")
         if self.batch_size is not None and self.batch_size < 1:
             raise ConfigError(f"{where}: batch_size={self.batch_size} must be >= 1")
-        if self.lrs is not None and (not self.lrs or any(v <= 0 for v in self.lrs)):
-            raise ConfigError(f"{where}: lrs={list(self.lrs)} must hold positive learning rates")
+        if self.lrs is not None and (not self.lrs or any(not (math.isfinite(v) and v > 0) for v in self.lrs)):
+            raise ConfigError(f"{where}: lrs={list(self.lrs)} must hold positive, finite learning rates")
         kind = self.schedule["kind"]
         need = {"run": (), "exponential": ("gamma",), "linear": ("start", "end")}[kind]
         missing = [k for k in need if k not in self.schedule]
@@ -90,8 +94,9 @@ class Phase:
             raise ConfigError(f"{where}: a {kind!r} schedule needs {missing}")
         if any(isinstance(v, bool) or not isinstance(v, (int, float)) for k, v in self.schedule.items() if k != "kind"):
             raise ConfigError(f"{where}: schedule {self.schedule} needs numbers")
-        if any(float(self.schedule[k]) <= 0 for k in (*need, "scale") if k in self.schedule):
-            raise ConfigError(f"{where}: schedule {self.schedule} needs positive factors")
+        if any(not (math.isfinite(float(self.schedule[k])) and float(self.schedule[k]) > 0)
+               for k in (*need, "scale") if k in self.schedule):
+            raise ConfigError(f"{where}: schedule {self.schedule} needs positive, finite factors")
         span = self.schedule.get("span")
         if span is not None and (kind != "linear" or not isinstance(span, int) or span < 1):
             raise ConfigError(f"{where}: span={span!r} needs a 'linear' schedule and a whole number of epochs >= 1")

@@ -13,6 +13,7 @@ import numpy as np
 from sdt_neuro.data import Dataset, Split, stratified_indices
 from sdt_neuro.errors import ConfigError
 from sdt_neuro.training.config import TrainConfig
+from sdt_neuro.training.phases import stages
 from sdt_neuro.training.semi import labelled_indices, split_seed
 
 
@@ -29,8 +30,12 @@ def fit_to_data(config: TrainConfig, data: Dataset) -> TrainConfig:
         changes["rule"] = {**config.rule, "n_classes": data.n_classes}
     if data.name != config.dataset and Path(data.name).is_absolute() and Path(data.name).exists():  # a user file
         changes["dataset"] = data.name
-    if not data.train.labelled and (config.semi_labels is not None or config.val_samples):
-        raise ConfigError(f"{data.name} has no training labels (y_train); semi_labels and val_samples need them")
+    if not data.train.labelled:
+        needs = [name for name, set_ in (("semi_labels", config.semi_labels is not None),
+                                         ("val_samples", bool(config.val_samples))) if set_]
+        needs += [f"phase {p.name!r} (labels: true)" for stage in stages(config) for p in stage.phases if p.labels]
+        if needs:
+            raise ConfigError(f"{data.name} has no training labels (y_train); {', '.join(needs)} need them")
     if not changes:
         return config
     try:
@@ -88,12 +93,22 @@ def label_indices(config: TrainConfig, train: Split) -> np.ndarray:
 
 
 def label_provenance(config: TrainConfig, count: int, fraction: float | None = None,
-                     seed: int | None = None) -> dict[str, Any]:
-    """How the labelled set of an evaluation was chosen, for its JSON record."""
+                     seed: int | None = None, *, n_train: int | None = None) -> dict[str, Any]:
+    """How the labelled set of an evaluation was chosen, for its JSON record (``n_train``: the run's
+    training images, of which a semi-supervised subset's ``count`` is the fraction recorded)."""
     if fraction is None:
         semi = config.semi_labels is not None
         how = "semi-supervised labelled subset" if semi else "label_fraction"
-        return {"source": f"as in training ({how})", "count": count, "fraction": config.label_fraction,
+        return {"source": f"as in training ({how})", "count": count,
+                "fraction": labelled_fraction(config, count, n_train),
                 "seed": split_seed(config) if semi else config.seed,
                 "allocation": config.semi_label_split if semi else "balanced"}
     return {"source": "label_fraction argument", "count": count, "fraction": fraction, "seed": seed}
+
+
+def labelled_fraction(config: TrainConfig, count: int, n_train: int | None) -> float:
+    """The fraction of the training images whose labels assigned the neurons: ``label_fraction``, or
+    for a semi-supervised run its ``count`` labelled images out of ``n_train``."""
+    if config.semi_labels is None or not n_train:
+        return config.label_fraction
+    return count / n_train

@@ -153,6 +153,10 @@ def test_config_validation():
         small_config(sizes=(784, 30))
     with pytest.raises(ConfigError, match="init_gain"):
         small_config(init_gain=-1.0)
+    for bad in ({"lrs": (float("nan"),)}, {"lrs": (float("inf"),)}, {"ep_beta": float("nan")},
+                {"final_lr_factor": float("nan")}):
+        with pytest.raises(ConfigError, match=f"{next(iter(bad))}=.*finite"):
+            small_config(**bad)
     with pytest.raises(ConfigError, match="resume"):
         train(small_config(), resume=True, dataset=synthetic_dataset())
     assert TrainConfig.from_dict(small_config().to_dict()) == small_config()
@@ -176,6 +180,19 @@ def test_short_real_training_beats_chance_by_far():
     res = train(cfg, dataset=data, progress=False)
     assert res.metrics[-1]["test_da_average"] > 0.75
     assert res.metrics[-1]["test_da_average"] > untrained.metrics[-1]["test_da_average"] + 0.1
+
+
+def test_an_epoch_is_in_the_checkpoint_before_metrics_json_lists_it(tmp_path, monkeypatch):
+    from sdt_neuro.training import loop
+
+    events = []
+    save, write = loop.save_checkpoint, loop._write_json
+    monkeypatch.setattr(loop, "save_checkpoint", lambda path, payload: events.append(("checkpoint", payload["epoch"]))
+                        or save(path, payload))
+    monkeypatch.setattr(loop, "_write_json", lambda path, obj: events.append((path.name, len(obj))) or write(path, obj))
+    train(small_config(epochs=2), out_dir=tmp_path, dataset=synthetic_dataset(), progress=False, plots=False)
+    epochs = [e for e in events if e[0] != "config.json"]
+    assert epochs == [("checkpoint", 1), ("metrics.json", 1), ("checkpoint", 2), ("metrics.json", 2)]
 
 
 def test_checkpoint_and_metrics_are_fsynced_before_the_rename(tmp_path, monkeypatch):

@@ -114,6 +114,21 @@ def test_training_without_labels_runs_and_skips_the_scores(tmp_path):
     assert "no labels" in res.metrics[-1]["evaluation"]
     with pytest.raises(ConfigError, match="no training labels"):
         train(cfg.replace(val_samples=10), progress=False)
+    labelled_phase = {"repeat": 1, "phases": [{"name": "fit", "labels": True}]}  # no semi_labels: pool "all"
+    with pytest.raises(ConfigError, match="no training labels.*phase 'fit' \\(labels: true\\) need"):
+        train(cfg.replace(procedure=(labelled_phase,), epochs=1), out_dir=tmp_path / "labelled", progress=False)
+    assert not (tmp_path / "labelled" / "config.json").exists()  # refused before anything is written
+
+
+def test_a_semi_supervised_run_records_the_fraction_of_labels_that_assigned_its_neurons(tmp_path):
+    from sdt_neuro.presets import preset_config
+
+    data = synthetic_dataset(n_train=200, n_classes=4)
+    cfg = preset_config("semi-bp-100-ours", epochs=1, threads=1).replace(
+        semi_labels=8, sizes=(784, 4), rule={"n_outputs": 4, "k": 1, "gamma": 0.0, "n_classes": 4})
+    res = train(cfg, out_dir=tmp_path, dataset=data, progress=False, plots=False)
+    assert res.metrics[-1]["label_fraction"] == pytest.approx(8 / 200)  # not label_fraction's 1.0
+    assert evaluate_checkpoint(tmp_path, dataset=data)["labels"]["fraction"] == pytest.approx(8 / 200)
 
 
 def test_a_preset_that_cannot_fit_the_data_says_why(tmp_path):
