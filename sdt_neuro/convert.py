@@ -36,6 +36,14 @@ READOUTS = ("count", "membrane")
 CALIBRATION_IMAGES = 1000
 
 
+def check_steps_encoding(steps: int, encoding: str) -> None:
+    """ConfigError unless ``steps`` is an integer >= 1 and ``encoding`` one of ENCODINGS."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ConfigError(f"steps={steps!r} must be an integer >= 1")
+    if encoding not in ENCODINGS:
+        raise ConfigError(f"encoding={encoding!r} is not one of {ENCODINGS}")
+
+
 @dataclass(frozen=True)
 class SpikingLayer:
     """One fully connected integrate-and-fire layer: ``weight`` [out, in], ``bias`` [out]."""

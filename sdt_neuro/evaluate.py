@@ -226,8 +226,10 @@ def neuron_usage(activity: np.ndarray, assignment: np.ndarray | None = None, k: 
     """Win-frequency spread of the k winners per sample, and unassigned neuron count.
 
     Winners are chosen as the rule chooses them (:func:`sdt_neuro.targets.kwta_target`: ties go
-    to the lower index); a silent sample (no positive activity; none with ``signed`` activity) has
-    no winners. Frequencies are per sample. ``win_entropy_ratio`` is the entropy of the win
+    to the lower index) among the active neurons: a silent sample (no positive activity; none with
+    ``signed`` activity) has no winners, and a sample with fewer than k active neurons has only
+    those (sparse spike counts would otherwise hand the empty places to the lowest indices).
+    Frequencies are per sample. ``win_entropy_ratio`` is the entropy of the win
     distribution over its maximum, log(N): 1 means every neuron wins equally often.
     """
     from sdt_neuro.targets import kwta_target
@@ -241,7 +243,8 @@ def neuron_usage(activity: np.ndarray, assignment: np.ndarray | None = None, k: 
     for i in range(0, act.shape[0], 4096):
         rows = act[i : i + 4096][active[i : i + 4096]]
         if rows.size:
-            wins += kwta_target(rows, np.zeros(n, dtype=rows.dtype), k).sum(axis=0)
+            won = kwta_target(rows, np.zeros(n, dtype=rows.dtype), k)
+            wins += (won if signed else won * (rows > 0)).sum(axis=0)
     freq = wins / max(act.shape[0], 1)
     p = wins / max(wins.sum(), 1)
     nz = p[p > 0]

@@ -131,6 +131,14 @@ def test_usage_counts_winners_like_the_rule_and_silent_rows_win_nothing():
     assert u.win_fraction_max == pytest.approx(1 / 3) and u.never_win == 2
 
 
+def test_a_sample_with_fewer_active_neurons_than_k_credits_only_those():
+    counts = np.zeros((1000, 100))
+    counts[np.arange(1000), np.random.default_rng(0).integers(0, 100, 1000)] = 3  # one neuron spikes a sample
+    u = neuron_usage(counts, k=5)
+    assert u.win_fraction_max < 0.03 and u.win_entropy_ratio > 0.98  # spread evenly: no false collapse
+    assert neuron_usage(np.array([[0.2, 0.0, 0.0, 0.0]]), k=2).never_win == 3  # not neuron 1 for its zero
+
+
 def test_signed_activity_has_no_silence_a_linear_output_below_zero_still_votes():
     # a linear read-out: each neuron is least negative for its class, and below zero for every sample
     label_act = np.array([[-0.1, -0.9, -0.8], [-0.9, -0.2, -0.7], [-0.8, -0.9, -0.3]])

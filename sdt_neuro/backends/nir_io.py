@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from sdt_neuro.convert import SpikingLayer, SpikingNetwork
+from sdt_neuro.convert import RESETS, SpikingLayer, SpikingNetwork, check_steps_encoding
 from sdt_neuro.errors import CheckpointError, ConfigError, MissingBackendError, ShapeError
 
 FORMAT_TAG = "sdt-neuro-rate-coded-if"
@@ -49,6 +49,7 @@ def to_nir(net: SpikingNetwork, steps: int, encoding: str = "current", dtype: ty
 
     ``net.reset`` must be ``"zero"`` (what ``nir.IF`` means), unless ``subtract_in_metadata``.
     """
+    check_steps_encoding(steps, encoding)  # the reader refuses what it could not run
     if net.v_init:
         raise ConfigError(f"v_init={net.v_init}: NIR's IF node has no initial membrane, so the file would mean "
                           "another network; export with v_init=0")
@@ -97,11 +98,14 @@ def write_nir(net: SpikingNetwork, path: str | os.PathLike, steps: int, encoding
 def from_nir(graph: Any) -> tuple[SpikingNetwork, dict[str, Any]]:
     """``(network, metadata)`` from a chain ``Input -> (Affine -> IF)* -> Output``.
 
-    Raises :class:`ConfigError` for any other structure, ``r != 1``, per-neuron thresholds or a
-    non-zero ``v_reset``. A graph without our metadata is read as the spec says: reset to zero.
+    Raises :class:`ConfigError` for any other structure (no layer at all included), ``r != 1``,
+    per-neuron thresholds, a non-zero ``v_reset`` or a ``dt`` other than one time step. A graph
+    without our format tag is read as the spec says, reset to zero, whatever else its metadata says.
     """
     nir = _nir()
     chain = _chain(graph)
+    if not chain:
+        raise ConfigError("the graph holds no Affine -> IF layer between its Input and Output")
     if len(chain) % 2:
         raise ConfigError(f"expected alternating Affine and IF nodes, got {[type(n).__name__ for n in chain]}")
     layers = []
@@ -111,12 +115,20 @@ def from_nir(graph: Any) -> tuple[SpikingNetwork, dict[str, Any]]:
                               "sdt-neuro reads nir.Affine + nir.IF chains only")
         layers.append(_layer(affine, neuron))
     meta = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in dict(graph.metadata or {}).items()}
+    if "dt" in meta and not np.isclose(float(np.asarray(meta["dt"])), 1.0):
+        raise ConfigError(f"the graph's metadata says dt={meta['dt']}; sdt-neuro runs one Euler step of dt = 1 "
+                          "per time step (v[t] = v[t-1] + I[t])")
+    reset = "zero"  # nir.IF's meaning; only our own files may say otherwise
+    if meta.get("format") == FORMAT_TAG:
+        reset = meta.get("reset_mechanism", "zero")
+        if reset not in RESETS:
+            raise ConfigError(f"the graph's metadata says reset_mechanism={reset!r}, not one of {RESETS}")
     spec = SpikingNetwork(
         tuple(layers),
         _json_field(meta, "rule_json"),
         tuple(float(s) for s in np.atleast_1d(meta.get("scales", np.ones(len(layers) + 1)))),
         _json_field(meta, "meta_json"),
-        reset="subtract" if meta.get("reset_mechanism") == "subtract" else "zero",
+        reset=reset,
         readout=str(meta.get("readout", "count")),
     )
     for a, b in zip(layers[:-1], layers[1:]):

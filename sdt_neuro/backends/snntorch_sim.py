@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sdt_neuro.convert import ENCODINGS, RESETS, SpikingNetwork, check_rates, output_rates
+from sdt_neuro.convert import RESETS, SpikingNetwork, check_rates, check_steps_encoding, output_rates
 from sdt_neuro.errors import ConfigError, MissingBackendError, ShapeError
 from sdt_neuro.models import MLP
 
@@ -230,14 +230,6 @@ def _split_static_prefix(network: nn.Module) -> tuple[nn.Module, nn.Module]:
             break
         cut += 1
     return network[:cut], network[cut:]
-
-
-def check_steps_encoding(steps: int, encoding: str) -> None:
-    """ConfigError unless ``steps`` is an integer >= 1 and ``encoding`` one of ENCODINGS."""
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ConfigError(f"steps={steps!r} must be an integer >= 1")
-    if encoding not in ENCODINGS:
-        raise ConfigError(f"encoding={encoding!r} is not one of {ENCODINGS}")
 
 
 def check_rate_inputs(x: torch.Tensor, n_in: int) -> None:

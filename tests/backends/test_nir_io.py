@@ -110,6 +110,32 @@ def test_float64_export_is_bit_exact(tmp_path):
     np.testing.assert_array_equal(back.layers[1].weight, net.layers[1].weight)
 
 
+def test_only_our_own_metadata_can_say_subtract_and_dt_must_be_one_step():
+    w = np.ones((3, 4), np.float32)
+
+    def graph(**metadata):
+        g = nir.NIRGraph.from_list(nir.Affine(w, np.zeros(3, np.float32)),
+                                   nir.IF(r=np.ones(3), v_threshold=np.ones(3), v_reset=np.zeros(3)))
+        g.metadata = metadata
+        return g
+
+    assert nir_io.from_nir(graph(reset_mechanism="subtract"))[0].reset == "zero"  # a foreign file: the spec
+    assert nir_io.from_nir(graph(format=nir_io.FORMAT_TAG, reset_mechanism="subtract"))[0].reset == "subtract"
+    with pytest.raises(ConfigError, match="reset_mechanism='Subtract'"):
+        nir_io.from_nir(graph(format=nir_io.FORMAT_TAG, reset_mechanism="Subtract"))
+    with pytest.raises(ConfigError, match="dt=0.001"):
+        nir_io.from_nir(graph(dt=0.001))
+    assert nir_io.from_nir(graph(dt=1.0))[0].layers[0].weight.shape == (3, 4)
+
+
+def test_a_file_the_reader_would_refuse_is_not_written(tmp_path):
+    net = spec()
+    for steps, encoding in ((0, "current"), (2.7, "current"), (8, "garbage")):
+        with pytest.raises(ConfigError, match="steps=|encoding="):
+            nir_io.write_nir(net, tmp_path / "bad.nir", steps=steps, encoding=encoding)
+    assert not (tmp_path / "bad.nir").exists()
+
+
 def test_foreign_graphs_are_refused_with_a_reason(tmp_path):
     w = np.ones((3, 4), np.float32)
     lif = nir.LIF(tau=np.ones(3), r=np.ones(3), v_leak=np.zeros(3), v_threshold=np.ones(3))
@@ -126,6 +152,10 @@ def test_foreign_graphs_are_refused_with_a_reason(tmp_path):
                         edges=[("input", "a"), ("a", "n"), ("n", "a"), ("n", "output")], type_check=False)
     with pytest.raises(ConfigError, match="exactly one successor"):
         nir_io.from_nir(loop)
+    empty = nir.NIRGraph(nodes={"input": nir.Input(np.array([4])), "output": nir.Output(np.array([4]))},
+                         edges=[("input", "output")])
+    with pytest.raises(ConfigError, match="no Affine -> IF layer"):
+        nir_io.from_nir(empty)
     unchained = nir.NIRGraph.from_list(nir.Affine(w, np.zeros(3, np.float32)), nir.IF(np.ones(3), np.ones(3),
                                        np.zeros(3)), nir.Affine(np.ones((2, 5), np.float32), np.zeros(2, np.float32)),
                                        nir.IF(np.ones(2), np.ones(2), np.zeros(2)), type_check=False)
