@@ -158,12 +158,21 @@ def _backend_module(name: str) -> Any:
     return lava
 
 
-def _replace_run(out: Path, args: argparse.Namespace) -> None:
-    """Remove the run a new one replaces (``--overwrite``, or the default folder), so that nothing of it
-    can be resumed by mistake beside the new configuration (rank 0 only under torchrun)."""
-    if (args.overwrite or args.out == DEFAULT_OUT) and not args.resume and os.environ.get("RANK", "0") == "0":
-        for name in ("checkpoint.pt", "metrics.json"):
-            (out / name).unlink(missing_ok=True)
+#: the spiking and on-chip options of ``train`` that each backend reads (the rest would be ignored: refused)
+BACKEND_OPTIONS = {"ann": (), "snntorch": ("steps", "encoding"),
+                   "lava": ("steps", "samples", "fixed_point", "race_steps", "race_range", "weight_max")}
+
+
+def _check_backend_options(args: argparse.Namespace) -> None:
+    """Refuse a spiking or Lava option that ``--backend`` would not read."""
+    options = {name for names in BACKEND_OPTIONS.values() for name in names}
+    unread = [f"--{name.replace('_', '-')}" for name in sorted(options - set(BACKEND_OPTIONS[args.backend]))
+              if getattr(args, name) not in (None, False)]
+    if unread:
+        takers = {flag: [b for b, names in BACKEND_OPTIONS.items() if flag[2:].replace("-", "_") in names]
+                  for flag in unread}
+        raise ConfigError(f"--backend {args.backend} does not read {', '.join(unread)} ("
+                          + "; ".join(f"{flag}: --backend {' or '.join(b)}" for flag, b in takers.items()) + ")")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -184,12 +193,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         max_train_samples=args.max_train_samples, max_test_samples=args.max_test_samples,
         val_samples=args.val_samples,
     )
+    out = Path(args.out or DEFAULT_OUT)
+    own = out / "config.json"  # --resume alone continues the run's own configuration
+    if args.resume and not (args.config or args.preset) and own.is_file():
+        args.config = str(own)
     if args.config:
         config = config_from_file(args.config, **overrides)
     else:
         args.preset = args.preset or "bp-1layer"
         config = preset_config(args.preset, **overrides)
-    out = Path(args.out or DEFAULT_OUT)
     if args.resume and args.overwrite:
         raise ConfigError("--resume continues the run in --out and --overwrite replaces it: give one of them")
     if args.out and (out / "checkpoint.pt").is_file() and not (args.resume or args.overwrite):
@@ -197,20 +209,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ConfigError(f"{out} holds a run (checkpoint.pt): {again}choose another --out, or pass --overwrite to "
                           "start afresh")
     args.out = str(out)
-    if args.backend != "lava" and (args.fixed_point or args.weight_max is not None or args.race_steps
-                                   or args.race_range):
-        raise ConfigError(f"--fixed-point, --weight-max, --race-steps and --race-range are Lava learning settings; "
-                          f"--backend {args.backend} does not take them")
+    _check_backend_options(args)
     if args.backend != "ann":
         ann_only = [f"--{name.replace('_', '-')}" for name in ("clean_target", "straight_through", "rate_steps")
                     if getattr(config, name)]
         if ann_only:
-            raise ConfigError(f"{' and '.join(ann_only)} (set by the flag or by --preset {args.preset}) "
+            source = f"--config {args.config}" if args.config else f"--preset {args.preset}"
+            raise ConfigError(f"{' and '.join(ann_only)} (set by the flag or by {source}) "
                               f"belong to the ANN trainer; --backend {args.backend} does not support "
                               f"them: add {' '.join('--no-' + flag[2:] for flag in ann_only)}")
-        _replace_run(out, args)
         return _backend_module(args.backend).train_command(config, args)
-    _replace_run(out, args)
+    # --overwrite: the loop removes the old run once the data and settings have been checked
     result = train(config, out_dir=out, resume=args.resume, data_root=args.data_root,
                    progress=False if args.no_progress else None)
     from sdt_neuro.records import epoch_line, scored
@@ -283,6 +292,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if from_nir and args.target == "lava":
         raise ConfigError("--to lava converts a checkpoint; read a NIR file into Lava with --to snntorch first, or "
                           "evaluate the checkpoint it came from with --backend lava")
+    if args.fixed_point and args.target != "lava":
+        raise ConfigError(f"--fixed-point is a Lava setting; --to {args.target} does not take it")
     if not from_nir:  # a NIR file's own time_steps and encoding stand unless given
         args.steps = 32 if args.steps is None else args.steps
         args.encoding = args.encoding or "current"

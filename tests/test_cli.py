@@ -28,7 +28,22 @@ def test_train_and_evaluate_end_to_end(tmp_path, capsys):
     assert "holds a run (checkpoint.pt): continue it with --resume" in capsys.readouterr().err
     assert (out / "checkpoint.pt").read_bytes() == before
     assert main([*again, "--resume", "--overwrite"]) == 2 and "give one of them" in capsys.readouterr().err
+    refused = [*again, "--overwrite", "--dataset", str(tmp_path / "missing.npz")]
+    assert main(refused) == 2 and (out / "checkpoint.pt").read_bytes() == before  # refused: the old run stays
     assert main([*again, "--overwrite"]) == 0
+
+
+def test_resume_alone_continues_the_runs_own_configuration_and_names_what_differs(tmp_path, capsys):
+    out = tmp_path / "run"
+    first = ["train", "--preset", "bp-fast", "--epochs", "1", "--train-samples", "300", "--test-samples", "100",
+             "--seed", "3", "--threads", "1", "--out", str(out), "--no-progress"]
+    assert main(first) == 0
+    assert main(["train", "--resume", "--out", str(out), "--epochs", "2", "--no-progress"]) == 0
+    assert [r["epoch"] for r in json.loads((out / "metrics.json").read_text())] == [1, 2]
+    capsys.readouterr()
+    assert main(["train", "--resume", "--preset", "bp-1layer", "--out", str(out), "--epochs", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "preset: 'bp-fast' in the run, 'bp-1layer' now" in err and "Saved:" not in err
 
 
 def test_train_init_gain_override_reaches_the_checkpoint(tmp_path):
@@ -101,13 +116,24 @@ def test_ann_only_training_options_are_refused_by_the_spiking_backends(tmp_path,
     assert not (tmp_path / "x").exists()
 
 
-def test_lava_learning_options_are_refused_by_the_other_backends(tmp_path, capsys):
-    for flag in (["--fixed-point"], ["--race-steps", "16"], ["--weight-max", "0.1"], ["--race-range", "-1", "1"]):
-        code = main(["train", "--backend", "ann", "--preset", "lava-100", *flag, "--out", str(tmp_path / "x"),
+def test_options_a_backend_would_not_read_are_refused(tmp_path, capsys):
+    for backend, flag, takers in (
+            ("ann", ["--fixed-point"], "--fixed-point: --backend lava"),
+            ("ann", ["--race-steps", "16"], "--race-steps: --backend lava"),
+            ("ann", ["--weight-max", "0.1"], "--weight-max: --backend lava"),
+            ("ann", ["--race-range", "-1", "1"], "--race-range: --backend lava"),
+            ("ann", ["--steps", "16"], "--steps: --backend snntorch or lava"),
+            ("ann", ["--encoding", "bernoulli"], "--encoding: --backend snntorch"),
+            ("snntorch", ["--samples", "5"], "--samples: --backend lava"),
+            ("lava", ["--encoding", "bernoulli"], "--encoding: --backend snntorch")):
+        code = main(["train", "--backend", backend, "--preset", "lava-100", *flag, "--out", str(tmp_path / "x"),
                      "--no-progress"])
         assert code == 2
-        assert "--backend ann does not take them" in capsys.readouterr().err
+        assert f"--backend {backend} does not read {flag[0]} ({takers})" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+    ckpt = tmp_path / "missing.pt"  # refused before the checkpoint is even looked for
+    assert main(["convert", str(ckpt), "--to", "nir", str(tmp_path / "n.nir"), "--fixed-point"]) == 2
+    assert "--fixed-point is a Lava setting; --to nir does not take it" in capsys.readouterr().err
 
 
 def test_a_diverging_rate_warns_of_collapse_and_flags_the_record(tmp_path, capsys):

@@ -14,6 +14,7 @@ import torch
 from sdt_neuro.errors import DataError
 
 UNLABELLED = -1
+MAX_LABEL = 2**31 - 1  # beyond it a label is no class index (and would wrap when cast)
 
 
 def images_nchw(x: np.ndarray, name: str) -> np.ndarray:
@@ -40,11 +41,13 @@ def check_images(x: np.ndarray, name: str, announce: bool = True) -> torch.Tenso
     255, announced on stderr unless ``announce`` is false.
     """
     x = np.asarray(x)
-    if x.dtype == bool or not np.issubdtype(x.dtype, np.number):
+    if x.dtype == bool or not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
         raise DataError(f"{name} holds {x.dtype} values; expected numbers (uint8 0-255 or floats in [0, 1])")
     x = images_nchw(x, name)
     if x.shape[0] == 0:
         raise DataError(f"{name} is empty (shape {x.shape})")
+    if x.size == 0:
+        raise DataError(f"{name} holds images of no pixels (shape {x.shape})")
     if np.issubdtype(x.dtype, np.floating):
         bad = ~np.isfinite(x)
         if bad.any():
@@ -79,6 +82,8 @@ def check_labels(y: np.ndarray | None, n: int, name: str) -> torch.Tensor:
             raise DataError(f"{name} holds values that are not whole numbers; expected integer class indices")
     if n and y.min() < 0:
         raise DataError(f"{name} holds negative labels (minimum {y.min()}); classes are 0 .. n_classes-1")
+    if n and y.max() > MAX_LABEL:
+        raise DataError(f"{name} holds labels up to {y.max():g}; classes are 0 .. n_classes-1 (at most {MAX_LABEL})")
     return torch.from_numpy(y.astype(np.int64))
 
 
@@ -90,6 +95,15 @@ def count_classes(*labels: torch.Tensor, name: str) -> int:
     n_classes = max(known) + 1
     if n_classes < 2:
         raise DataError(f"{name}: every label is 0; a classification needs at least 2 classes")
+    seen = np.zeros(n_classes, dtype=bool)
+    for y in labels:
+        if y.numel() and int(y.min()) >= 0:
+            seen[np.unique(y.numpy())] = True
+    if not seen.all():
+        empty = np.flatnonzero(~seen)
+        print(f"note: {name}: {len(empty)} of the {n_classes} classes 0 .. {n_classes - 1} have no image (classes "
+              f"{empty[:10].tolist()}{' ...' if len(empty) > 10 else ''}); labels are class indices from 0",
+              file=sys.stderr)
     return n_classes
 
 

@@ -13,7 +13,9 @@ the first; grey-scale images stay one channel unless any image has colour.
 from __future__ import annotations
 
 import sys
+import tokenize
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +31,14 @@ NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 def load_npz(path: Path) -> tuple[dict[str, np.ndarray | None], str]:
     """The arrays of an ``.npz`` file, checked, and a description for messages."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # an .npy file under another name
+            raise ValueError(f"it holds a single {type(loaded).__name__}, not named arrays")
+        with loaded as npz:
             arrays = {key: (npz[key] if key in npz.files else None) for key in NPZ_KEYS}
             extra = sorted(set(npz.files) - set(NPZ_KEYS))
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error, SyntaxError, tokenize.TokenError) as exc:
+        # a damaged member surfaces as zlib's error or as a header numpy cannot parse
         raise DataError(f"{path} cannot be read as an .npz file ({type(exc).__name__}: {exc})") from exc
     missing = [key for key in ("x_train", "x_test", "y_test") if arrays[key] is None]
     if missing:
@@ -60,7 +66,7 @@ def load_image_folder(root: Path) -> tuple[dict[str, np.ndarray | None], list[st
     unknown = sorted(set(test.classes) - set(train.classes))
     if unknown:
         raise DataError(f"{root / 'test'} has classes {unknown} that {root / 'train'} lacks")
-    colour = any(not _greyscale(_mode(p)) for p, _ in train.samples + test.samples)
+    colour = any(_has_colour(p) for p, _ in train.samples + test.samples)
     arrays: dict[str, Any] = {}  # the images as lists until _to_uint8
     first: tuple[tuple[int, ...], str] | None = None
     for split, ds in (("train", train), ("test", test)):
@@ -99,11 +105,14 @@ def _to_uint8(arrays: dict[str, Any], root: Path) -> None:
         arrays[key] = np.stack(images) if images else np.zeros((0, 1, 1), np.uint8)
 
 
-def _mode(path: str) -> str:
-    from PIL import Image
+def _opened(path: str) -> Any:
+    """``PIL.Image.open(path)``, a :class:`DataError` where it is no image."""
+    from PIL import Image, UnidentifiedImageError
 
-    with Image.open(path) as img:
-        return img.mode
+    try:
+        return Image.open(path)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise DataError(f"{path} cannot be read as an image ({exc})") from exc
 
 
 def _greyscale(mode: str) -> bool:
@@ -111,16 +120,29 @@ def _greyscale(mode: str) -> bool:
     return mode in ("L", "1", "F") or mode.startswith("I")
 
 
+def _has_colour(path: str) -> bool:
+    """Whether the image has colour: grey with alpha (``LA``) has none, a palette only where it uses colours."""
+    with _opened(path) as img:
+        if _greyscale(img.mode) or img.mode in ("LA", "La"):
+            return False
+        if img.mode in ("P", "PA"):
+            rgb = np.asarray(img.convert("RGB"))
+            return not ((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())
+        return True
+
+
 def _read(path: str, colour: bool) -> np.ndarray:
     """The image: uint8 RGB (colour) or greyscale, or, for 16-bit, 32-bit and float greyscale pixels, their
-    values as float64 (scaled by :func:`_to_uint8`, not clipped as ``convert("L")`` would)."""
-    from PIL import Image, UnidentifiedImageError
+    values as float64 (scaled by :func:`_to_uint8`, not clipped as ``convert("L")`` would; repeated over
+    three channels in a colour set)."""
+    from PIL import UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
-            if colour or img.mode in ("L", "1") or not _greyscale(img.mode):
+        with _opened(path) as img:
+            if img.mode in ("L", "1") or not _greyscale(img.mode):
                 return np.asarray(img.convert("RGB" if colour else "L"), dtype=np.uint8)
-            return np.asarray(img, dtype=np.float64)
+            values = np.asarray(img, dtype=np.float64)
+            return np.repeat(values[..., None], 3, axis=-1) if colour else values
     except (UnidentifiedImageError, OSError) as exc:
         raise DataError(f"{path} cannot be read as an image ({exc})") from exc
 

@@ -186,6 +186,9 @@ def train(
         train_x, train_y = train_split.x.to(device), train_split.y.to(device)
 
         if write is not None:
+            if ckpt is None:  # a fresh run replaces the folder's run, once everything before has been checked
+                for name in (CHECKPOINT_NAME, "metrics.json"):
+                    (write / name).unlink(missing_ok=True)
             _write_json(write / "config.json", config.to_dict())  # a file train --config starts from
         learner = (learner_factory or make_learner)(config, device)
         step = SyncedSteps(learner, ranks)
@@ -437,13 +440,17 @@ def resumed_config(saved: TrainConfig, config: TrainConfig, trained: int, out: P
     pinned = config.schedule_epochs is None and config.epochs != horizon
     if pinned:
         config = config.replace(schedule_epochs=horizon)
-    if saved.replace(epochs=config.epochs, threads=config.threads, device=config.device,
-                     schedule_epochs=config.schedule_epochs) != config or (config.schedule_epochs or
-                                                                           config.epochs) != horizon:
+    same = saved.replace(epochs=config.epochs, threads=config.threads, device=config.device,
+                         schedule_epochs=config.schedule_epochs)
+    if same != config or (config.schedule_epochs or config.epochs) != horizon:
+        before, now = same.to_dict(), config.to_dict()
+        changed = {k: (before[k], now[k]) for k in now if before.get(k) != now[k]}
+        if (config.schedule_epochs or config.epochs) != horizon:
+            changed["schedule_epochs"] = (horizon, config.schedule_epochs or config.epochs)
+        listed = "; ".join(f"{k}: {a!r} in the run, {b!r} now" for k, (a, b) in changed.items())
         raise CheckpointError(
-            f"--resume: the run in {out} was made with a different configuration; only "
-            f"epochs, threads and device may change. Saved: {saved.to_dict()}"
-        )
+            f"--resume: the run in {out} was made with a different configuration ({listed}); only epochs, "
+            "threads and device may change (without --preset or --config, --resume continues the run's own)")
     if trained > config.epochs:
         raise CheckpointError(f"--resume: the run in {out} has trained {trained} epochs, more than --epochs "
                               f"{config.epochs}; resume with --epochs {trained} or more")

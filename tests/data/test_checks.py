@@ -47,6 +47,9 @@ def test_0_255_values_are_scaled_and_announced(capsys):
     (np.zeros((0, 4, 4)), "empty"),
     (np.array([[[True, False]]]), "bool"),
     (np.array([[["a", "b"]]]), "expected numbers"),
+    (np.array([[[0.1 + 1j, 0.2]]]), "complex128 values"),
+    (np.zeros((3, 0)), "no pixels"),
+    (np.zeros((3, 0, 4)), "no pixels"),
 ])
 def test_bad_images_are_refused_naming_the_array(x, message):
     with pytest.raises(DataError, match=message) as info:
@@ -59,13 +62,17 @@ def test_labels():
     assert check_labels(np.array([0.0, 2.0]), 2, "y").dtype == torch.int64
     assert check_labels(None, 3, "y").tolist() == [-1, -1, -1]
     for y, message in ((np.array([0, 1]), r"expected \[3\]"), (np.array([0, -1, 1]), "negative"),
-                       (np.array([0, 1.5, 1]), "whole numbers"), (np.array(["a", "b", "c"]), "integer")):
+                       (np.array([0, 1.5, 1]), "whole numbers"), (np.array(["a", "b", "c"]), "integer"),
+                       (np.array([0, 2**63, 1], np.uint64), "labels up to"), (np.array([0, 1e30, 1]), "labels up to")):
         with pytest.raises(DataError, match=message):
             check_labels(y, 3, "y_train")
 
 
-def test_class_count_and_shape_match():
-    assert count_classes(torch.tensor([0, 3]), torch.tensor([-1, -1]), name="d") == 4
+def test_class_count_and_shape_match(capsys):
+    assert count_classes(torch.tensor([0, 1, 2, 3]), torch.tensor([-1, -1]), name="d") == 4
+    assert capsys.readouterr().err == ""
+    assert count_classes(torch.tensor([1, 2, 3]), torch.tensor([3, 2]), name="d") == 4  # 1-based labels
+    assert "1 of the 4 classes 0 .. 3 have no image (classes [0])" in capsys.readouterr().err
     with pytest.raises(DataError, match="no labels"):
         count_classes(torch.tensor([-1]), name="d")
     with pytest.raises(DataError, match="at least 2 classes"):

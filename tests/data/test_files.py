@@ -51,6 +51,22 @@ def test_corrupt_npz_and_unknown_names(tmp_path):
     (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(DataError, match="cannot be read as an .npz"):
         load_dataset(str(tmp_path / "broken.npz"))
+    np.save(tmp_path / "single.npy", np.zeros((4, 8, 8)))
+    (tmp_path / "single.npy").rename(tmp_path / "single.npz")  # one array, not a data set
+    with pytest.raises(DataError, match="cannot be read as an .npz.*single ndarray"):
+        load_dataset(str(tmp_path / "single.npz"))
+    np.savez_compressed(tmp_path / "good.npz", **_arrays())
+    raw = bytearray((tmp_path / "good.npz").read_bytes())
+    refused = 0
+    for i in range(60, len(raw) - 200, max(1, (len(raw) - 260) // 150)):  # a byte flipped in the members
+        damaged = raw.copy()
+        damaged[i] ^= 0xFF
+        (tmp_path / "damaged.npz").write_bytes(bytes(damaged))
+        try:
+            load_dataset(str(tmp_path / "damaged.npz"))
+        except DataError:
+            refused += 1  # a DataError or a clean load; never another exception
+    assert refused > 0
     (tmp_path / "data.csv").write_text("1,2\n")
     with pytest.raises(ConfigError, match="neither an .npz file nor a folder"):
         load_dataset(str(tmp_path / "data.csv"))
@@ -136,6 +152,28 @@ def test_image_folder_reads_16_bit_and_float_greyscale_on_the_scale_their_values
     assert grey(unit) == [64, 255]  # floats in [0, 1], not rounded to 0 or 1
     with pytest.raises(DataError, match=r"values in \[-1.0, 1.0\].*\[0, 1\], 0-255 or 0-65535"):
         folder("negative", np.full((4, 4), -1.0, np.float32), np.full((4, 4), 1.0, np.float32), ".tiff")
+
+
+def test_image_folder_colour_is_what_the_pixels_hold_and_bad_images_are_refused(tmp_path):
+    from PIL import Image
+
+    _write_images(tmp_path / "la", "train", ["x", "y"])
+    _write_images(tmp_path / "la", "test", ["x", "y"])
+    Image.new("LA", (8, 6), (90, 255)).save(tmp_path / "la" / "train" / "x" / "alpha.png")  # grey with alpha
+    Image.new("L", (8, 6), 70).convert("P").save(tmp_path / "la" / "test" / "y" / "palette.png")  # grey palette
+    assert load_dataset(str(tmp_path / "la")).input_shape == (1, 6, 8)
+    _write_images(tmp_path / "mixed", "train", ["x", "y"], mode="RGB")
+    _write_images(tmp_path / "mixed", "test", ["x", "y"])
+    Image.fromarray(np.full((6, 8), 1000, np.uint16)).save(tmp_path / "mixed" / "test" / "y" / "wide.png")
+    Image.fromarray(np.full((6, 8), 65535, np.uint16)).save(tmp_path / "mixed" / "test" / "y" / "wider.png")
+    mixed = load_dataset(str(tmp_path / "mixed"))  # 16-bit grey among colour images: scaled, not clipped
+    assert mixed.input_shape == (3, 6, 8)
+    assert sorted(round(float(x.max()) * 255) for x in mixed.test.x[-2:]) == [round(1000 / 65535 * 255), 255]
+    _write_images(tmp_path / "junk", "train", ["x", "y"])
+    _write_images(tmp_path / "junk", "test", ["x", "y"])
+    (tmp_path / "junk" / "train" / "x" / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match="broken.png cannot be read as an image"):
+        load_dataset(str(tmp_path / "junk"))
 
 
 def test_image_folder_with_one_class_is_refused(tmp_path):
