@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--val-samples", type=int,
                     help="carve a stratified validation set of N training images; epochs are scored on it "
                          "and the test set once, after the last epoch")
-    tr.add_argument("--probe", action="store_true", default=None, help="linear probe at the end")
+    tr.add_argument("--probe", action=argparse.BooleanOptionalAction, default=None,
+                    help="linear probe at the end (the CNN presets' default; --no-probe skips it)")
     tr.add_argument("--data-root", help="folder in torchvision's layout (MNIST/raw, ...; or SDT_DATA_ROOT)")
     tr.add_argument("--out", help=f"output directory (default {DEFAULT_OUT}, which each run started without --out "
                                   "replaces)")

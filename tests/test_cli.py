@@ -169,3 +169,13 @@ def test_every_preset_trains_on_another_data_set(tmp_path):
                  "--train-samples", "500", "--test-samples", "100", "--threads", "1", "--out", str(out),
                  "--no-progress"]) == 0
     assert json.loads((out / "config.json").read_text())["dataset"] == "fashion-mnist"
+
+
+def test_no_probe_turns_off_a_presets_probe(tmp_path):
+    from sdt_neuro.cli import build_parser
+
+    assert build_parser().parse_args(["train", "--no-probe"]).probe is False
+    assert build_parser().parse_args(["train"]).probe is None  # the preset decides
+    from sdt_neuro.presets import preset_config
+
+    assert preset_config("cnn-mnist").probe and preset_config("cnn-mnist", probe=False).probe is False
