@@ -48,6 +48,8 @@ def _as_labels(labels: np.ndarray, n: int, n_classes: int | None = None) -> np.n
     labels = np.asarray(labels)
     if labels.shape != (n,):
         raise ShapeError(f"labels must have shape ({n},), got {labels.shape}")
+    if labels.dtype.kind not in "iu" and not (labels.dtype.kind == "f" and np.array_equal(labels, np.round(labels))):
+        raise DataError(f"labels must be whole class indices, got {labels.dtype} values")
     labels = labels.astype(np.int64)
     if n_classes is not None and labels.size and (labels.min() < 0 or labels.max() >= n_classes):
         raise DataError(f"labels must be class indices in [0, {n_classes}), got values from {labels.min()} to "
@@ -60,6 +62,8 @@ def assign_neurons(activity: np.ndarray, labels: np.ndarray, n_classes: int, sig
     with ``signed`` activity); a class without labelled samples gets none."""
     act = _as_2d("labelled activity", activity)
     labels = _as_labels(labels, act.shape[0], n_classes)
+    if not act.shape[0]:
+        raise ShapeError("no labelled samples: the neurons cannot be assigned a class")
     import torch
 
     a = torch.from_numpy(np.ascontiguousarray(act))
@@ -174,6 +178,8 @@ def direct_association(
     assignment = assign_neurons(label_activity, label_labels, n_classes, signed)
     test_act = _as_2d("test_activity", test_activity)
     test_labels = _as_labels(test_labels, test_act.shape[0], n_classes)
+    if not test_act.shape[0]:
+        raise ShapeError("no test samples to score")
     pa = predict_average(test_act, assignment, n_classes, seed, signed)
     pm = predict_max(test_act, assignment, seed, signed)
     return DAResult(

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sdt_neuro.errors import ShapeError
+from sdt_neuro.errors import DataError, ShapeError
 from sdt_neuro.evaluate import (
     agreement,
     argmax_random_ties,
@@ -212,3 +212,14 @@ def test_labels_outside_the_classes_are_refused_by_name():
         direct_association(act, np.array([0, 1, 2]), act, np.array([0, 1, 5]), n_classes=3)
     with pytest.raises(DataError, match="class indices"):
         confusion_matrix(np.array([0, 3]), np.array([0, 1]), n_classes=3)
+
+
+def test_fractional_labels_and_empty_sets_are_refused_not_scored():
+    act = np.eye(3)
+    with pytest.raises(DataError, match="whole class indices"):
+        assign_neurons(act, np.array([0.9, 1.5, 2.2]), 3)
+    np.testing.assert_array_equal(assign_neurons(act, np.array([0.0, 1.0, 2.0]), 3), [0, 1, 2])  # whole floats
+    with pytest.raises(ShapeError, match="no labelled samples"):
+        assign_neurons(np.zeros((0, 3)), np.zeros(0, np.int64), 3, signed=True)
+    with pytest.raises(ShapeError, match="no test samples"):
+        direct_association(act, np.arange(3), np.zeros((0, 3)), np.zeros(0, np.int64), 3)
