@@ -59,11 +59,13 @@ def kwta_target(y: np.ndarray, offsets: np.ndarray, k: int) -> np.ndarray:
 
 
 def kwta_target_torch(y: torch.Tensor, offsets: torch.Tensor, k: int) -> torch.Tensor:
-    """Torch twin of :func:`kwta_target` (no gradient flows through it)."""
+    """Torch twin of :func:`kwta_target` (no gradient flows through it). Ranks in at least float32, so
+    that half-precision outputs (autocast) do not round the offsets' small differences into ties."""
     _check_2d(tuple(y.shape), tuple(offsets.shape), k)
     _check_finite(y, offsets)
     with torch.no_grad():
-        v = y - offsets.to(y.dtype)
+        wide = torch.promote_types(torch.promote_types(y.dtype, offsets.dtype), torch.float32)
+        v = y.to(wide) - offsets.to(wide)
         kth = torch.topk(v, k, dim=1, sorted=True).values[:, k - 1 : k]
         above = v > kth
         tied = v == kth

@@ -108,3 +108,10 @@ def test_non_finite_outputs_or_offsets_are_refused_naming_them():
         HomeostasisState(WTARule(n_outputs=20, k=2)).self_defined_target(torch.from_numpy(y), None)
     with pytest.raises(NonFiniteError, match="offsets H.*1 inf"):
         kwta_target_torch(torch.rand(4, 20), torch.tensor([np.inf] + [0.0] * 19), 2)
+
+
+def test_half_precision_outputs_keep_the_offsets_differences():
+    y = torch.tensor([[0.5, 0.5]], dtype=torch.bfloat16)
+    offsets = torch.tensor([0.3001, 0.3])  # neuron 1 is a little less pushed down: it wins
+    d = kwta_target_torch(y, offsets, 1)
+    assert d.tolist() == [[0.0, 1.0]] and d.dtype == torch.bfloat16
