@@ -122,13 +122,17 @@ def from_spec(spec: SpikingNetwork, dtype: torch.dtype = torch.float32,
     per layer. Biases are constant currents added at every step (``nn.Linear``'s bias).
     """
     mods: list[nn.Module] = [nn.Flatten()]
-    for layer in spec.layers:
-        linear = nn.Linear(layer.weight.shape[1], layer.weight.shape[0])
+    for layer in spec.layers:  # built in ``dtype``: float64 weights are not rounded through float32
+        linear = nn.Linear(layer.weight.shape[1], layer.weight.shape[0], dtype=dtype)
         with torch.no_grad():
             linear.weight.copy_(torch.as_tensor(np.asarray(layer.weight)))
             linear.bias.copy_(torch.as_tensor(np.asarray(layer.bias)))
         mods += [linear, if_neuron(layer.threshold, v_init=spec.v_init, reset=spec.reset)]
-    return nn.Sequential(*mods).to(device=device, dtype=dtype).eval()
+    network = nn.Sequential(*mods).to(device=device, dtype=dtype).eval()
+    neurons = [m for m in network if not isinstance(m, (nn.Flatten, nn.Linear))]
+    for neuron, layer in zip(neurons, spec.layers):  # snnTorch keeps the threshold in float32: set it in dtype
+        neuron.threshold.fill_(float(layer.threshold))
+    return network
 
 
 def reset_states(network: nn.Module) -> None:

@@ -51,6 +51,17 @@ def test_spike_counts_equal_the_numpy_oracle(encoding):
     assert expected.sum() > 100  # the network is not silent
 
 
+def test_float64_networks_keep_float64_weights_and_thresholds():
+    # 0.1 ten times stays below 1 in float64; float32's 0.1 (0.10000000149) would reach it at step 10
+    spec = SpikingNetwork((SpikingLayer(np.array([[0.1], [0.07]]), np.zeros(2), threshold=0.7),), {"n_outputs": 2})
+    network = sh.from_spec(spec, dtype=torch.float64)
+    assert network[1].weight[0, 0].item() == 0.1 and network[2].threshold.item() == 0.7
+    inputs = np.ones((10, 1, 1))
+    with torch.no_grad():
+        counts = sh.spike_train(network, torch.from_numpy(inputs)).sum(0).numpy()
+    np.testing.assert_array_equal(counts, simulate(spec, inputs))
+
+
 def test_reused_static_prefix_gives_the_same_counts_as_stepping_everything():
     spec = random_spec(seed=1)
     network = sh.from_spec(spec, dtype=torch.float64)

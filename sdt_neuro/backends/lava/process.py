@@ -228,7 +228,10 @@ class BatchIF(AbstractProcess):
 
     Lava's LIF equations with ``du = 1`` (float) or ``4095`` (fixed) and ``dv = 0``::
 
-        u[t] = a_in[t];   v[t] = v[t-1] + u[t] + bias;   s[t] = v[t] >= vth;   v[t] -= vth s[t]
+        u[t] = a_in[t];   v[t] = v[t-1] + (u[t] + bias);   s[t] = v[t] >= vth;   v[t] -= vth s[t]
+
+    (in float the bias joins the input before the membrane, as in the NumPy oracle and snnTorch's
+    ``Linear``; Lava's own float LIF adds it last, which rounds differently in the last bit).
 
     ``u`` is set to zero and ``v`` to ``v_init`` thresholds at the first step of every window (``reset_offset`` mod
     ``reset_interval``). The bias is per neuron (``[n, 1]``, shared by the B samples).
@@ -301,6 +304,11 @@ class PyBatchIFFloat(_WindowReset, AbstractPyLifModelFloat):
 
     def _start_voltage(self) -> float:
         return self.v_init * float(self.vth)
+
+    def subthr_dynamics(self, activation_in: np.ndarray) -> None:
+        """Lava's float LIF update with the oracle's order of additions: ``v + (u + bias)``."""
+        self.u[:] = self.u * (1 - self.du) + activation_in
+        self.v[:] = self.v * (1 - self.dv) + (self.u + self.bias_mant)
 
     def spiking_activation(self) -> np.ndarray:
         return self.v >= self.vth

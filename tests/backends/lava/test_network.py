@@ -25,6 +25,17 @@ def test_float_counts_equal_oracle_across_batches_and_runs() -> None:
     np.testing.assert_array_equal(second, expected[3:8])
 
 
+def test_float_counts_add_the_bias_in_the_oracles_order() -> None:
+    from sdt_neuro.convert import SpikingLayer, SpikingNetwork
+
+    # 0.35 + (-0.1) rounds to 0.24999999999999997: (v + 0.35) - 0.1 would reach 4 spikes where the oracle has 3
+    net = SpikingNetwork((SpikingLayer(np.array([[0.35], [0.5]]), np.array([-0.1, 0.0])),), {"n_outputs": 2})
+    x = np.ones((1, 1))
+    with LavaNetwork(net, steps=16, batch=1) as lava_net:
+        counts = lava_net.counts(x)
+    np.testing.assert_array_equal(counts, simulate(net, encode_input(x, 16, "current")))
+
+
 def test_counts_of_a_list_of_samples_equal_those_of_the_array() -> None:
     net, x, steps = random_network(seed=0), random_inputs(5), 4
     with LavaNetwork(net, steps=steps, batch=4) as lava_net:
