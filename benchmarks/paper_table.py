@@ -268,14 +268,18 @@ def _over_seeds(results: Path, row: str, first: dict[str, Any], final: FindRun |
     also draws its own labelled subset, as published); ``measured`` is their mean, ``std`` their
     sample spread, each key of ``means`` their mean too (``None`` unless every run has it),
     ``collapsed`` whether any of them collapsed, ``seed_ids`` which seeds they are and
-    ``full_train_seeds`` those trained without a validation split (where any were)."""
+    ``full_train_seeds`` those trained without a validation split and ``held_out_seeds`` those with one
+    (where any were)."""
     final = final or _semi_final
     found = [(s, r) for s in FURTHER_SEEDS if (r := final(results, row, variant=f"{SEMI_SEED}{s}"))]
     runs = [first] + [r for _, r in found]
     full = [s for s, r in [(0, first), *found] if r["val_split"] == ""]
+    held = [s for s, r in [(0, first), *found] if r["val_split"] != ""]
     first = {key: value for key, value in first.items() if key not in _RUN_ONLY}
     if full:
         first["full_train_seeds"] = full
+    if held:
+        first["held_out_seeds"] = held
     if len(runs) == 1:
         return {**first, "seeds": 1}
     values = [r["measured"] for r in runs]
@@ -434,8 +438,10 @@ def _semi(results: Path) -> list[dict[str, Any]]:
         projected = _projected(results, algo)  # one cost per algorithm, for each of its unrun rows
         for n in SEMI_LABELS:
             row = f"semi-{algo}-{n}"
-            ablations: dict[str, Any] = {key: (_semi_final(results, f"{row}{suffix}") or {}).get("measured")
-                                         for key, suffix, _ in SEMI_ABLATIONS}
+            runs = {key: _semi_final(results, f"{row}{suffix}") for key, suffix, _ in SEMI_ABLATIONS}
+            ablations: dict[str, Any] = {key: (run or {}).get("measured") for key, run in runs.items()}
+            # the --val-samples each finished ablation ran with ("" for the full training set)
+            ablations["ablation_splits"] = {key: run["val_split"].strip() for key, run in runs.items() if run}
             ablations["published_ablations"] = PUBLISHED_ABLATIONS[row]
             running = _unfinished_ablations(results, row)
             if running:
@@ -523,9 +529,18 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         if r.get("full_train_seeds"):
             ablations.append(f"seed(s) {', '.join(map(str, r['full_train_seeds']))} trained on the full training "
                              "set (no validation split)")
+        if r.get("held_out_seeds"):
+            ablations.append(f"seed(s) {', '.join(map(str, r['held_out_seeds']))} held out a validation split "
+                             "(the test set scored once, after the last epoch)")
         note = "; ".join([note, *ablations]) if note else "; ".join(ablations)
         spread = r.get("published_std")
         published = f"{r['published']:.4f}" + (f" ± {spread:.4f}" if spread is not None else "")
         lines.append(f"| {r['row']} | {published} | {measured} | {r['seeds'] or '–'} | {std} | "
                      f"{r['epochs'] or '–'} | {r['seconds'] or '–'} | {note} |")
+    splits = [split for r in rows for split in r.get("ablation_splits", {}).values()]
+    if splits:
+        held = sum(bool(split) for split in splits)
+        lines.append(f"\nAblations: {held} of the {len(splits)} figures above held out a validation split "
+                     f"({', '.join(sorted(set(filter(None, splits))))}; the test set scored once, after the last "
+                     f"epoch), {len(splits) - held} trained on the full training set.")
     return "\n".join(lines) + "\n"

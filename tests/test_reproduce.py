@@ -107,13 +107,14 @@ def test_paper_table_takes_a_finished_published_semi_run_and_its_ablations(tmp_p
     semi = tmp_path / "semi" / "published"
     semi.mkdir(parents=True)
 
-    def run(name, epochs, accuracy):
-        records = [{"epoch": e, "epoch_seconds": 1.0} for e in range(1, epochs)]
-        records.append({"epoch": epochs, "epoch_seconds": 1.0, "test_accuracy": accuracy})
+    def run(name, epochs, accuracy, val=None):
+        split = {"val_samples": val} if val else {}
+        records = [{"epoch": e, "epoch_seconds": 1.0, **split} for e in range(1, epochs)]
+        records.append({"epoch": epochs, "epoch_seconds": 1.0, "test_accuracy": accuracy, **split})
         (semi / f"{name}.metrics.json").write_text(json.dumps(records))
 
     run("semi-ep-600", 500, 0.9661)
-    run("semi-ep-600-supervised", 300, 0.9193)
+    run("semi-ep-600-supervised", 300, 0.9193, val=1000)
     run("semi-ep-100", 120, 0.9)  # cut off: 120 of 500 epochs
     run("semi-ep-600-gamma0", 150, 0.95)  # an ablation cut off: 150 of 500 epochs
     rows = {r["row"]: r for r in paper_table.collect(tmp_path)}
@@ -130,6 +131,8 @@ def test_paper_table_takes_a_finished_published_semi_run_and_its_ablations(tmp_p
     note = paper_table.markdown([done])
     assert "supervised only 0.9193 (published 0.9182)" in note
     assert "without homeostasis unfinished (150 of 500 epochs committed)" in note
+    assert done["ablation_splits"] == {"supervised_only": "--val-samples 1000"} and "held_out_seeds" not in done
+    assert "Ablations: 1 of the 1 figures above held out a validation split (--val-samples 1000" in note
 
 
 def test_paper_table_projects_an_unrun_rows_cost_from_one_thread_runs_only(tmp_path):
@@ -180,6 +183,8 @@ def test_paper_table_keeps_run_details_out_of_a_seeded_row_and_names_full_traini
     assert (row["seeds"], row["seed_ids"], row["full_train_seeds"]) == (3, [0, 1, 2], [2])
     assert "seed S = 1, --seed S" in row["command"] and "seed S = 2, the same without --val-samples" in row["command"]
     assert "seed(s) 2 trained on the full training set" in paper_table.markdown([row])
+    assert row["held_out_seeds"] == [0, 1]
+    assert "seed(s) 0, 1 held out a validation split (the test set scored once" in paper_table.markdown([row])
     run("semi-ep-600-seed2", 0.964, 1000)  # with a split throughout: no such note
     row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
     assert "full_train_seeds" not in row and "seed S = 1..2, --seed S" in row["command"]
