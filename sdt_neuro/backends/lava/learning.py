@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -435,10 +436,11 @@ class LavaLearner:
         self.state.average = torch.from_numpy(session.average).float()
 
     def close(self) -> None:
-        """Stop a run left open (an interrupted epoch); safe to call twice."""
+        """Stop a run left open (an interrupted epoch, whose weights are dropped: the checkpoint keeps the
+        last whole epoch) at once, without feeding it the rest of its windows; safe to call twice."""
         if self.session is not None:
             session, self.session = self.session, None
-            session.close(quiet=True)
+            session.close(quiet=True, abort=True)
 
     @torch.no_grad()
     def activity(self, x: torch.Tensor) -> torch.Tensor:
@@ -486,6 +488,10 @@ def check_config(config: Any) -> None:
     if config.readout != "hard-sigmoid" or config.procedure:
         problems.append(f"the hard-sigmoid read-out and one phase, got readout={config.readout!r} and "
                         f"{len(config.procedure)} stage(s) of phases")
+    if config.algorithm != "bp":  # the window's update is the reference's one-layer BP step
+        problems.append(f"algorithm='bp' (the on-chip rule is the one-layer BP step), got {config.algorithm!r}")
+    if config.semi_labels is not None:
+        problems.append(f"no labelled subset (it learns without labels), got semi_labels={config.semi_labels}")
     if problems:
         raise ConfigError("the Lava learner needs " + "; ".join(problems) + " (see preset lava-100)")
 
@@ -514,7 +520,10 @@ def train_command(config: Any, args: Any) -> int:
     config = config.replace(extra={**config.extra, "backend": "lava", "steps": steps})
     if getattr(args, "fixed_point", False):
         config = config.replace(extra={**config.extra, "fixed_point": True})
-    if getattr(args, "race_steps", None):
+    if getattr(args, "race_steps", None) is not None:
+        if int(args.race_steps) < 1:
+            raise ConfigError(f"--race-steps {args.race_steps}: a race needs R >= 1 steps (leave it out to pick the "
+                              "winners by sorting)")
         config = config.replace(extra={**config.extra, "race_steps": int(args.race_steps)})
     if getattr(args, "race_range", None):
         if not config.extra.get("race_steps"):
@@ -534,6 +543,9 @@ def train_command(config: Any, args: Any) -> int:
               f"weight_exp {scale.weight_exp}")
     data = load_dataset(config.dataset, args.data_root)
     n = epoch_samples(config, data)
+    if getattr(args, "samples", None) is not None and n < int(args.samples):
+        print(f"note: --samples {args.samples} is more than the {n} training images; an epoch sends all {n}",
+              file=sys.stderr)
     learners: list[LavaLearner] = []
 
     def factory(cfg: Any, device: torch.device) -> LavaLearner:

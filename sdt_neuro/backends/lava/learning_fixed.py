@@ -142,10 +142,10 @@ def make_scale(rule: WTARule, steps: int, lr_max: float, weight_max: float = DEF
             if unit <= target_unit * (1 + 1e-9) and (best is None or unit > best[0] * (1 + 1e-9)):
                 best = (unit, q, e)
     if best is None:
-        smallest = lr_max * 2 / (n * steps * TRACE_MAX * 1 * 2.0**-3)
+        smallest = lr_max * 2 / (n * steps * TRACE_MAX * (TRACE_MAX // steps) * 2.0**-3)  # most levels, e = 0
         raise ConfigError(
-            f"lr={lr_max} is too large for fixed-point learning with weight_max={weight_max}: one unit "
-            f"of the engine's largest update is {smallest:.3g} > weight_max/255={target_unit:.3g}; lower "
+            f"lr={lr_max} is too large for fixed-point learning with weight_max={weight_max}: the finest "
+            f"weight unit the engine reaches at this rate is {smallest:.3g} > weight_max/255={target_unit:.3g}; lower "
             f"lr or raise weight_max (allowed: lr <= {lr_max * target_unit / smallest:.3g})")
     unit, q, e = best
     if unit < target_unit / 2:

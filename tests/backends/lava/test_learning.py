@@ -119,6 +119,22 @@ def test_error_mid_run_stops_the_runtime() -> None:
     _assert_no_new_children(before)
 
 
+def test_an_epoch_the_loop_abandons_is_aborted_not_drained(monkeypatch) -> None:
+    config = TrainConfig(rule={"n_outputs": 12, "k": 2, "gamma": 0.3, "eta": 0.1}, sizes=(784, 12),
+                         input_dropout=0.0, mode="sequential", batch_size=1, lrs=(0.5,), device="cpu",
+                         extra={"steps": 3})
+    before = live_children()
+    learner = LavaLearner(config, torch.device("cpu"), epoch_samples=500)
+    learner.train_step(torch.rand(1, 784))  # one of 500 windows sent: the loop then fails
+    closed = []
+    real_close = LavaLearningSession.close
+    monkeypatch.setattr(LavaLearningSession, "close",
+                        lambda self, **kw: closed.append(kw) or real_close(self, **kw))
+    learner.close()
+    assert closed == [{"quiet": True, "abort": True}] and learner.session is None
+    _assert_no_new_children(before)
+
+
 def test_bad_inputs_raise_clear_errors() -> None:
     w, b = _layer()
     with pytest.raises(ConfigError, match="dropout"):

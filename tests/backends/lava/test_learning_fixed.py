@@ -106,8 +106,12 @@ def test_unrepresentable_settings_are_refused_naming_the_value() -> None:
         make_scale(RULE.replace(eta=0.5), 8, 0.1)
     with pytest.raises(ConfigError, match="steps=200"):
         make_scale(RULE, 200, 0.1)
-    with pytest.raises(ConfigError, match=r"lr=50.0 is too large.*lr <="):
+    with pytest.raises(ConfigError, match=r"lr=50.0 is too large.*lr <=") as refused:
         make_scale(RULE, 8, 50.0, weight_max=0.08)
+    allowed = float(str(refused.value).rsplit("lr <= ", 1)[1].rstrip(")"))  # the limit the message names
+    make_scale(RULE, 8, allowed * 0.99, weight_max=0.08)  # is the limit: just under it works
+    with pytest.raises(ConfigError, match="too large"):
+        make_scale(RULE, 8, allowed * 1.01, weight_max=0.08)
     with pytest.raises(ConfigError, match="gamma=1e-07 rounds to a zero"):
         make_scale(RULE.replace(gamma=1e-7), 8, 0.1)
     with pytest.warns(UserWarning, match="lr=1e-06 is small"):
@@ -175,6 +179,14 @@ def test_lava_learning_options_are_checked_before_any_data_is_read(tmp_path) -> 
     args.race_steps, args.race_range = 12, [2.0, 1.0]
     with pytest.raises(ConfigError, match="floor=2.0 must lie below ceiling=1.0"):
         train_command(preset_config("lava-100"), args)
+    args.race_steps, args.race_range = 0, None
+    with pytest.raises(ConfigError, match="--race-steps 0: a race needs R >= 1"):
+        train_command(preset_config("lava-100"), args)
+    args.race_steps = None
+    for change, message in (({"algorithm": "ep", "ep_dropout": "mask"}, "algorithm='bp'"),
+                            ({"semi_labels": 100}, "semi_labels=100")):
+        with pytest.raises(ConfigError, match=message):
+            train_command(preset_config("lava-100").replace(**change), args)
 
 
 def test_local_race_in_fixed_point_equals_the_integer_oracle() -> None:
