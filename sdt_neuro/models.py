@@ -19,6 +19,7 @@ from torch import nn
 from sdt_neuro.errors import ConfigError, ShapeError
 
 INIT_GAIN = 0.5
+INITS = ("xavier", "torch")  # Xavier-uniform at INIT_GAIN (the paper), or PyTorch's default
 
 
 def hard_sigmoid(a: torch.Tensor, straight_through: bool = False) -> torch.Tensor:
@@ -223,6 +224,8 @@ def build_model(arch: str, sizes: Sequence[int], input_dropout: float, hidden_dr
     ``input_shape`` (C, H, H) images; its ``hidden_dropout`` acts on the flattened features)."""
     if not init_gain > 0:
         raise ConfigError(f"init_gain={init_gain} must be > 0")
+    if init not in INITS:
+        raise ConfigError(f"init={init!r} is not one of {INITS}")
     gain = None if init == "torch" else init_gain  # None: PyTorch's default initialisation
     if arch == "mlp":
         return MLP(sizes, input_dropout, hidden_dropout, gain, straight_through, readout)

@@ -15,6 +15,7 @@ training run that probes resumes exactly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,9 +47,15 @@ class ProbeProtocol:
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"probe schedule={self.schedule!r} is not one of {SCHEDULES}")
-        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
+        if self.epochs < 1 or self.batch_size < 1 or not (self.lr > 0 and math.isfinite(self.lr)):
             raise ConfigError(f"probe epochs={self.epochs}, batch_size={self.batch_size} and lr={self.lr} "
-                              "must be positive")
+                              "must be positive (and finite)")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"probe dropout={self.dropout} must be in [0, 1)")
+        if not 0 < self.decay <= 1:
+            raise ConfigError(f"probe decay={self.decay} must be in (0, 1] (the factor per milestone or epoch)")
+        if any(not 0 < m < 1 for m in self.milestones):
+            raise ConfigError(f"probe milestones={self.milestones} are fractions of the epochs, each in (0, 1)")
 
 
 PROBE_PROTOCOLS: dict[str, ProbeProtocol] = {
@@ -92,9 +99,9 @@ def linear_probe(
     overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "dropout": dropout, "standardize": standardize}
     proto = ProbeProtocol(**{**proto.__dict__, **{k: v for k, v in overrides.items() if v is not None}})
     xtr = torch.as_tensor(_as_2d("train_features", train_features), dtype=torch.float32)
-    ytr = torch.as_tensor(_as_labels(train_labels, xtr.shape[0]))
+    ytr = torch.as_tensor(_as_labels(train_labels, xtr.shape[0], n_classes))
     xte = torch.as_tensor(_as_2d("test_features", test_features), dtype=torch.float32)
-    yte = torch.as_tensor(_as_labels(test_labels, xte.shape[0]))
+    yte = torch.as_tensor(_as_labels(test_labels, xte.shape[0], n_classes))
     if proto.standardize:
         mean, std = xtr.mean(0), xtr.std(0)
         std = torch.where(std > 1e-12, std, torch.ones_like(std))

@@ -183,3 +183,11 @@ def test_cnn_channels_and_activation_from_config():
         CNN(activation="gelu")
     with pytest.raises(ConfigError, match="channels"):
         CNN(channels=(32,))
+
+
+def test_build_model_refuses_an_unknown_initialisation():
+    from sdt_neuro.errors import ConfigError
+    from sdt_neuro.models import build_model
+
+    with pytest.raises(ConfigError, match="init='kaiming'"):
+        build_model("mlp", (784, 10), 0.0, 0.0, init="kaiming")

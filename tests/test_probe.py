@@ -56,3 +56,18 @@ def test_probe_on_cuda_keeps_every_generator_and_learns_like_the_cpu_one():
     assert torch.equal(torch.get_rng_state(), cpu_state)
     assert all(torch.equal(a, b) for a, b in zip(torch.cuda.get_rng_state_all(), cuda_state))
     assert abs(on_gpu - linear_probe(*args, n_classes=3, epochs=3, lr=0.05)) <= 0.05
+
+
+def test_bad_protocols_and_labels_are_refused():
+    from sdt_neuro.errors import DataError
+
+    for bad, message in (({"dropout": 1.0}, "dropout=1.0"), ({"decay": -3.0}, "decay=-3.0"),
+                         ({"milestones": (20, 35)}, "fractions"), ({"lr": float("nan")}, "lr=nan")):
+        with pytest.raises(ConfigError, match=message):
+            ProbeProtocol(**bad)
+    x = np.random.default_rng(0).random((20, 5))
+    labels = np.arange(20) % 4
+    with pytest.raises(DataError, match=r"class indices in \[0, 4\)"):
+        linear_probe(x, labels, x, np.r_[labels[:-1], -1], n_classes=4, epochs=1)  # an unlabelled test image
+    with pytest.raises(DataError, match=r"class indices in \[0, 3\)"):
+        linear_probe(x, labels, x, labels, n_classes=3, epochs=1)

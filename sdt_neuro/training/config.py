@@ -10,7 +10,7 @@ from torch import nn
 
 from sdt_neuro.data import ALLOCATIONS
 from sdt_neuro.errors import ConfigError
-from sdt_neuro.models import CNN_READOUTS, MLP_READOUTS, MSE_READOUTS, READOUTS, SIGNED_READOUTS, build_model
+from sdt_neuro.models import CNN_READOUTS, INITS, MLP_READOUTS, MSE_READOUTS, READOUTS, SIGNED_READOUTS, build_model
 from sdt_neuro.rule import WTARule
 
 ALGORITHMS = ("bp", "ep")
@@ -176,7 +176,7 @@ class TrainConfig:
             ("ep_readout_grad", self.ep_readout_grad, EP_READOUT_GRADS),
             ("pool", self.pool, ("max", "avg")),
             ("cnn_activation", self.cnn_activation, ("relu", "wta")),
-            ("init", self.init, ("xavier", "torch")),
+            ("init", self.init, INITS),
             ("readout", self.readout, READOUTS),
         ):
             if value not in allowed:

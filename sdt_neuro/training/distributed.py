@@ -136,6 +136,19 @@ class SyncedSteps:
         optimizer.step = synced_step  # type: ignore[method-assign]
         optimizer._sdt_synced = True  # type: ignore[attr-defined]
 
+    def mean_loss(self, losses: list[torch.Tensor], shares: list[float]) -> float:
+        """The epoch's mean loss over its global batches: each step's losses weighted by the ranks' shares
+        (``shares``: this rank's ``share / total`` of each step) and summed over the ranks, in one
+        all-reduce per epoch; on one process the plain mean."""
+        if not losses:
+            return float("nan")
+        stacked = torch.stack([v.detach().reshape(()) for v in losses])
+        if not self.ranks.active:
+            return float(stacked.mean())
+        weighted = stacked.double() * torch.tensor(shares, dtype=torch.float64, device=stacked.device)
+        self.ranks.weighted_mean_([weighted], 1.0, 1.0)  # the sum over the ranks of each step's share
+        return float(weighted.mean())
+
     def __call__(self, x: torch.Tensor, labels: torch.Tensor | None, global_count: int,
                  loss: str = "mse") -> torch.Tensor:
         """One step on this rank's share ``x`` of a global batch of ``global_count`` samples;

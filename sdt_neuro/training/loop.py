@@ -230,7 +230,7 @@ def train(
                 learner.optimizer.state.clear()
             step.watch(learner.optimizer)
             rates = phase_rates(config, phase, len(learner.optimizer.param_groups))
-            losses = []
+            losses, shares = [], []  # this rank's loss and share of each global batch
             pool = phase_pool(phase, len(train_split), labelled)
             size = len(train_split) if pool is None else len(pool)
             pool_idx = None if pool is None else torch.from_numpy(pool)
@@ -255,6 +255,7 @@ def train(
                     raise step_error(exc, config, epoch, b) from exc
                 check_loss(loss, config, epoch, b)
                 losses.append(loss)
+                shares.append(step.share / step.total)
             check_weights(learner.model, config, epoch)
             train_seconds = time.perf_counter() - t0
             last = epoch + 1 == config.epochs
@@ -273,7 +274,7 @@ def train(
             record.update(
                 epoch=epoch + 1,
                 phase=phase.name,
-                train_loss=float(torch.stack(losses).mean()),
+                train_loss=step.mean_loss(losses, shares),  # over the whole batches, every rank's share
                 lr_factor=phase_factor(config, planned, (epoch + 1) / horizon),
                 train_seconds=train_seconds,
                 epoch_seconds=time.perf_counter() - t0,

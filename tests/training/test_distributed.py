@@ -81,6 +81,8 @@ def test_two_ranks_equal_one_process_with_dropout_off(tmp_path, overrides):
     torch.testing.assert_close(ranks[0]["offsets"], single.learner.state.offsets, rtol=0, atol=1e-6)
     assert ranks[0]["metrics"][-1]["test_da_average"] == ranks[1]["metrics"][-1]["test_da_average"]
     assert (tmp_path / "out" / "metrics.json").exists()  # rank 0 wrote it
+    for r in range(2):  # the loss over whole batches, not rank r's half of them
+        assert ranks[r]["metrics"][-1]["train_loss"] == pytest.approx(single.metrics[-1]["train_loss"], rel=1e-5)
 
 
 def test_the_snntorch_learner_trains_alike_on_two_ranks(tmp_path):
