@@ -9,7 +9,8 @@ preset's network before any training (the paper's control row: an untrained 784-
 same under both budgets. Figures are whatever the
 runs measure: nothing here is filled in by hand except the published column (METHOD.md).
 Writes ``<out>/reproduce_<table>_<budget>.{json,md}``. ``--table paper`` trains nothing: it collects
-every published row from the committed results into ``<out>/paper.{json,md}`` (``paper_table.py``).
+every published row from the committed results (``--results``, default ``benchmarks/results``) into
+``<out>/paper.{json,md}`` and ``paper_semi.png`` (``paper_table.py``, ``paper_figure.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from sdt_neuro.probe import linear_probe
 from sdt_neuro.scoring import ann_activity
 from sdt_neuro.training import train
 from sdt_neuro.training.config import TrainConfig
+
+RESULTS = Path(__file__).resolve().parent / "results"  # the committed results
 
 
 @dataclass(frozen=True)
@@ -132,12 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", default="quick", choices=("quick", "full"))
     parser.add_argument("--data-root")
     parser.add_argument("--threads", type=int)
-    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--out", default=str(RESULTS), help="where the tables go (default: the committed results)")
+    parser.add_argument("--results", default=str(RESULTS),
+                        help="--table paper: the committed results it collects (default benchmarks/results)")
     parser.add_argument("--rows", metavar="TEXT",
                         help="only the rows whose name contains TEXT (e.g. 'semi-bp', 'untrained')")
     args = parser.parse_args(argv)
     if args.table == "paper":
-        return write_paper_table(Path(args.out))
+        return write_paper_table(Path(args.results), Path(args.out))
     selected = [row for row in TABLES[args.table] if not args.rows or args.rows in row.name]
     if not selected:
         parser.error(f"no {args.table} row matches --rows {args.rows!r}")
@@ -157,20 +162,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def write_paper_table(results: Path) -> int:
-    """``--table paper``: ``paper.json``, ``paper.md`` and ``paper_semi.png`` from the results already committed."""
+def write_paper_table(results: Path, out: Path | None = None) -> int:
+    """``--table paper``: ``paper.json``, ``paper.md`` and ``paper_semi.png`` in ``out`` (default ``results``)
+    from the results already committed under ``results``."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import paper_figure
     import paper_table
 
+    if not results.is_dir():
+        raise SystemExit(f"reproduce: --results {results} is not a folder of committed results")
+    out = out or results
+    out.mkdir(parents=True, exist_ok=True)
     rows = paper_table.collect(results)
-    (results / "paper.json").write_text(json.dumps(rows, indent=2))
-    (results / "paper.md").write_text(paper_table.markdown(rows))
-    paper_figure.draw(rows, results / "paper_semi.png")
+    (out / "paper.json").write_text(json.dumps(rows, indent=2))
+    (out / "paper.md").write_text(paper_table.markdown(rows))
+    paper_figure.draw(rows, out / "paper_semi.png")
     print(paper_table.markdown(rows), end="")
-    print(f"wrote {results / 'paper.json'}, {results / 'paper.md'} and {results / 'paper_semi.png'}")
+    print(f"wrote {out / 'paper.json'}, {out / 'paper.md'} and {out / 'paper_semi.png'}")
     return 0
 
 

@@ -36,6 +36,7 @@ from sdt_neuro.report import table_html, write_report
 from sdt_neuro.scoring import ann_activity, score_activity
 from sdt_neuro.training.checkpoint import load_trained_model
 from sdt_neuro.training.loop import learned_change, train
+from sdt_neuro.training.run_data import training_split
 
 
 def parse_args() -> argparse.Namespace:
@@ -75,11 +76,16 @@ def steps_list(text: str) -> list[int]:
     return steps
 
 
-def trained_model(args: argparse.Namespace, data: Any, out: Path) -> tuple[Any, Any]:
+def trained_model(args: argparse.Namespace, data: Any, out: Path) -> tuple[Any, Any, str]:
+    """The network to run, and how it was trained (for the page)."""
     if args.checkpoint:
-        config, model, _ = load_trained_model(args.checkpoint)
+        config, model, raw = load_trained_model(args.checkpoint)
+        if config.dataset != "mnist":
+            raise ConfigError(f"{args.checkpoint} was trained on {config.dataset}; the main job runs MNIST (score "
+                              f"that checkpoint with: sdt-neuro evaluate {args.checkpoint} --backend lava)")
         print(f"reusing {args.checkpoint} ({config.preset or 'custom'}, {'-'.join(map(str, config.sizes))})")
-        return config, model
+        source = raw.get("data_source", "a source its checkpoint does not record")
+        return config, model, f"reused from {args.checkpoint}: trained without labels on MNIST from {source}"
     preset = "bp-quick" if data.source != "bundled-sample" else "bp-sample"
     config = preset_config(preset, epochs=args.epochs, seed=args.seed, threads=args.threads)
     print(f"training {preset} (784-2000, k={config.wta_rule.k}, batch {config.batch_size}) for {config.epochs} "
@@ -88,7 +94,9 @@ def trained_model(args: argparse.Namespace, data: Any, out: Path) -> tuple[Any, 
     m = result.metrics[-1]
     print(f"  epoch {m['epoch']}: DA avg {m['test_da_average']:.4f}, "
           f"{sum(r['epoch_seconds'] for r in result.metrics):.0f} s of training and per-epoch scoring")
-    return result.config, result.learner.model.cpu().eval()
+    images = len(training_split(result.config, data))
+    return (result.config, result.learner.model.cpu().eval(),
+            f"trained without labels on {images} images ({data.source})")
 
 
 def run_lava(net: Any, x: np.ndarray, steps: int, batch: int, fixed: bool, seed: int) -> tuple[np.ndarray, float]:
@@ -130,6 +138,9 @@ def run(args: argparse.Namespace) -> None:
     t_start = time.perf_counter()
     if args.threads:
         torch.set_num_threads(args.threads)
+    from sdt_neuro.backends.lava.build import check_lava_installed
+
+    check_lava_installed()  # before minutes of training: Lava runs only on Python 3.10 with sdt-neuro[lava]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name in PICTURES:  # a picture this run does not draw must not show an earlier run's
@@ -138,7 +149,7 @@ def run(args: argparse.Namespace) -> None:
     full = data.source != "bundled-sample"
     print(f"MNIST: {'full set' if full else 'BUNDLED SAMPLE (no data root or download)'} from {data.source}: "
           f"{len(data.train)} train / {len(data.test)} test images")
-    config, model = trained_model(args, data, out)
+    config, model, trained = trained_model(args, data, out)
     if config.arch != "mlp":
         raise ConfigError(f"the main job converts MLP checkpoints to spiking networks; {args.checkpoint} holds a "
                        f"{config.arch}")
@@ -222,9 +233,9 @@ def run(args: argparse.Namespace) -> None:
          (out / "confusion_matrix.png", f"{lava_name}: confusion matrix"),
          (out / "da_vs_steps.png", "DA against the number of time steps T"),
          *([] if args.checkpoint else [(out / "train" / "accuracy.png", "training: DA against epoch")])],
-        [f"{config.preset or 'checkpoint'}, {'-'.join(map(str, config.sizes))}, trained without labels on "
-         f"{len(data.train)} images ({data.source}); neurons assigned with the training labels (direct "
-         f"association); {n} test images at T={args.steps}; {seconds:.0f} s in all."])
+        [f"{config.preset or 'checkpoint'}, {'-'.join(map(str, config.sizes))}, {trained}; neurons assigned "
+         f"with the labels of the {len(data.train)} training images ({data.source}; direct association); {n} test "
+         f"images at T={args.steps}; {seconds:.0f} s in all."])
     print(f"wrote {page} (table and pictures), the PNGs and results.json to {out} ({seconds:.0f} s in all)")
 
 

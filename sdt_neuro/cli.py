@@ -223,7 +223,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     # --overwrite: the loop removes the old run once the data and settings have been checked
     result = train(config, out_dir=out, resume=args.resume, data_root=args.data_root,
                    progress=False if args.no_progress else None)
-    from sdt_neuro.records import epoch_line, scored
+    from sdt_neuro.records import epoch_line, scored, written
 
     if result.rank != 0:  # under torchrun only rank 0 reports
         return 0
@@ -236,7 +236,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(epoch_line(m))
     if result.metrics and "test_linear_probe" in result.metrics[-1]:
         print(f"linear probe: {result.metrics[-1]['test_linear_probe']:.4f}")
-    print(f"wrote {out / 'metrics.json'}, {out / 'checkpoint.pt'} and plots in {out}")
+    print(f"wrote {written(out)}")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
@@ -43,3 +44,13 @@ def epoch_line(m: dict[str, Any], suffix: str = "") -> str:
         test_acc = f"  output accuracy {m['test_accuracy']:.4f}" if "test_accuracy" in m else ""
         line += f"\n            test DA avg {m['test_da_average']:.4f}  DA max {m['test_da_max']:.4f}{test_acc}"
     return line
+
+
+def written(out: Path) -> str:
+    """What a run left in ``out``, for its last line: the records, the checkpoint, and its page and
+    pictures where it drew them (a run without training labels draws none)."""
+    names = [str(out / name) for name in ("metrics.json", "checkpoint.pt") if (out / name).is_file()]
+    pictures = len(list(out.glob("*.png")))
+    if (out / "index.html").is_file():
+        names.append(f"{out / 'index.html'} with {pictures} PNG(s)")
+    return ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + (names[-1] if names else "nothing")

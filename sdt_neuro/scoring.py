@@ -9,6 +9,7 @@ them. Non-ANN backends are also compared with the ANN's predictions (``agreement
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -154,8 +155,9 @@ def labelled_reference(checkpoint: str | os.PathLike, data_root: str | os.PathLi
     default the run's) another stratified fraction of its training split. ``provenance`` says which."""
     from sdt_neuro.training.run_data import label_indices, label_provenance, training_split
 
-    config, model, _ = load_trained_model(checkpoint)
+    config, model, raw = load_trained_model(checkpoint)
     data = dataset or load_dataset(config.dataset, data_root)
+    trained_on = raw.get("data_source")
     train = training_split(config, data)
     if not train.labelled:
         raise DataError(f"{data.name}'s training images have no labels: scoring assigns each output neuron a class "
@@ -170,6 +172,10 @@ def labelled_reference(checkpoint: str | os.PathLike, data_root: str | os.PathLi
         if config.semi_labels is not None and len(label_idx) > config.semi_labels:
             provenance["warning"] = (f"the run was trained with {config.semi_labels} labels; this evaluation "
                                      f"assigns neurons with {len(label_idx)}")
+    if trained_on is not None and trained_on != data.source:  # e.g. trained on the bundled sample, scored on MNIST
+        provenance["data_warning"] = (f"the run trained on images from {trained_on}; this evaluation reads "
+                                      f"{data.source} (its training split and labelled subset are drawn from those)")
+        print(f"note: {provenance['data_warning']}", file=sys.stderr)
     labelled = train.subset(label_idx)
     return LabelledReference(config, model, data, ann_activity(config, model, labelled.x), labelled.y.numpy(),
                              provenance)

@@ -42,6 +42,18 @@ def test_main_job_reports_bad_input_without_a_traceback(tmp_path):
     done = run("--checkpoint", str(tmp_path / "missing"))
     assert done.returncode == 1 and "mnist_lava: error: checkpoint" in done.stderr
     assert "Traceback" not in done.stderr
+    import numpy as np
+
+    from sdt_neuro.training import TrainConfig, train
+    from tests.conftest import synthetic_dataset
+
+    blobs = synthetic_dataset()  # a network trained on other images: not the main job's to score as MNIST
+    np.savez(tmp_path / "blobs.npz", x_train=blobs.train.x[:, 0].numpy(), y_train=blobs.train.y.numpy(),
+             x_test=blobs.test.x[:, 0].numpy(), y_test=blobs.test.y.numpy())
+    train(TrainConfig(rule={"n_outputs": 20, "k": 2, "gamma": 0.3}, sizes=(784, 20), lrs=(2.0,), epochs=1, threads=1,
+                      dataset=str(tmp_path / "blobs.npz")), out_dir=tmp_path / "blobs", progress=False, plots=False)
+    done = run("--checkpoint", str(tmp_path / "blobs"))
+    assert done.returncode == 1 and "was trained on" in done.stderr and "sdt-neuro evaluate" in done.stderr
     done = run("--curve-steps", "4,,8")
     assert done.returncode == 2 and "not a comma-separated list of whole numbers" in done.stderr
     done = run("--checkpoint", "x", "--epochs", "3")

@@ -11,3 +11,15 @@ def test_val_split_size_reads_the_split_a_run_held_out():
 def test_val_split_size_is_none_for_a_run_on_the_full_training_set():
     assert val_split_size([{"epoch": 1, "test_accuracy": 0.9}, {"epoch": 2, "val_samples": None}]) is None
     assert val_split_size([]) is None
+
+
+def test_a_runs_last_line_names_only_what_it_wrote(tmp_path):
+    from sdt_neuro.records import written
+
+    assert written(tmp_path) == "nothing"
+    (tmp_path / "metrics.json").write_text("[]")
+    (tmp_path / "checkpoint.pt").write_bytes(b"")
+    assert written(tmp_path) == f"{tmp_path / 'metrics.json'} and {tmp_path / 'checkpoint.pt'}"  # no pictures
+    for name in ("index.html", "a.png", "b.png"):
+        (tmp_path / name).write_text("")
+    assert written(tmp_path).endswith(f"and {tmp_path / 'index.html'} with 2 PNG(s)")

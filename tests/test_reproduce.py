@@ -96,8 +96,9 @@ def test_paper_table_has_every_published_row_and_says_why_one_is_empty(tmp_path)
         assert set(row) >= {"row", "published", "measured", "seeds", "std", "epochs", "seconds", "split", "command"}
         assert row["measured"] is not None or row["reason"]
     assert "missing" in rows["bp-1layer"]["reason"] + rows["ep-1layer"]["reason"]
-    assert reproduce.main(["--table", "paper", "--out", str(tmp_path)]) == 0
-    assert json.loads((tmp_path / "paper.json").read_text())[0]["row"] == "bp-1layer"
+    assert reproduce.main(["--table", "paper", "--results", str(tmp_path), "--out", str(tmp_path / "new")]) == 0
+    written = json.loads((tmp_path / "new" / "paper.json").read_text())  # a new folder: made
+    assert written[0]["row"] == "bp-1layer" and written[0]["measured"] is None  # from --results, not the repo's
 
 
 def test_paper_table_takes_a_finished_published_semi_run_and_its_ablations(tmp_path):

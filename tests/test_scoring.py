@@ -27,6 +27,21 @@ def test_ann_evaluation_of_a_checkpoint(tmp_path):
         evaluate_checkpoint(tmp_path, dataset=data, backend="loihi")
 
 
+def test_scoring_on_images_from_elsewhere_than_training_says_so(tmp_path, capsys):
+    import dataclasses
+
+    data = synthetic_dataset()
+    cfg = TrainConfig(rule={"n_outputs": 20, "k": 2, "gamma": 0.3, "n_classes": 4}, sizes=(784, 20),
+                      lrs=(2.0,), epochs=1, threads=1)
+    train(cfg, out_dir=tmp_path, dataset=data, progress=False, plots=False)
+    assert "data_warning" not in evaluate_checkpoint(tmp_path, dataset=data)["labels"]
+    moved = dataclasses.replace(data, source="/elsewhere")  # e.g. trained on the bundled sample, scored on MNIST
+    labels = evaluate_checkpoint(tmp_path, dataset=moved)["labels"]
+    assert labels["data_warning"].startswith("the run trained on images from synthetic; this evaluation reads "
+                                             "/elsewhere")
+    assert "note: the run trained on images from synthetic" in capsys.readouterr().err
+
+
 def test_evaluate_uses_the_labels_the_run_used(tmp_path):
     """A semi-supervised run is scored with its labelled subset, a subset run with its own
     training images: the figures equal the training loop's, and the JSON says where labels came from."""

@@ -304,7 +304,7 @@ def evaluation_activity(config: TrainConfig, model: nn.Module, x: torch.Tensor,
 
 def train_command(config: TrainConfig, args: Any) -> int:
     """``sdt-neuro train --backend snntorch --steps T``: the shared loop with a spiking learner."""
-    from sdt_neuro.records import epoch_line
+    from sdt_neuro.records import epoch_line, written
     from sdt_neuro.training.loop import train
 
     out = Path(args.out)
@@ -319,7 +319,7 @@ def train_command(config: TrainConfig, args: Any) -> int:
                    progress=False if args.no_progress else None, learner_factory=learner_for_config)
     for m in result.metrics:
         print(epoch_line(m, f"  (snnTorch, T={steps}, {encoding})"))
-    print(f"wrote {out / 'metrics.json'}, {out / 'checkpoint.pt'} and plots in {out}")
+    print(f"wrote {written(out)}")
     return 0
 
 

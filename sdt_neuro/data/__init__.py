@@ -122,13 +122,21 @@ def load_dataset(
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if spec.name == "mnist" and allow_sample and not explicit:
             return load_bundled_sample(reason=reason)
-        raise DataError(_missing_message(spec, root, reason)) from exc
+        raise DataError(_missing_message(spec, root, reason, explicit)) from exc
 
 
-def _missing_message(spec: NamedSet, root: Path, reason: str) -> str:
-    return (f"could not load {spec.name} from {root} ({reason}). Supply the data: put its files under "
-            f"{root}: {spec.files}; or pass --data-root DIR / set {ENV_DATA_ROOT}=DIR to a folder holding "
-            f"them, or unset both to let torchvision download into {default_cache_root()}.")
+def _missing_message(spec: NamedSet, root: Path, reason: str, explicit: bool = True) -> str:
+    """Why ``spec`` could not be loaded and the ways to supply it that apply here."""
+    offline = os.environ.get(ENV_OFFLINE, "") not in ("", "0")
+    reason = reason.replace(" You can use download=True to download it", "")  # torchvision's, for its API
+    ways = [f"put its files under {root}: {spec.files}", f"pass --data-root DIR or set {ENV_DATA_ROOT}=DIR to a "
+            "folder holding them"]
+    if explicit:
+        ways.append(f"unset both to let torchvision download into {default_cache_root()}"
+                    + (f" (with {ENV_OFFLINE} unset too)" if offline else ""))
+    elif offline:
+        ways.append(f"unset {ENV_OFFLINE} to let torchvision download into {root}")
+    return f"could not load {spec.name} from {root} ({reason}). Supply the data: {'; or '.join(ways)}."
 
 
 def _user_path(name: str, root: Path) -> Path:

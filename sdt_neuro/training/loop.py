@@ -288,7 +288,8 @@ def train(
                 epochs_bar.set_postfix(da=f"{headline(record)['da_average']:.4f}", loss=f"{record['train_loss']:.4f}")
             if write is not None:  # the checkpoint first: metrics.json never lists an epoch it does not hold
                 save_checkpoint(write / CHECKPOINT_NAME,
-                                _payload(learner, config, epoch + 1, metrics, shuffle, labelled, optimizers))
+                                _payload(learner, config, epoch + 1, metrics, shuffle, labelled, optimizers,
+                                         data.source))
                 _write_json(write / "metrics.json", metrics)
 
         result = TrainResult(config, learner, data, metrics, out, ranks.rank)
@@ -296,7 +297,8 @@ def train(
             metrics[-1].update(probe_accuracies(learner, config, train_split, test_split, ranks))
             if write is not None:
                 save_checkpoint(write / CHECKPOINT_NAME,
-                                _payload(learner, config, config.epochs, metrics, shuffle, labelled, optimizers))
+                                _payload(learner, config, config.epochs, metrics, shuffle, labelled, optimizers,
+                                         data.source))
                 _write_json(write / "metrics.json", metrics)
         if write is not None and plots and metrics and scored:
             _pictures(write, learner, config, metrics, train_split.subset(label_idx), test_split)
@@ -400,9 +402,11 @@ def _evaluate_epoch(learner: Learner, config: TrainConfig, train_split: Any, eva
 
 def _payload(learner: Learner, config: TrainConfig, epoch: int, metrics: list, shuffle: torch.Generator,
              labelled: np.ndarray | None = None,
-             optimizers: dict[str, torch.optim.Optimizer] | None = None) -> dict:
+             optimizers: dict[str, torch.optim.Optimizer] | None = None, data_source: str | None = None) -> dict:
     extra: dict[str, Any] = {} if labelled is None else {
         "labelled_indices": torch.as_tensor(labelled, dtype=torch.long)}
+    if data_source is not None:  # where the images came from (a folder, a file, the bundled sample)
+        extra["data_source"] = str(data_source)
     optimizers = dict(optimizers or {"main": learner.optimizer})
     main = optimizers.pop("main")
     if optimizers:  # the phases' other optimisers ("optimizer" stays the main one's: older readers)

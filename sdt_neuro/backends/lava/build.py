@@ -36,6 +36,22 @@ _LAVA_MP = "lava.magma.runtime.message_infrastructure.multiprocessing"
 LAVA_PYTHON = (3, 10)  # lava-nc 0.10 declares Python >=3.10,<3.11
 
 
+def check_lava_installed() -> None:
+    """Raise :class:`MissingBackendError` unless this Python can run Lava and lava-nc is installed; imports
+    nothing (a job can check before its long work)."""
+    import importlib.util
+
+    if sys.version_info[:2] != LAVA_PYTHON:
+        raise MissingBackendError(
+            "lava-nc", "lava",
+            f"the Lava backend needs Python {LAVA_PYTHON[0]}.{LAVA_PYTHON[1]}: lava-nc 0.10, the last Lava "
+            f"release (Lava is archived upstream), supports only that version, and this is Python "
+            f"{sys.version_info[0]}.{sys.version_info[1]}. The core, snnTorch and NIR parts work here; for Lava "
+            f"create a Python 3.10 environment and pip install 'sdt-neuro[lava]' there.")
+    if importlib.util.find_spec("lava") is None:
+        raise MissingBackendError("lava-nc", "lava")
+
+
 def require_lava() -> None:
     """Import Lava's runtime or raise :class:`MissingBackendError`.
 
@@ -45,13 +61,7 @@ def require_lava() -> None:
     """
     import multiprocessing as mp
 
-    if sys.version_info[:2] != LAVA_PYTHON:
-        raise MissingBackendError(
-            "lava-nc", "lava",
-            f"the Lava backend needs Python {LAVA_PYTHON[0]}.{LAVA_PYTHON[1]}: lava-nc 0.10, the last Lava "
-            f"release (Lava is archived upstream), supports only that version, and this is Python "
-            f"{sys.version_info[0]}.{sys.version_info[1]}. The core, snnTorch and NIR parts work here; for Lava "
-            f"create a Python 3.10 environment and pip install 'sdt-neuro[lava]' there.")
+    check_lava_installed()
     if _LAVA_MP not in sys.modules and mp.get_start_method(allow_none=True) is not None:
         if mp.get_start_method() != "fork":
             raise ConfigError(f"Lava needs the 'fork' start method, but multiprocessing already uses "

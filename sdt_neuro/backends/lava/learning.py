@@ -552,7 +552,7 @@ def train_command(config: Any, args: Any) -> int:
         learners.append(LavaLearner(cfg, device, epoch_samples=n))
         return learners[-1]
 
-    from sdt_neuro.records import epoch_line
+    from sdt_neuro.records import epoch_line, written
 
     out = Path(args.out)
     t0 = time.perf_counter()
@@ -564,6 +564,5 @@ def train_command(config: Any, args: Any) -> int:
             learner.close()
     for m in result.metrics:
         print(epoch_line(m, f"  ({m['train_seconds']:.1f} s in Lava, T={steps}, {n} samples)"))
-    print(f"total {time.perf_counter() - t0:.1f} s; wrote {out / 'metrics.json'}, {out / 'checkpoint.pt'} "
-          f"and plots in {out}")
+    print(f"total {time.perf_counter() - t0:.1f} s; wrote {written(out)}")
     return 0
