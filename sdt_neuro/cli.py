@@ -81,8 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--overwrite", action="store_true",
                     help="start afresh in an --out that holds a run (its checkpoint and records are replaced)")
     tr.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    tr.add_argument("--backend", default="ann", choices=TRAIN_BACKENDS,
-                    help="where the network is trained (ann: PyTorch reference)")
+    tr.add_argument("--backend", default=None, choices=TRAIN_BACKENDS,
+                    help="where the network is trained (default ann, the PyTorch reference; with --resume, the "
+                         "run's own)")
     tr.add_argument("--steps", type=int, help="time steps T per sample (spiking backends)")
     tr.add_argument("--encoding", choices=("current", "bernoulli"),
                     help="input encoding while training (snntorch backend; default current)")
@@ -203,6 +204,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         args.preset = args.preset or "bp-1layer"
         config = preset_config(args.preset, **overrides)
+    if args.backend is None:  # a resumed run keeps the backend it trained on
+        args.backend = (config.extra.get("backend") if args.resume else None) or "ann"
     if args.resume and args.overwrite:
         raise ConfigError("--resume continues the run in --out and --overwrite replaces it: give one of them")
     if args.out and (out / "checkpoint.pt").is_file() and not (args.resume or args.overwrite):

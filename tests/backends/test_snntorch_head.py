@@ -281,6 +281,9 @@ def test_cli_train_backend_snntorch(tmp_path, monkeypatch):
     assert code == 0
     ckpt = load_checkpoint(out / "checkpoint.pt")
     assert ckpt["backend"] == "snntorch" and ckpt["config"]["extra"]["steps"] == 4
+    assert main(["train", "--resume", "--out", str(out), "--epochs", "2", "--no-progress"]) == 0  # its own backend
+    ckpt = load_checkpoint(out / "checkpoint.pt")
+    assert ckpt["backend"] == "snntorch" and ckpt["epoch"] == 2
 
 
 def test_missing_snntorch_names_the_extra(monkeypatch):
