@@ -401,9 +401,9 @@ def apply_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> TrainCon
 def _check_overrides_reach_phases(config: TrainConfig, **given: Any) -> None:
     """Refuse ``lr`` or ``batch_size`` where a phase of the run sets its own (the published
     semi-supervised procedures do): the phase would never read the config's value."""
-    from sdt_neuro.training.phases import stages
+    from sdt_neuro.training.phases import run_phases
 
-    phases = [p for stage in stages(config) for p in stage.phases]
+    phases = run_phases(config)
     for name, field in (("lr", "lrs"), ("batch_size", "batch_size")):
         own = [p.name for p in phases if getattr(p, field) is not None]
         if given.get(name) is not None and own:

@@ -89,16 +89,16 @@ def check_labels(y: np.ndarray | None, n: int, name: str) -> torch.Tensor:
 
 def count_classes(*labels: torch.Tensor, name: str) -> int:
     """Number of classes: one more than the largest label of any labelled split (at least 2)."""
-    known = [int(y.max()) for y in labels if y.numel() and int(y.min()) >= 0]
+    labelled = [y for y in labels if y.numel() and int(y.min()) >= 0]
+    known = [int(y.max()) for y in labelled]
     if not known:
         raise DataError(f"{name}: no labels at all; evaluation needs labelled test images")
     n_classes = max(known) + 1
     if n_classes < 2:
         raise DataError(f"{name}: every label is 0; a classification needs at least 2 classes")
     seen = np.zeros(n_classes, dtype=bool)
-    for y in labels:
-        if y.numel() and int(y.min()) >= 0:
-            seen[np.unique(y.numpy())] = True
+    for y in labelled:
+        seen[np.unique(y.numpy())] = True
     if not seen.all():
         empty = np.flatnonzero(~seen)
         print(f"note: {name}: {len(empty)} of the {n_classes} classes 0 .. {n_classes - 1} have no image (classes "

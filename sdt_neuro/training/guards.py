@@ -25,9 +25,9 @@ def diverged(config: TrainConfig, epoch: int, batch: int | None, detail: str) ->
 
 def _lower_rates(config: TrainConfig) -> str:
     """Where the rates that trained come from: the phases' own (a config file) or the config's (``--lr``)."""
-    from sdt_neuro.training.phases import stages
+    from sdt_neuro.training.phases import run_phases
 
-    own = {p.name: list(p.lrs) for stage in stages(config) for p in stage.phases if p.lrs is not None}
+    own = {p.name: list(p.lrs) for p in run_phases(config) if p.lrs is not None}
     if own:
         return f"Lower the learning rates (the phases' own, in a config file: {own})"
     return f"Lower the learning rate (--lr; the rates now are {list(config.lrs)})"

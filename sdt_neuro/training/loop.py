@@ -43,7 +43,7 @@ from sdt_neuro.training.phases import (
     phase_factor,
     phase_rates,
     plan,
-    stages,
+    run_phases,
 )
 from sdt_neuro.training.run_data import (
     evaluation_split,
@@ -430,10 +430,9 @@ def phase_optimizers(learner: Learner, config: TrainConfig) -> dict[str, torch.o
     are built fresh over the same per-layer parameter groups."""
     groups = [g["params"] for g in learner.optimizer.param_groups]
     out: dict[str, torch.optim.Optimizer] = {"main": learner.optimizer}
-    for stage in stages(config):
-        for phase in stage.phases:
-            if phase.optimizer not in out:
-                out[phase.optimizer] = build_optimizer(phase.optimizer_kind or config.optimizer, groups)
+    for phase in run_phases(config):
+        if phase.optimizer not in out:
+            out[phase.optimizer] = build_optimizer(phase.optimizer_kind or config.optimizer, groups)
     return out
 
 

@@ -175,6 +175,11 @@ def stages(config: Any) -> tuple[Stage, ...]:
     return tuple(out)
 
 
+def run_phases(config: Any) -> list[Phase]:
+    """Every phase of the run's stages, in order (a phase repeated by its stage is listed once)."""
+    return [phase for stage in stages(config) for phase in stage.phases]
+
+
 def plan(config: Any) -> list[PlannedEpoch]:
     """Every epoch of the run in order (``config.epochs`` of them: a run may stop early)."""
     out: list[PlannedEpoch] = []

@@ -13,7 +13,7 @@ import numpy as np
 from sdt_neuro.data import Dataset, Split, stratified_indices
 from sdt_neuro.errors import ConfigError
 from sdt_neuro.training.config import TrainConfig
-from sdt_neuro.training.phases import stages
+from sdt_neuro.training.phases import run_phases
 from sdt_neuro.training.semi import labelled_indices, split_seed
 
 
@@ -33,7 +33,7 @@ def fit_to_data(config: TrainConfig, data: Dataset) -> TrainConfig:
     if not data.train.labelled:
         needs = [name for name, set_ in (("semi_labels", config.semi_labels is not None),
                                          ("val_samples", bool(config.val_samples))) if set_]
-        needs += [f"phase {p.name!r} (labels: true)" for stage in stages(config) for p in stage.phases if p.labels]
+        needs += [f"phase {p.name!r} (labels: true)" for p in run_phases(config) if p.labels]
         if needs:
             raise ConfigError(f"{data.name} has no training labels (y_train); {', '.join(needs)} need them")
     if not changes:
