@@ -28,6 +28,7 @@ import statistics
 from pathlib import Path
 
 import released_runs
+from paper_table import PUBLISHED, SEMI_LABELS_PUBLISHED
 
 from sdt_neuro.plots import _pyplot
 from sdt_neuro.presets import SEMI_PUBLISHED
@@ -36,8 +37,7 @@ from sdt_neuro.records import val_split_size
 RESULTS = Path(__file__).parent / "results" / "semi" / "published"
 PUBLISHED_600 = {"bp": {1: 0.903, 100: 0.921, 200: 0.938, 400: 0.949},
                  "ep": {1: 0.919, 50: 0.948, 100: 0.960, 200: 0.966}}
-PUBLISHED_FINAL = {"bp": {100: 0.8843, 300: 0.9213, 600: 0.9488, 1000: 0.9566, 3000: 0.9676},
-                   "ep": {100: 0.8841, 300: 0.9618, 600: 0.9657, 1000: 0.9679, 3000: 0.9703}}
+PUBLISHED_FINAL = {algo: {n: PUBLISHED[f"semi-{algo}-{n}"] for n in SEMI_LABELS_PUBLISHED} for algo in ("bp", "ep")}
 
 
 # (folder, file suffix, line style, legend): the run of the current preset, then earlier variants
