@@ -25,7 +25,13 @@ import numpy as np
 import torch
 
 from sdt_neuro.backends.lava.build import require_lava
-from sdt_neuro.backends.lava.learning_fixed import TRACE_SEED, TRACE_TAU, FixedLearningScale, check_initial_weights
+from sdt_neuro.backends.lava.learning_fixed import (
+    TRACE_SEED,
+    TRACE_TAU,
+    FixedLearningScale,
+    check_initial_weights,
+    check_input_fits,
+)
 from sdt_neuro.backends.lava.local_wta import LocalWTA, race_winners
 from sdt_neuro.backends.lava.runner import LavaNetwork, check_samples
 from sdt_neuro.errors import ConfigError, ShapeError
@@ -231,7 +237,7 @@ def _graded_overwrite() -> Any:
 
 class FloatWindows:
     """What a float session sends per window (the sample and its rate) and reads back (stats
-    ``[rate, target, bias, offsets, average]``, as the neurons report them)."""
+    ``[rate, target, bias, offsets, average, input_peak]``, as the neurons report them)."""
 
     def encode(self, x: np.ndarray, lr: float) -> np.ndarray:
         return np.concatenate([x, [lr]])
@@ -242,7 +248,8 @@ class FloatWindows:
 
 class FixedWindows:
     """The same in integers: payloads ``2 round(127 x)`` and the stochastically rounded rate level
-    in; ``[counts, target, y2, H_int, average]`` back as ``[rate, target, y2, H, average]``."""
+    in; ``[counts, target, y2, H_int, average, input_peak]`` back as ``[rate, target, y2, H, average,
+    input_peak]``, refusing a window whose synaptic input left the 16-bit ``a_in`` (as the oracle does)."""
 
     def __init__(self, scale: FixedLearningScale, seed: int) -> None:
         self.scale = scale
@@ -252,6 +259,7 @@ class FixedWindows:
         return np.append(self.scale.payload(x), self.scale.rate_level(lr, self.levels)).astype(np.int32)
 
     def decode(self, stats: np.ndarray) -> np.ndarray:
+        check_input_fits(stats[-1])  # input_peak, the last of learning_process.STATS_ROWS
         out = np.asarray(stats, dtype=np.float64)
         out[0] /= self.scale.steps
         out[3] = self.scale.offsets_to_real(out[3])
@@ -265,7 +273,7 @@ class LavaLearningSession(LavaNetwork):
     :class:`~sdt_neuro.backends.lava.runner.LavaNetwork`)::
 
         with LavaLearningSession(w, b, rule, steps=8, windows=len(x)) as s:
-            stats = s.learn(x, lr=0.5)          # [n, 5, N]: rate, target, bias, offsets, average
+            stats = s.learn(x, lr=0.5)          # [n, 6, N]: rate, target, bias, offsets, average, input_peak
             w, b = s.weights, s.bias
     """
 
@@ -306,7 +314,7 @@ class LavaLearningSession(LavaNetwork):
         self._t_run = time.perf_counter()
 
     def step(self, x: np.ndarray, lr: float) -> np.ndarray:
-        """Present one sample with learning rate ``lr``; return its stats ``[5, N]``."""
+        """Present one sample with learning rate ``lr``; return its stats ``[6, N]`` (``STATS_ROWS``)."""
         x = check_samples(np.asarray(x).reshape(1, -1), self.graph.sizes[0])[0]
         if not (math.isfinite(lr) and lr >= 0):
             raise ConfigError(f"lr={lr} must be a finite learning rate >= 0")
@@ -329,14 +337,14 @@ class LavaLearningSession(LavaNetwork):
         return stats
 
     def learn(self, x: np.ndarray, lr: float | np.ndarray, progress: Any = None) -> np.ndarray:
-        """Learn from every sample of ``x`` ``[n, n_in]`` (``lr`` scalar or one per sample); stats ``[n, 5, N]``."""
+        """Learn from every sample of ``x`` ``[n, n_in]`` (``lr`` scalar or one per sample); stats ``[n, 6, N]``."""
         x = check_samples(x, self.graph.sizes[0])
         if len(x) != self.graph.windows - self.sent:
             raise ShapeError(f"this session expects {self.graph.windows - self.sent} more samples, got {len(x)}")
         lrs = np.broadcast_to(np.asarray(lr, dtype=np.float64), (len(x),))
         if not (np.isfinite(lrs).all() and (lrs >= 0).all()):  # before any sample is sent
             raise ConfigError(f"lr must hold finite learning rates >= 0, got values from {lrs.min()} to {lrs.max()}")
-        out = np.zeros((len(x), 5, self.graph.sizes[1]))
+        out = np.zeros((len(x), *self.graph.output.stats_out.shape))
         for i in range(len(x)):
             out[i] = self.step(x[i], float(lrs[i]))
             if progress is not None:

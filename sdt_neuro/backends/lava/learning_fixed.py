@@ -196,10 +196,15 @@ def input_current(scale: FixedLearningScale, w_int: np.ndarray, payload: np.ndar
     """The Dense's output per step: ``(W p) >> -weight_exp`` (16-bit; raises when it is not)."""
     a = np.asarray(w_int, np.int64) @ np.asarray(payload, np.int64)
     a = a << scale.weight_exp if scale.weight_exp >= 0 else a >> -scale.weight_exp
-    if np.abs(a).max(initial=0) > A_IN_MAX:
-        raise ConfigError(f"synaptic input {int(np.abs(a).max())} exceeds the 16-bit a_in (|a| <= {A_IN_MAX}); "
-                          f"lower weight_max")
+    check_input_fits(a)
     return a
+
+
+def check_input_fits(a: np.ndarray) -> None:
+    """Raise :class:`ConfigError` where a synaptic input leaves the LIF's 16-bit ``a_in``."""
+    peak = int(np.abs(np.asarray(a, np.int64)).max(initial=0))
+    if peak > A_IN_MAX:
+        raise ConfigError(f"synaptic input {peak} exceeds the 16-bit a_in (|a| <= {A_IN_MAX}); lower weight_max")
 
 
 def integrate(scale: FixedLearningScale, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -6,7 +6,7 @@ Graph (see ``learning.py`` for the host side and ``docs/lava.md`` for the timing
                                        |  --lr per window-->          |  a = W x      ^ bap, y1, y2, y3
                                        v                             v               |
                                                                WTAOutput (LearningLIF-derived IF neurons)
-                                                                     |--stats [5, N] per window--> host
+                                                                     |--stats [6, N] per window--> host
     PlasticDense --weights [N, n_in], once at the requested step--> host
 
 A window is ``P = T + 1`` steps: the input presents ``x`` for T steps, then one blank step, so that
@@ -56,7 +56,7 @@ from sdt_neuro.rule import WTARule
 from sdt_neuro.targets import kwta_target, sequential_homeostasis_step
 
 BUFFER_SIZE = 2
-STATS_ROWS = ("rate", "target", "bias", "offsets", "average")  # rows of the per-window stats message
+STATS_ROWS = ("rate", "target", "bias", "offsets", "average", "input_peak")  # rows of the per-window stats message
 
 
 class WindowInput(AbstractProcess):
@@ -241,6 +241,7 @@ class WTAOutputFloatBase(WindowSteps, LearningNeuronModelFloat, AbstractPyLifMod
         self.period = self.steps + 1
         self.rule = WTARule.from_dict(proc_params["rule"])
         self.no_spikes = np.zeros(proc_params["shape"], dtype=bool)
+        self.input_peak = np.zeros(proc_params["shape"])  # largest |a_in| of the window per neuron
         # Lava's float synapse evaluates y2 after decaying it over the epoch with y2_tau (2**16 - 1
         # for Loihi3F rules) and x1 with x1_tau: undo both so dw is exact.
         rule = proc_params["learning_rule"]
@@ -252,6 +253,8 @@ class WTAOutputFloatBase(WindowSteps, LearningNeuronModelFloat, AbstractPyLifMod
             self.u.fill(0)
             self.v.fill(0)
             self.counts.fill(0)
+            self.input_peak = np.zeros(self.counts.shape)
+        self.input_peak = np.maximum(self.input_peak, np.abs(a_in))
         self.subthr_dynamics(activation_in=a_in)  # u = a_in; v += u + bias (du = 1, dv = 0)
         spikes = self.v >= self.vth
         self.v[spikes] -= self.vth  # subtractive reset
@@ -282,7 +285,7 @@ class WTAOutputFloatBase(WindowSteps, LearningNeuronModelFloat, AbstractPyLifMod
         slope = (mean_input >= 0) & (mean_input <= 1)  # derivative of the hard-sigmoid
         third = lr * (2.0 / rate.size) * (target - rate) * slope
         self.bias_mant = self.bias_mant + third  # the neuron learns its own bias
-        self.stats_out.send(np.stack([rate, target, self.bias_mant, self.offsets, self.average]))
+        self.stats_out.send(np.stack([rate, target, self.bias_mant, self.offsets, self.average, self.input_peak]))
         return third
 
 
@@ -411,6 +414,7 @@ class WTAOutputFixedBase(WindowSteps, LearningNeuronModelFixed, AbstractPyLifMod
         self.steps = proc_params["steps"]
         self.period = self.steps + 1
         self.no_spikes = np.zeros(proc_params["shape"], dtype=bool)
+        self.input_peak = np.zeros(proc_params["shape"], np.int64)
 
     def integrate(self, a_in: np.ndarray, within: int) -> np.ndarray:
         """One counting step (``within``: 1..P in the window; the count restarts at 2); its spikes."""
@@ -420,6 +424,8 @@ class WTAOutputFixedBase(WindowSteps, LearningNeuronModelFixed, AbstractPyLifMod
             self.u.fill(0)
             self.v.fill(0)
             self.counts.fill(0)
+            self.input_peak = np.zeros(self.counts.shape, np.int64)
+        self.input_peak = np.maximum(self.input_peak, np.abs(a_in.astype(np.int64)))
         if not self.isbiasscaled:
             self.scale_bias()
         self.subthr_dynamics(activation_in=a_in)  # u = a_in << 6; v += u (du = 4095 + 1, dv = 0)
@@ -437,7 +443,7 @@ class WTAOutputFixedBase(WindowSteps, LearningNeuronModelFixed, AbstractPyLifMod
         chosen = None if winners is None else np.asarray(winners, np.int64)
         target, y2, self.offsets = decide(self.scale, self.counts, v, self.offsets, level, winners=chosen)
         self.average = target
-        self.stats_out.send(np.stack([self.counts, target, y2, self.offsets, target]))
+        self.stats_out.send(np.stack([self.counts, target, y2, self.offsets, target, self.input_peak]))
         return y2.astype(np.int32)
 
     def y2_message(self) -> np.ndarray:

@@ -47,6 +47,7 @@ def test_lava_update_equals_the_numpy_oracle_exactly() -> None:
         r = reference_window(w_ref, b_ref, x[i], h, a, RULE, 5, lrs[i])
         np.testing.assert_array_equal(stats[i, 0], r.rate)
         np.testing.assert_array_equal(stats[i, 1], r.target)
+        np.testing.assert_allclose(stats[i, 5], np.abs(w_ref @ x[i]), rtol=1e-12)  # the window's peak a_in
         w_ref, b_ref, h, a = r.weights, r.bias, r.offsets, r.average
     assert np.abs(w_lava - w).max() > 1e-3  # it did learn
     np.testing.assert_allclose(w_lava, w_ref, rtol=0, atol=1e-12)

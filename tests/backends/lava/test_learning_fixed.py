@@ -11,6 +11,7 @@ from sdt_neuro.backends.lava.learning_fixed import (
     check_initial_weights,
     engine_update,
     fixed_reference_window,
+    input_current,
     lava_random_streams,
     make_scale,
 )
@@ -49,6 +50,7 @@ def test_lava_fixed_point_learning_equals_the_integer_oracle_exactly() -> None:
         np.testing.assert_array_equal(stats[i, 0] * steps, r.counts)
         np.testing.assert_array_equal(stats[i, 1], r.target)
         np.testing.assert_array_equal(stats[i, 2], r.third)
+        np.testing.assert_array_equal(stats[i, 5], np.abs(input_current(scale, w_ref, scale.payload(x[i]))))
         thirds.append(r.third)
         w_ref, h_ref = r.weights, r.offsets
     assert (np.array(thirds) < 0).any() and (np.array(thirds) > 0).any()  # a signed factor reached the synapse
@@ -57,6 +59,20 @@ def test_lava_fixed_point_learning_equals_the_integer_oracle_exactly() -> None:
     np.testing.assert_array_equal(w_lava[:, :5], scale.quantize_layer(w, b)[:, :5])  # silent inputs kept
     np.testing.assert_allclose(offsets_lava, scale.offsets_to_real(h_ref))
     assert np.abs(session.bias - w_lava[:, -1] * scale.weight_scale).max() < 1e-15  # bias: the always-on weight
+
+
+def test_lava_refuses_a_window_whose_input_leaves_the_16_bit_a_in_as_the_oracle_does() -> None:
+    """Weights near a wide range's top on bright inputs: about 54 thresholds per step, > 2**15 - 1."""
+    pytest.importorskip("lava")
+    from sdt_neuro.backends.lava.learning import LavaLearningSession
+
+    scale = make_scale(RULE, 5, lr_max=0.5, weight_max=2.0)
+    w, b, x = np.full((10, 30), 1.8), np.full(10, 0.1), np.ones((2, 30))
+    with pytest.raises(ConfigError, match="16-bit a_in"):
+        fixed_reference_window(scale, scale.quantize_layer(w, b), scale.payload(x[0]), np.zeros(10, np.int64), 1, 0.5)
+    with pytest.raises(ConfigError, match="16-bit a_in"):  # noqa: PT012 - the session must stop on the way out
+        with LavaLearningSession(w, b, RULE, steps=5, windows=len(x), fixed=scale) as session:
+            session.learn(x, 0.5)
 
 
 def test_engine_rounds_stochastically_without_bias_and_saturates() -> None:
