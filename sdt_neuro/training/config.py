@@ -257,7 +257,7 @@ class TrainConfig:
 
     def _check_procedure(self) -> None:
         """Phases, read-out and losses that fit together and with the learner."""
-        from sdt_neuro.training.phases import stages, total_epochs
+        from sdt_neuro.training.phases import run_phases, total_epochs
 
         if self.procedure and self.epochs > total_epochs(self.procedure):
             raise ConfigError(f"epochs={self.epochs} but the procedure holds {total_epochs(self.procedure)} epochs")
@@ -271,34 +271,33 @@ class TrainConfig:
         if not 0 <= self.ce_label_smoothing < 1:
             raise ConfigError(f"ce_label_smoothing={self.ce_label_smoothing} must be in [0, 1)")
         slots: dict[str, str] = {}  # optimiser slot -> its kind: one optimiser per slot
-        for stage in stages(self):
-            for phase in stage.phases:
-                where = f"phase {phase.name!r}"
-                kind = phase.optimizer_kind or self.optimizer
-                if self.mode == "sequential" and phase.batch_size not in (None, 1):
-                    raise ConfigError(f"{where}: mode='sequential' needs batches of 1, got "
-                                      f"batch_size={phase.batch_size}")
-                if slots.setdefault(phase.optimizer, kind) != kind:
-                    raise ConfigError(f"{where}: optimiser slot {phase.optimizer!r} is a {slots[phase.optimizer]!r} "
-                                      f"optimiser in an earlier phase, here {kind!r}; name another slot")
-                if phase.optimizer == "main" and kind != self.optimizer:
-                    raise ConfigError(f"{where}: the 'main' optimiser is the run's {self.optimizer!r}; name "
-                                      f"another slot for a {kind!r} optimiser")
-                if phase.pool != "all" and self.semi_labels is None:
-                    raise ConfigError(f"{where} trains on the {phase.pool} pool: set semi_labels")
-                if phase.loss == "cross-entropy" and self.readout in MSE_READOUTS:
-                    raise ConfigError(f"{where}: loss='cross-entropy' needs readout='sigmoid' or 'softmax'")
-                if phase.loss == "output-cross-entropy" and (self.readout != "sigmoid" or self.algorithm != "bp"):
-                    raise ConfigError(f"{where}: loss='output-cross-entropy' needs BP with readout='sigmoid', got "
-                                      f"algorithm={self.algorithm!r}, readout={self.readout!r}")
-                if phase.loss != "mse" and self.wta_rule.dropout > 0:
-                    raise ConfigError(f"{where}: loss={phase.loss!r} takes no output dropout (the published "
-                                      f"read-outs have none), got rule dropout={self.wta_rule.dropout}")
-                if self.algorithm == "ep" and self.readout == "softmax" and phase.loss != "cross-entropy":
-                    raise ConfigError(f"{where}: EP with a softmax read-out learns with loss='cross-entropy'")
-                if self.algorithm == "ep" and self.readout != "softmax" and kind != "sgd":
-                    raise ConfigError(f"{where}: EP updates its weights itself (plain SGD) unless it has a "
-                                      f"softmax read-out; got optimizer {kind!r}")
+        for phase in run_phases(self):
+            where = f"phase {phase.name!r}"
+            kind = phase.optimizer_kind or self.optimizer
+            if self.mode == "sequential" and phase.batch_size not in (None, 1):
+                raise ConfigError(f"{where}: mode='sequential' needs batches of 1, got "
+                                  f"batch_size={phase.batch_size}")
+            if slots.setdefault(phase.optimizer, kind) != kind:
+                raise ConfigError(f"{where}: optimiser slot {phase.optimizer!r} is a {slots[phase.optimizer]!r} "
+                                  f"optimiser in an earlier phase, here {kind!r}; name another slot")
+            if phase.optimizer == "main" and kind != self.optimizer:
+                raise ConfigError(f"{where}: the 'main' optimiser is the run's {self.optimizer!r}; name "
+                                  f"another slot for a {kind!r} optimiser")
+            if phase.pool != "all" and self.semi_labels is None:
+                raise ConfigError(f"{where} trains on the {phase.pool} pool: set semi_labels")
+            if phase.loss == "cross-entropy" and self.readout in MSE_READOUTS:
+                raise ConfigError(f"{where}: loss='cross-entropy' needs readout='sigmoid' or 'softmax'")
+            if phase.loss == "output-cross-entropy" and (self.readout != "sigmoid" or self.algorithm != "bp"):
+                raise ConfigError(f"{where}: loss='output-cross-entropy' needs BP with readout='sigmoid', got "
+                                  f"algorithm={self.algorithm!r}, readout={self.readout!r}")
+            if phase.loss != "mse" and self.wta_rule.dropout > 0:
+                raise ConfigError(f"{where}: loss={phase.loss!r} takes no output dropout (the published "
+                                  f"read-outs have none), got rule dropout={self.wta_rule.dropout}")
+            if self.algorithm == "ep" and self.readout == "softmax" and phase.loss != "cross-entropy":
+                raise ConfigError(f"{where}: EP with a softmax read-out learns with loss='cross-entropy'")
+            if self.algorithm == "ep" and self.readout != "softmax" and kind != "sgd":
+                raise ConfigError(f"{where}: EP updates its weights itself (plain SGD) unless it has a "
+                                  f"softmax read-out; got optimizer {kind!r}")
 
     def _check_ep(self) -> None:
         if self.readout == "sigmoid":
