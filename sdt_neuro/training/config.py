@@ -218,6 +218,11 @@ class TrainConfig:
             raise ConfigError(f"rate_steps={self.rate_steps} must be an integer >= 1 and needs algorithm='bp'")
         if self.semi_labels is not None and self.semi_labels < rule.n_classes:
             raise ConfigError(f"semi_labels={self.semi_labels} must be >= n_classes={rule.n_classes}")
+        if self.semi_labels is not None and self.label_fraction != 1.0:
+            raise ConfigError(f"label_fraction={self.label_fraction} has no effect on a semi-supervised run: its "
+                              f"semi_labels={self.semi_labels} labelled images assign the neurons (change "
+                              f"semi_labels instead, or score another fraction with sdt-neuro evaluate "
+                              f"--label-fraction)")
         if self.semi_label_split not in ALLOCATIONS:
             raise ConfigError(f"semi_label_split={self.semi_label_split!r} must be one of {ALLOCATIONS}")
         if self.semi_pretrain_epochs < 0:

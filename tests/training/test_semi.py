@@ -155,6 +155,9 @@ def test_semi_config_validation():
         semi_config(semi_pretrain_epochs=-1)
     with pytest.raises(ConfigError, match="semi_unlabelled_lr_factor"):
         semi_config(semi_unlabelled_lr_factor=0.0)
+    with pytest.raises(ConfigError, match="label_fraction=0.5 has no effect"):  # was silently ignored
+        semi_config(label_fraction=0.5)
+    assert semi_config(label_fraction=1.0).label_fraction == 1.0
 
 
 def test_only_epochs_on_the_self_defined_target_are_checked_for_collapse(tmp_path):
