@@ -394,22 +394,29 @@ def apply_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> TrainCon
         base["lrs"] = tuple(lr * v / first for v in base["lrs"])
     base.update({k: v for k, v in overrides.items() if v is not None})
     config = TrainConfig.from_dict({**base, "rule": rule})
-    _check_overrides_reach_phases(config, lr=lr, batch_size=overrides.get("batch_size"))
+    _check_overrides_reach_phases(config, lr=lr, batch_size=overrides.get("batch_size"),
+                                  schedule_epochs=overrides.get("schedule_epochs"))
     return config
 
 
 def _check_overrides_reach_phases(config: TrainConfig, **given: Any) -> None:
     """Refuse ``lr`` or ``batch_size`` where a phase of the run sets its own (the published
-    semi-supervised procedures do): the phase would never read the config's value."""
+    semi-supervised procedures do), and ``schedule_epochs`` where no phase follows the run-wide
+    schedule: the phases would never read the config's value."""
     from sdt_neuro.training.phases import run_phases
 
     phases = run_phases(config)
+    edit = (f"edit them in a config file (sdt-neuro presets {config.preset or 'NAME'} > run.json, then "
+            "--config run.json)")
     for name, field in (("lr", "lrs"), ("batch_size", "batch_size")):
         own = [p.name for p in phases if getattr(p, field) is not None]
         if given.get(name) is not None and own:
             raise ConfigError(f"{name} (--{name.replace('_', '-')}): the phases {own} of this run set their own "
-                              f"{field}, which it would not change; edit them in a config file (sdt-neuro presets "
-                              f"{config.preset or 'NAME'} > run.json, then --config run.json)")
+                              f"{field}, which it would not change; {edit}")
+    if given.get("schedule_epochs") is not None and all(p.schedule["kind"] != "run" for p in phases):
+        own = {p.name: p.schedule["kind"] for p in phases}
+        raise ConfigError(f"schedule_epochs (--schedule-epochs): every phase of this run follows its own schedule "
+                          f"({own}), none the run-wide one it sets; {edit}")
 
 
 def preset_config(name: str, **overrides: Any) -> TrainConfig:

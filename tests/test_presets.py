@@ -55,3 +55,9 @@ def test_lr_and_batch_size_are_refused_where_the_phases_set_their_own():
             preset_config("semi-ep-600", **given)
     assert preset_config("semi-ep-600", epochs=3).epochs == 3  # what reaches the phases still goes through
     assert preset_config("bp-1layer", lr=4.0, batch_size=32).batch_size == 32
+
+
+def test_schedule_epochs_is_refused_where_no_phase_follows_the_run_wide_schedule():
+    with pytest.raises(ConfigError, match=r"schedule-epochs.*'unlabelled': 'linear'"):
+        preset_config("semi-ep-600", schedule_epochs=10)
+    assert preset_config("bp-1layer", schedule_epochs=10).schedule_epochs == 10  # its one phase follows it
