@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("presets", help="list the presets, or print one's configuration as JSON")
     pr.add_argument("name", nargs="?", help="a preset: print its configuration (a file for train --config)")
 
-    tr = sub.add_parser("train", help="train a network without labels")
+    tr = sub.add_parser("train", help="train a network: without labels, or semi-supervised (semi-* presets)")
     tr.add_argument("--preset", metavar="NAME", help="a preset (default bp-1layer; sdt-neuro presets lists them)")
     tr.add_argument("--config", metavar="FILE", help="start from a JSON configuration (sdt-neuro presets NAME, or a "
                                                      "run's config.json); flags override it")
