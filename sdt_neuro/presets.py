@@ -383,6 +383,7 @@ def apply_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> TrainCon
     ``lr`` scales every layer's rate so their ratio is kept; ``None`` values are ignored."""
     base = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
     overrides = dict(overrides)
+    gamma = overrides.get("gamma")
     rule = dict(base.pop("rule"))
     for key in RULE_FIELDS:
         if overrides.get(key) is not None:
@@ -395,14 +396,15 @@ def apply_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> TrainCon
     base.update({k: v for k, v in overrides.items() if v is not None})
     config = TrainConfig.from_dict({**base, "rule": rule})
     _check_overrides_reach_phases(config, lr=lr, batch_size=overrides.get("batch_size"),
-                                  schedule_epochs=overrides.get("schedule_epochs"))
+                                  schedule_epochs=overrides.get("schedule_epochs"), gamma=gamma)
     return config
 
 
 def _check_overrides_reach_phases(config: TrainConfig, **given: Any) -> None:
     """Refuse ``lr`` or ``batch_size`` where a phase of the run sets its own (the published
-    semi-supervised procedures do), and ``schedule_epochs`` where no phase follows the run-wide
-    schedule: the phases would never read the config's value."""
+    semi-supervised procedures do), ``schedule_epochs`` where no phase follows the run-wide
+    schedule, and ``gamma`` where every phase trains on labels (homeostasis never acts): the phases
+    would never read the config's value."""
     from sdt_neuro.training.phases import run_phases
 
     phases = run_phases(config)
@@ -417,6 +419,9 @@ def _check_overrides_reach_phases(config: TrainConfig, **given: Any) -> None:
         own = {p.name: p.schedule["kind"] for p in phases}
         raise ConfigError(f"schedule_epochs (--schedule-epochs): every phase of this run follows its own schedule "
                           f"({own}), none the run-wide one it sets; {edit}")
+    if given.get("gamma") is not None and all(p.labels for p in phases):
+        raise ConfigError(f"gamma (--gamma): every phase of this run trains on labels "
+                          f"({[p.name for p in phases]}), so homeostasis never acts and gamma changes nothing")
 
 
 def preset_config(name: str, **overrides: Any) -> TrainConfig:

@@ -61,3 +61,9 @@ def test_schedule_epochs_is_refused_where_no_phase_follows_the_run_wide_schedule
     with pytest.raises(ConfigError, match=r"schedule-epochs.*'unlabelled': 'linear'"):
         preset_config("semi-ep-600", schedule_epochs=10)
     assert preset_config("bp-1layer", schedule_epochs=10).schedule_epochs == 10  # its one phase follows it
+
+
+def test_gamma_is_refused_where_every_phase_trains_on_labels():
+    with pytest.raises(ConfigError, match=r"gamma \(--gamma\): every phase of this run trains on labels"):
+        preset_config("semi-ep-600-supervised", gamma=0.5)
+    assert preset_config("semi-ep-600", gamma=0.5).wta_rule.gamma == 0.5  # its unlabelled phase reads it
