@@ -90,7 +90,7 @@ def trained_model(args: argparse.Namespace, data: Any, out: Path) -> tuple[Any, 
     config = preset_config(preset, epochs=args.epochs, seed=args.seed, threads=args.threads)
     print(f"training {preset} (784-2000, k={config.wta_rule.k}, batch {config.batch_size}) for {config.epochs} "
           "epoch(s) without labels ...")
-    result = train(config, out_dir=out / "train", dataset=data, progress=True)
+    result = train(config, out_dir=out / "train", dataset=data, progress=True, overwrite=True)  # the job's own
     m = result.metrics[-1]
     print(f"  epoch {m['epoch']}: DA avg {m['test_da_average']:.4f}, "
           f"{sum(r['epoch_seconds'] for r in result.metrics):.0f} s of training and per-epoch scoring")

@@ -27,6 +27,10 @@ CONVERT_TARGETS = ("snntorch", "nir", "lava")
 DEFAULT_OUT = "runs/latest"  # scratch: each run started without --out replaces it
 
 
+SPIKING_EXTRA = ("backend", "steps", "encoding", "slope", "fixed_point", "race_steps", "race_floor", "race_ceiling",
+                 "weight_max")  # what a spiking backend writes into config.extra
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sdt-neuro",
@@ -79,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
                                   "replaces)")
     tr.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
     tr.add_argument("--overwrite", action="store_true",
-                    help="start afresh in an --out that holds a run (its checkpoint and records are replaced)")
+                    help="start afresh in an --out that holds a run (its checkpoint, records and page are replaced; "
+                         "other files there are named in a warning)")
     tr.add_argument("--no-progress", action="store_true", help="hide progress bars")
     tr.add_argument("--backend", default=None, choices=TRAIN_BACKENDS,
                     help="where the network is trained (default ann, the PyTorch reference; with --resume, the "
@@ -144,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch", type=int, default=None, help="samples side by side (Lava)")
     ev.add_argument("--data-root")
     ev.add_argument("--seed", type=int, default=None,
-                    help="seed of the labelled subset with --label-fraction (default: the run's)")
+                    help="seed of the labelled subset with --label-fraction (default: the run's) and of the "
+                         "spiking backends' Bernoulli input spikes (default 0)")
     ev.add_argument("--json", dest="json_path", help="write the result to this JSON file")
     return parser
 
@@ -205,13 +211,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.preset = args.preset or "bp-1layer"
         config = preset_config(args.preset, **overrides)
     if args.backend is None:  # a resumed run keeps the backend it trained on
-        args.backend = (config.extra.get("backend") if args.resume else None) or "ann"
+        args.backend = (_run_backend(own, config) if args.resume else None) or "ann"
+    if args.backend == "ann":
+        config = _ann_config(config, args.config)
     if args.resume and args.overwrite:
         raise ConfigError("--resume continues the run in --out and --overwrite replaces it: give one of them")
     if args.out and (out / "checkpoint.pt").is_file() and not (args.resume or args.overwrite):
         again = "continue it with --resume, " if args.backend != "lava" else ""
         raise ConfigError(f"{out} holds a run (checkpoint.pt): {again}choose another --out, or pass --overwrite to "
                           "start afresh")
+    args.overwrite = args.overwrite or not args.out  # the default --out is scratch
     args.out = str(out)
     _check_backend_options(args)
     if args.backend != "ann":
@@ -225,7 +234,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _backend_module(args.backend).train_command(config, args)
     # --overwrite: the loop removes the old run once the data and settings have been checked
     result = train(config, out_dir=out, resume=args.resume, data_root=args.data_root,
-                   progress=False if args.no_progress else None)
+                   progress=False if args.no_progress else None, overwrite=args.overwrite)
     from sdt_neuro.records import epoch_line, scored, written
 
     if result.rank != 0:  # under torchrun only rank 0 reports
@@ -241,6 +250,27 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"linear probe: {result.metrics[-1]['test_linear_probe']:.4f}")
     print(f"wrote {written(out)}")
     return 0
+
+
+def _run_backend(own: Path, config: Any) -> str | None:
+    """The backend the run in ``own``'s folder trained on (its own ``config.json``), else ``config``'s."""
+    try:
+        return (json.loads(own.read_text()).get("extra") or {}).get("backend")
+    except (OSError, ValueError, AttributeError):
+        return config.extra.get("backend")
+
+
+def _ann_config(config: Any, source: str | None) -> Any:
+    """``config`` for the ANN trainer: a spiking run's ``config.json`` carries its backend's settings
+    (T, encoding, ...), which would make the ANN run's checkpoint read as a spiking one (its
+    conversion, its evaluation T); they are dropped, with a note."""
+    backend = config.extra.get("backend")
+    if backend in (None, "ann"):
+        return config
+    dropped = sorted(key for key in config.extra if key in SPIKING_EXTRA)
+    print(f"note: {source or 'the configuration'} comes from a --backend {backend} run; its spiking settings "
+          f"{dropped} are dropped for the ANN trainer", file=sys.stderr)
+    return config.replace(extra={k: v for k, v in config.extra.items() if k not in SPIKING_EXTRA})
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

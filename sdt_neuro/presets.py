@@ -391,6 +391,7 @@ def apply_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> TrainCon
         overrides.pop(key, None)
     lr = overrides.pop("lr", None)
     if lr is not None:
+        base.setdefault("lrs", TrainConfig.__dataclass_fields__["lrs"].default)
         first = base["lrs"][0]
         base["lrs"] = tuple(lr * v / first for v in base["lrs"])
     base.update({k: v for k, v in overrides.items() if v is not None})
@@ -444,8 +445,11 @@ def config_from_file(path: str, **overrides: Any) -> TrainConfig:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError as exc:
         raise ConfigError(f"config file {path} does not exist") from exc
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid JSON ({exc})") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid JSON ({exc}); give a run's config.json or what "
+                          "sdt-neuro presets NAME prints") from exc
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read ({exc.strerror or exc})") from exc
     if not isinstance(data, dict) or "rule" not in data:
         raise ConfigError(f"config file {path} must hold a JSON object with at least a 'rule' field")
     try:

@@ -95,6 +95,30 @@ def test_presets_list_and_config_files(tmp_path, capsys):
     (tmp_path / "broken.json").write_text("{")
     assert main(["train", "--config", str(tmp_path / "broken.json")]) == 2
     assert "not valid JSON" in capsys.readouterr().err
+    assert main(["train", "--config", str(tmp_path)]) == 2  # a folder, not its config.json
+    assert f"config file {tmp_path} cannot be read" in capsys.readouterr().err
+    (tmp_path / "checkpoint.pt").write_bytes(b"PK\x03\x04\xff\xfe")  # a checkpoint given for its config
+    assert main(["train", "--config", str(tmp_path / "checkpoint.pt")]) == 2
+    assert "is not valid JSON" in capsys.readouterr().err
+    (tmp_path / "minimal.json").write_text(json.dumps({"rule": config["rule"]}))  # every other field defaults
+    assert main(["train", "--config", str(tmp_path / "minimal.json"), "--lr", "4", "--epochs", "0"]) == 2
+    assert "epochs=0 must be >= 1" in capsys.readouterr().err  # --lr scaled the default rates; the checks ran
+
+
+def test_a_spiking_runs_config_trains_an_ann_that_reads_as_one(tmp_path, capsys):
+    from sdt_neuro.training.checkpoint import load_trained_model
+
+    assert main(["presets", "bp-2layer"]) == 0
+    config = json.loads(capsys.readouterr().out)
+    config.update(epochs=1, max_train_samples=200, max_test_samples=100, threads=1,
+                  extra={"backend": "snntorch", "steps": 16, "encoding": "bernoulli", "slope": 5.0})
+    (tmp_path / "snn.json").write_text(json.dumps(config))  # what a --backend snntorch run writes
+    out = tmp_path / "ann"
+    assert main(["train", "--config", str(tmp_path / "snn.json"), "--out", str(out), "--no-progress"]) == 0
+    assert "comes from a --backend snntorch run" in capsys.readouterr().err
+    saved, _, _ = load_trained_model(out / "checkpoint.pt")
+    assert saved.extra == {}  # converted with hidden-layer scaling, evaluated at the default T
+    assert json.loads((out / "config.json").read_text())["extra"] == {}
 
 
 def test_semi_supervised_runs_print_their_output_accuracy(tmp_path, capsys):

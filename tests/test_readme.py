@@ -20,6 +20,7 @@ def test_the_readme_has_the_tour_this_test_runs():
     blocks = python_blocks()
     assert len(blocks) == 2  # the core tour, then the spiking backends (a new block needs a look here)
     assert "from sdt_neuro.training import train" in blocks[0] and "compile_checkpoint" in blocks[1]
+    assert "d = target(y, m)" in blocks[0]  # the rule's dropout: the set point (1 - p) k / N needs the mask
 
 
 @pytest.mark.skipif(not os.environ.get("SDT_DATA_ROOT"), reason="the tour trains on MNIST and loads Fashion-MNIST")

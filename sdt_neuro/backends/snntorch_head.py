@@ -44,6 +44,7 @@ from sdt_neuro.backends.snntorch_sim import (
 from sdt_neuro.convert import (
     SpikingLayer,
     SpikingNetwork,
+    check_rates,
     checkpoint_network,
     evaluation_steps,
     network_from_options,
@@ -115,7 +116,9 @@ class SpikingLearner:
         self.state = HomeostasisState(rule, self.device)
 
     def rates(self, x: torch.Tensor) -> torch.Tensor:
-        """Output spike rates ``counts / T`` [batch, N] (differentiable)."""
+        """Output spike rates ``counts / T`` [batch, N] (differentiable) of inputs in [0, 1]."""
+        if not bool(torch.isfinite(x).all()) or x.numel() and (float(x.min()) < 0 or float(x.max()) > 1):
+            check_rates(x.detach().cpu().numpy())  # names what is wrong (NaN would give NaN gradients)
         rates = spike_counts(self.network, x, self.steps, self.encoding) / self.steps
         if rates.dim() != 2 or rates.shape[1] != self.rule.n_outputs:
             raise ShapeError(f"the network's output is {tuple(rates.shape)}, the rule expects "
@@ -316,7 +319,8 @@ def train_command(config: TrainConfig, args: Any) -> int:
              "slope": saved.get("slope", DEFAULT_SLOPE)}
     config = config.replace(extra=extra)
     result = train(config, out_dir=out, resume=args.resume, data_root=args.data_root,
-                   progress=False if args.no_progress else None, learner_factory=learner_for_config)
+                   progress=False if args.no_progress else None, learner_factory=learner_for_config,
+                   overwrite=getattr(args, "overwrite", False))
     for m in result.metrics:
         print(epoch_line(m, f"  (snnTorch, T={steps}, {encoding})"))
     print(f"wrote {written(out)}")
@@ -336,6 +340,8 @@ def convert_command(args: Any) -> int:
         raise ConfigError("--readout membrane needs subtractive reset, which nir.IF (reset to v_reset) cannot say, "
                           "so other NIR readers would run another network; export the count read-out to NIR, or "
                           "write a file only sdt-neuro reads with nir_io.write_nir(..., subtract_in_metadata=True)")
+    if args.target == "nir" and not args.path:  # before any work (conversion may load calibration images)
+        raise ConfigError("--to nir needs an output file: sdt-neuro convert CHECKPOINT --to nir FILE.nir")
     conv = convert_checkpoint(args.checkpoint, steps=args.steps, encoding=args.encoding,
                               data_root=args.data_root,
                               reset=getattr(args, "reset", None) or ("zero" if args.target == "nir" else "subtract"),
@@ -343,8 +349,6 @@ def convert_command(args: Any) -> int:
     if args.target == "nir":
         from sdt_neuro.backends import nir_io
 
-        if not args.path:
-            raise ConfigError("--to nir needs an output file: sdt-neuro convert CHECKPOINT --to nir FILE.nir")
         path = nir_io.write_nir(conv.spec, args.path, steps=conv.steps, encoding=conv.encoding)
     else:
         default = Path(args.checkpoint)

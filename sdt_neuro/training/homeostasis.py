@@ -51,7 +51,9 @@ class SelfDefinedTarget(nn.Module):
     label target when ``labels`` are given (homeostasis untouched), else the k-hot winners of
     ``y - H`` (masked like ``y``), and then one homeostasis step (in training mode only; in eval
     mode the state is read, never written). ``sequential=True`` uses the batch-1 rule with the
-    win average ``A``.
+    win average ``A``. With ``rule.dropout`` p > 0 the caller drops outputs (``y * m``, ``m`` from
+    :func:`~sdt_neuro.training.masks.output_dropout_mask`) and passes ``m``: the set point assumes
+    a fraction p of them dropped, so without it H drifts up by about gamma p k / N a step.
 
         d = k_hot(top_k(y - H)) * m;   H <- H + gamma * (mean_batch(d) - (1 - p) k / N)
     """

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,8 @@ from sdt_neuro.training.run_data import (
 from sdt_neuro.training.semi import labelled_indices, output_accuracy
 
 CHECKPOINT_NAME = "checkpoint.pt"
+RUN_FILES = (CHECKPOINT_NAME, "metrics.json", "index.html", "accuracy.png", "neurons.png", "receptive_fields.png",
+             "confusion_matrix.png")  # what a run writes; config.json is rewritten at its start
 EVAL_CHUNK = 2000
 
 
@@ -145,8 +148,11 @@ def train(
     progress: bool | None = None,
     plots: bool = True,
     learner_factory: LearnerFactory | None = None,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Train ``config`` from scratch, or continue the checkpoint in ``out_dir`` when ``resume``.
+    An ``out_dir`` holding a run is refused unless ``resume`` or ``overwrite`` (its run's files go
+    once the data and settings have passed their checks; other files there are named in a warning).
 
     Each epoch: train (a non-finite loss, output or weight stops the run with
     :class:`~sdt_neuro.errors.TrainingDiverged` before anything is written), evaluate DA on the
@@ -159,6 +165,9 @@ def train(
     out = Path(out_dir) if out_dir is not None else None
     if resume and out is None:
         raise ConfigError("resume needs an output directory holding checkpoint.pt")
+    if out is not None and not (resume or overwrite) and (out / CHECKPOINT_NAME).is_file():
+        raise ConfigError(f"{out} holds a run ({CHECKPOINT_NAME}): continue it with resume=True, or replace it with "
+                          "overwrite=True")
     show = sys.stderr.isatty() if progress is None else progress
     if config.threads is not None:
         torch.set_num_threads(config.threads)
@@ -187,8 +196,7 @@ def train(
 
         if write is not None:
             if ckpt is None:  # a fresh run replaces the folder's run, once everything before has been checked
-                for name in (CHECKPOINT_NAME, "metrics.json"):
-                    (write / name).unlink(missing_ok=True)
+                _clear_run(write)
             _write_json(write / "config.json", config.to_dict())  # a file train --config starts from
         learner = (learner_factory or make_learner)(config, device)
         step = SyncedSteps(learner, ranks)
@@ -307,6 +315,18 @@ def train(
         raise
     teardown(ranks)
     return result
+
+
+def _clear_run(out: Path) -> None:
+    """Remove the run in ``out`` (:data:`RUN_FILES`); where there was one, warn about what else of
+    its time stays beside the new one (a conversion, an evaluation)."""
+    replaced = [name for name in RUN_FILES if (out / name).is_file()]
+    for name in replaced:
+        (out / name).unlink()
+    stale = sorted(p.name for p in out.iterdir() if p.is_file() and p.name != "config.json") if replaced else []
+    if stale:
+        warnings.warn(f"{out}: {stale} stay from what was there before; they do not describe the new run",
+                      stacklevel=3)
 
 
 def _pictures(out: Path, learner: Learner, config: TrainConfig, metrics: list[dict[str, Any]], labelled: Any,

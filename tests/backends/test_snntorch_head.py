@@ -170,6 +170,16 @@ def test_learner_rejects_a_network_of_the_wrong_width_and_bad_settings():
         sh.SpikingLearner(network, rule, 4, opt).train_step(torch.rand(2, 16))
     with pytest.raises(ConfigError, match="steps=0"):
         sh.SpikingLearner(network, rule, 0, opt)
+    head = sh.wta_head(16, rule)
+    before = head[0].weight.detach().clone()
+    learner = sh.SpikingLearner(head, rule, 4, torch.optim.SGD(head.parameters(), lr=1.0))
+    nan = torch.rand(2, 16)
+    nan[0, 3] = float("nan")
+    with pytest.raises(ConfigError, match="1 NaN or infinite"):  # its surrogate gradient would be NaN
+        learner.train_step(nan)
+    with pytest.raises(ConfigError, match="divide 0-255 images by 255"):
+        sh.SpikingLearner(head, rule, 4, learner.optimizer, encoding="bernoulli").train_step(torch.rand(2, 16) * 255)
+    assert torch.equal(before, head[0].weight)
     with pytest.raises(ConfigError, match="encoding='poisson'"):
         sh.SpikingLearner(network, rule, 4, opt, encoding="poisson")
     with pytest.raises(ConfigError, match="readout='softmax'.*ANN backend"):
@@ -264,8 +274,8 @@ def test_cli_convert_to_snntorch_and_nir_and_errors(tmp_path, capsys):
     for a, b in zip(back.network.parameters(), conv.network.parameters()):  # the same float32 network
         assert torch.equal(a, b)
     capsys.readouterr()
-    assert main(["convert", ckpt, "--to", "nir"]) == 2
-    assert "needs an output file" in capsys.readouterr().err
+    assert main(["convert", str(tmp_path / "missing.pt"), "--to", "nir"]) == 2
+    assert "needs an output file" in capsys.readouterr().err  # said before the checkpoint is read
     assert main(["convert", str(tmp_path / "missing.pt"), "--to", "snntorch"]) == 2
     assert "does not exist" in capsys.readouterr().err
     with pytest.raises(CheckpointError, match="not a converted"):

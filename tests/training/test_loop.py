@@ -16,6 +16,22 @@ def small_config(**kw):
     return TrainConfig(**base)
 
 
+def test_a_folder_holding_a_run_is_refused_unless_resumed_or_overwritten(tmp_path):
+    data = synthetic_dataset()
+    train(small_config(epochs=1), out_dir=tmp_path, dataset=data, progress=False)
+    assert (tmp_path / "index.html").is_file()
+    before = (tmp_path / "checkpoint.pt").read_bytes()
+    with pytest.raises(ConfigError, match="holds a run.*overwrite=True"):
+        train(small_config(epochs=1, seed=6), out_dir=tmp_path, dataset=data, progress=False)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == before
+    (tmp_path / "net.nir").write_bytes(b"the old run's")
+    with pytest.warns(UserWarning, match=r"\['net.nir'\] stay from what was there before"):
+        train(small_config(epochs=1, seed=6), out_dir=tmp_path, dataset=data, progress=False, plots=False,
+              overwrite=True)
+    assert (tmp_path / "checkpoint.pt").read_bytes() != before
+    assert not (tmp_path / "index.html").exists() and not (tmp_path / "accuracy.png").exists()  # the old run's page
+
+
 def test_run_writes_metrics_checkpoint_and_plots(tmp_path):
     res = train(small_config(), out_dir=tmp_path, dataset=synthetic_dataset(), progress=False)
     records = json.loads((tmp_path / "metrics.json").read_text())

@@ -106,6 +106,8 @@ def convert_command(args: argparse.Namespace) -> int:
     from sdt_neuro.backends.lava.runner import LavaNetwork
     from sdt_neuro.training.checkpoint import load_trained_model
 
+    if args.path:
+        _npz_path(args.path)  # before the graph is built and compiled
     config, model, _ = load_trained_model(args.checkpoint)
     net = spiking_network(config, model, data_root=args.data_root, reset=getattr(args, "reset", None) or "subtract",
                           readout=getattr(args, "readout", None) or "count")
@@ -134,9 +136,11 @@ def convert_command(args: argparse.Namespace) -> int:
 
 
 def save_parameters(path: str | os.PathLike, net: Any, quantized: Any, steps: int, encoding: str) -> Path:
-    """Lava-ready NumPy parameters: float weights/biases per layer, plus fixed-point fields when given."""
+    """Lava-ready NumPy parameters: the neuron model (``reset``, ``readout``, ``v_init``), float
+    weights/biases per layer, plus fixed-point fields when given."""
     arrays: dict[str, np.ndarray] = {"sizes": np.asarray(net.sizes), "steps": np.asarray(steps),
-                                     "encoding": np.asarray(encoding)}
+                                     "encoding": np.asarray(encoding), "reset": np.asarray(net.reset),
+                                     "readout": np.asarray(net.readout), "v_init": np.asarray(net.v_init)}
     for i, layer in enumerate(net.layers):
         arrays[f"layer{i}_weight"] = layer.weight
         arrays[f"layer{i}_bias"] = layer.bias
@@ -146,10 +150,14 @@ def save_parameters(path: str | os.PathLike, net: Any, quantized: Any, steps: in
             arrays.update({f"layer{i}_weight_mant": q.weight_mant, f"layer{i}_weight_exp": np.asarray(q.weight_exp),
                            f"layer{i}_input_bits": np.asarray(q.input_bits), f"layer{i}_vth": np.asarray(q.vth),
                            f"layer{i}_bias_mant": q.bias_mant, f"layer{i}_bias_exp": q.bias_exp})
-    path = Path(path)
-    if path.suffix != ".npz":
-        raise ConfigError(f"output path {path} must end in .npz")
+    path = _npz_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, **arrays)
     return path
 
+
+def _npz_path(path: str | os.PathLike) -> Path:
+    """``path`` if it names an ``.npz`` file."""
+    if Path(path).suffix != ".npz":
+        raise ConfigError(f"output path {path} must end in .npz")
+    return Path(path)

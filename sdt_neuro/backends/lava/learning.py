@@ -566,7 +566,8 @@ def train_command(config: Any, args: Any) -> int:
     t0 = time.perf_counter()
     try:
         result = train(config, out_dir=out, data_root=args.data_root, dataset=data,
-                       progress=False if args.no_progress else None, learner_factory=factory)
+                       progress=False if args.no_progress else None, learner_factory=factory,
+                       overwrite=getattr(args, "overwrite", False))
     finally:
         for learner in learners:
             learner.close()

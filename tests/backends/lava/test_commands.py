@@ -68,7 +68,13 @@ def test_convert_command_prints_and_saves_parameters(tmp_path: Path, capsys: pyt
     saved = np.load(out)
     assert saved["layer0_weight_mant"].shape == (20, 784) and int(saved["layer0_input_bits"]) == 8
     assert np.abs(saved["layer0_weight_mant"]).max() <= 256
-    assert main(["convert", str(ckpt), "--to", "lava", str(tmp_path / "x.txt")]) == 2
+    assert (str(saved["reset"]), str(saved["readout"]), float(saved["v_init"])) == ("subtract", "count", 0.0)
+    zero = tmp_path / "zero.npz"
+    assert main(["convert", str(ckpt), "--to", "lava", str(zero), "--reset", "zero", "--steps", "8"]) == 0
+    assert str(np.load(zero)["reset"]) == "zero"  # the neuron model travels with the weights
+    capsys.readouterr()
+    assert main(["convert", str(tmp_path / "missing.pt"), "--to", "lava", str(tmp_path / "x.txt")]) == 2
+    assert "must end in .npz" in capsys.readouterr().err  # refused before the checkpoint is read
 
 
 def test_cli_evaluate_with_the_lava_backend(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
