@@ -210,10 +210,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         args.preset = args.preset or "bp-1layer"
         config = preset_config(args.preset, **overrides)
-    if args.backend is None:  # a resumed run keeps the backend it trained on
-        args.backend = (_run_backend(own, config) if args.resume else None) or "ann"
-    if args.backend == "ann":
-        config = _ann_config(config, args.config)
+    if args.resume:  # a resumed run keeps the backend it trained on
+        trained_on = _run_backend(own, config) or "ann"
+        if args.backend not in (None, trained_on):
+            raise ConfigError(f"--resume: the run in {out} trained with --backend {trained_on}; it cannot continue "
+                              f"with --backend {args.backend} (start a new run with another --out)")
+        args.backend = trained_on
+    args.backend = args.backend or "ann"
+    config = _for_backend(config, args.backend, args.config)
     if args.resume and args.overwrite:
         raise ConfigError("--resume continues the run in --out and --overwrite replaces it: give one of them")
     if args.out and (out / "checkpoint.pt").is_file() and not (args.resume or args.overwrite):
@@ -260,16 +264,17 @@ def _run_backend(own: Path, config: Any) -> str | None:
         return config.extra.get("backend")
 
 
-def _ann_config(config: Any, source: str | None) -> Any:
-    """``config`` for the ANN trainer: a spiking run's ``config.json`` carries its backend's settings
-    (T, encoding, ...), which would make the ANN run's checkpoint read as a spiking one (its
-    conversion, its evaluation T); they are dropped, with a note."""
-    backend = config.extra.get("backend")
-    if backend in (None, "ann"):
+def _for_backend(config: Any, backend: str, source: str | None) -> Any:
+    """``config`` for ``backend``'s trainer. A spiking run's ``config.json`` carries its backend's
+    settings (T, encoding, fixed point, ...); for another backend they are dropped, with a note (an
+    ANN run keeping them would read as a spiking one: its conversion, its evaluation T)."""
+    came_from = config.extra.get("backend")
+    if came_from in (None, "ann", backend):
         return config
     dropped = sorted(key for key in config.extra if key in SPIKING_EXTRA)
-    print(f"note: {source or 'the configuration'} comes from a --backend {backend} run; its spiking settings "
-          f"{dropped} are dropped for the ANN trainer", file=sys.stderr)
+    if os.environ.get("RANK", "0") == "0":
+        print(f"note: {source or 'the configuration'} comes from a --backend {came_from} run; its settings "
+              f"{dropped} are dropped for --backend {backend}", file=sys.stderr)
     return config.replace(extra={k: v for k, v in config.extra.items() if k not in SPIKING_EXTRA})
 
 

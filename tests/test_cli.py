@@ -28,9 +28,19 @@ def test_train_and_evaluate_end_to_end(tmp_path, capsys):
     assert "holds a run (checkpoint.pt): continue it with --resume" in capsys.readouterr().err
     assert (out / "checkpoint.pt").read_bytes() == before
     assert main([*again, "--resume", "--overwrite"]) == 2 and "give one of them" in capsys.readouterr().err
+    assert main([*again, "--resume", "--backend", "snntorch"]) == 2
+    assert "trained with --backend ann; it cannot continue with --backend snntorch" in capsys.readouterr().err
     refused = [*again, "--overwrite", "--dataset", str(tmp_path / "missing.npz")]
     assert main(refused) == 2 and (out / "checkpoint.pt").read_bytes() == before  # refused: the old run stays
     assert main([*again, "--overwrite"]) == 0
+
+
+def test_the_default_out_is_scratch_each_run_replaces(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    quick = ["train", "--preset", "bp-1layer", "--epochs", "1", "--train-samples", "100", "--test-samples", "100",
+             "--threads", "1", "--no-progress"]
+    assert main(quick) == 0 and main([*quick, "--seed", "1"]) == 0
+    assert json.loads((tmp_path / "runs" / "latest" / "config.json").read_text())["seed"] == 1
 
 
 def test_resume_alone_continues_the_runs_own_configuration_and_names_what_differs(tmp_path, capsys):

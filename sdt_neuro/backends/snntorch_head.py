@@ -117,8 +117,10 @@ class SpikingLearner:
 
     def rates(self, x: torch.Tensor) -> torch.Tensor:
         """Output spike rates ``counts / T`` [batch, N] (differentiable) of inputs in [0, 1]."""
-        if not bool(torch.isfinite(x).all()) or x.numel() and (float(x.min()) < 0 or float(x.max()) > 1):
-            check_rates(x.detach().cpu().numpy())  # names what is wrong (NaN would give NaN gradients)
+        if x.numel():
+            low, high = torch.stack(torch.aminmax(x.detach())).tolist()  # one pass, one device sync
+            if not (low >= 0 and high <= 1):  # NaN fails both (its gradients would be NaN)
+                check_rates(x.detach().float().cpu().numpy())  # names what is wrong
         rates = spike_counts(self.network, x, self.steps, self.encoding) / self.steps
         if rates.dim() != 2 or rates.shape[1] != self.rule.n_outputs:
             raise ShapeError(f"the network's output is {tuple(rates.shape)}, the rule expects "

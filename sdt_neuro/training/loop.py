@@ -194,10 +194,6 @@ def train(
                                   "began with (a different data set, or another numpy version's sampling)")
         train_x, train_y = train_split.x.to(device), train_split.y.to(device)
 
-        if write is not None:
-            if ckpt is None:  # a fresh run replaces the folder's run, once everything before has been checked
-                _clear_run(write)
-            _write_json(write / "config.json", config.to_dict())  # a file train --config starts from
         learner = (learner_factory or make_learner)(config, device)
         step = SyncedSteps(learner, ranks)
         if ranks.rank > 0:
@@ -223,6 +219,10 @@ def train(
         if ckpt is not None:
             for slot, state in ckpt.get("optimizers", {}).items():
                 optimizers[slot].load_state_dict(state)
+        if write is not None:
+            if ckpt is None:  # a fresh run replaces the folder's run, once everything before has been checked
+                _clear_run(write)
+            _write_json(write / "config.json", config.to_dict())  # a file train --config starts from
         epochs_bar = tqdm(range(start_epoch, config.epochs), desc="epochs", disable=not show,
                           initial=start_epoch, total=config.epochs)
         # whether an epoch so far trained on the self-defined target (only then can it collapse)

@@ -24,6 +24,14 @@ def test_a_folder_holding_a_run_is_refused_unless_resumed_or_overwritten(tmp_pat
     with pytest.raises(ConfigError, match="holds a run.*overwrite=True"):
         train(small_config(epochs=1, seed=6), out_dir=tmp_path, dataset=data, progress=False)
     assert (tmp_path / "checkpoint.pt").read_bytes() == before
+
+    def refused(config, device):
+        raise ConfigError("this learner refuses the configuration")
+
+    with pytest.raises(ConfigError, match="refuses"):  # a new run refused late still leaves the old one whole
+        train(small_config(epochs=1, seed=6), out_dir=tmp_path, dataset=data, progress=False, overwrite=True,
+              learner_factory=refused)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == before and (tmp_path / "index.html").is_file()
     (tmp_path / "net.nir").write_bytes(b"the old run's")
     with pytest.warns(UserWarning, match=r"\['net.nir'\] stay from what was there before"):
         train(small_config(epochs=1, seed=6), out_dir=tmp_path, dataset=data, progress=False, plots=False,
