@@ -311,7 +311,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if result.get("collapsed"):
         from sdt_neuro.evaluate import collapse_message
 
-        print(f"sdt-neuro: warning: {collapse_message(result['collapse_reasons'], args.checkpoint)}", file=sys.stderr)
+        message = collapse_message(result["collapse_reasons"], args.checkpoint, spiking=args.backend != "ann")
+        print(f"sdt-neuro: warning: {message}", file=sys.stderr)
     if args.json_path:
         from sdt_neuro.atomic import write_text
 

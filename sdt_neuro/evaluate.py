@@ -254,7 +254,7 @@ def neuron_usage(activity: np.ndarray, assignment: np.ndarray | None = None, k: 
     freq = wins / max(act.shape[0], 1)
     p = wins / max(wins.sum(), 1)
     nz = p[p > 0]
-    entropy = float(-(nz * np.log(nz)).sum() / np.log(n))
+    entropy = max(0.0, float(-(nz * np.log(nz)).sum() / np.log(n)))  # 0.0, not -0.0, when nothing won
     mean = freq.mean()
     return NeuronUsage(
         n_neurons=n,
@@ -277,23 +277,36 @@ COLLAPSE_CAUSES = ("usual causes: a learning rate so high that the outputs satur
                    "off), or k too large for the layer (--k)")
 
 
+SILENT_CAUSES = ("the spiking network fires too little to answer, which says nothing of the trained weights "
+                 "(score them with --backend ann): give it more time steps (--steps), start the membranes half "
+                 "way (--v-init 0.5), or read the output's charge (--readout membrane)")
+
+
 def collapse_reasons(unassigned: int, n_neurons: int, win_entropy_ratio: float, da_average: float,
-                     n_classes: int) -> list[str]:
+                     n_classes: int, silent: int = 0, samples: int = 0) -> list[str]:
     """Why the figures say the outputs collapsed (empty: they did not).
 
-    Collapsed means: more than half of the outputs are unassigned (never respond), the winners'
-    entropy is below half its maximum (a few outputs win everything), or DA-average is below
-    1.5 times chance (``1 / n_classes``).
+    Collapsed means: more than half of the outputs are unassigned (never respond), more than half
+    of the ``samples`` scored are ``silent`` (no assigned output responds; the winners' entropy
+    then describes the few that answered and is not judged), the winners' entropy is below half
+    its maximum (a few outputs win everything), or DA-average is below 1.5 times chance
+    (``1 / n_classes``).
     """
     reasons = []
     if unassigned > n_neurons / 2:
         reasons.append(f"unassigned_neurons={unassigned} of {n_neurons}: most outputs never respond")
-    if win_entropy_ratio < 0.5:
+    mostly_silent = samples > 0 and silent > samples / 2
+    if mostly_silent:
+        reasons.append(f"silent_samples={silent} of {samples}: no assigned output responds to most samples")
+    elif win_entropy_ratio < 0.5:
         reasons.append(f"win_entropy_ratio={win_entropy_ratio:.3f} < 0.5: a few outputs win nearly every sample")
     if da_average < 1.5 / n_classes:
         reasons.append(f"DA-average {da_average:.4f} is near chance ({1 / n_classes:.3f})")
     return reasons
 
 
-def collapse_message(reasons: list[str], where: str) -> str:
-    return f"{where}: the outputs collapsed ({'; '.join(reasons)}); {COLLAPSE_CAUSES}."
+def collapse_message(reasons: list[str], where: str, spiking: bool = False) -> str:
+    """The warning for ``reasons``; a ``spiking`` evaluation whose samples were mostly silent
+    names its own causes rather than training's."""
+    silent = spiking and any(r.startswith("silent_samples=") for r in reasons)
+    return f"{where}: the outputs collapsed ({'; '.join(reasons)}); {SILENT_CAUSES if silent else COLLAPSE_CAUSES}."

@@ -117,7 +117,8 @@ def score_activity(
         "confusion_matrix": confusion_matrix(test_labels, da.pred_average, n_classes).tolist(),
         "predictions": da.pred_average,
     }
-    reasons = collapse_reasons(usage.unassigned, usage.n_neurons, usage.win_entropy_ratio, da.average, n_classes)
+    reasons = collapse_reasons(usage.unassigned, usage.n_neurons, usage.win_entropy_ratio, da.average, n_classes,
+                               silent=da.silent, samples=int(test_activity.shape[0]))
     result["collapsed"] = bool(reasons)
     if reasons:
         result["collapse_reasons"] = reasons

@@ -194,6 +194,20 @@ def test_collapse_reasons_name_the_figure():
     assert "near chance" in collapse_reasons(0, 2000, 0.9, 0.1135, 10)[0]
 
 
+def test_a_silent_spiking_evaluation_is_told_apart_from_a_collapsed_training():
+    from sdt_neuro.evaluate import collapse_message, collapse_reasons
+    from sdt_neuro.scoring import score_activity
+
+    act, labels = hand_built()
+    out = score_activity(act, labels, np.zeros((40, act.shape[1])), np.zeros(40, int), n_classes=3, k=1)
+    assert out["neuron_usage"]["win_entropy_ratio"] == 0.0 and str(out["neuron_usage"]["win_entropy_ratio"]) == "0.0"
+    reasons = out["collapse_reasons"]
+    assert "silent_samples=40 of 40" in reasons[0] and not any("win_entropy" in r for r in reasons)
+    assert "--steps" in collapse_message(reasons, "run", spiking=True)  # the network's time, not its training
+    assert "--lr" in collapse_message(reasons, "run") and "--steps" not in collapse_message(reasons, "run")
+    assert collapse_reasons(0, 2000, 0.2, 0.9, 10, silent=10, samples=100)[0].startswith("win_entropy_ratio")
+
+
 def test_da_max_ties_favour_the_class_holding_more_tied_neurons():
     act, labels = hand_built()  # neurons 0, 1 -> class 0; 2, 3 -> class 1; 4 -> class 2
     tied = np.tile([[0.5, 0.5, 0.0, 0.0, 0.5, 0.0]], (3000, 1))  # two tied neurons of class 0, one of class 2

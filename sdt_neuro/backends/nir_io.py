@@ -100,7 +100,8 @@ def from_nir(graph: Any) -> tuple[SpikingNetwork, dict[str, Any]]:
 
     Raises :class:`ConfigError` for any other structure (no layer at all included), ``r != 1``,
     per-neuron thresholds, a non-zero ``v_reset`` or a ``dt`` other than one time step. A graph
-    without our format tag is read as the spec says, reset to zero, whatever else its metadata says.
+    without our format tag is read as the spec says (reset to zero, spike-count read-out, unit
+    scales), whatever else its metadata says; only its ``rule_json`` and ``meta_json`` are read.
     """
     nir = _nir()
     chain = _chain(graph)
@@ -115,26 +116,33 @@ def from_nir(graph: Any) -> tuple[SpikingNetwork, dict[str, Any]]:
                               "sdt-neuro reads nir.Affine + nir.IF chains only")
         layers.append(_layer(affine, neuron))
     meta = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in dict(graph.metadata or {}).items()}
-    if "dt" in meta and not np.isclose(float(np.asarray(meta["dt"])), 1.0):
+    if "dt" in meta and not np.isclose(_numbers(meta, "dt")[0], 1.0):
         raise ConfigError(f"the graph's metadata says dt={meta['dt']}; sdt-neuro runs one Euler step of dt = 1 "
                           "per time step (v[t] = v[t-1] + I[t])")
-    reset = "zero"  # nir.IF's meaning; only our own files may say otherwise
-    if meta.get("format") == FORMAT_TAG:
+    reset, readout, scales = "zero", "count", (1.0,) * (len(layers) + 1)  # nir.IF's meaning
+    if meta.get("format") == FORMAT_TAG:  # only our own files may say otherwise
         reset = meta.get("reset_mechanism", "zero")
         if reset not in RESETS:
             raise ConfigError(f"the graph's metadata says reset_mechanism={reset!r}, not one of {RESETS}")
-    spec = SpikingNetwork(
-        tuple(layers),
-        _json_field(meta, "rule_json"),
-        tuple(float(s) for s in np.atleast_1d(meta.get("scales", np.ones(len(layers) + 1)))),
-        _json_field(meta, "meta_json"),
-        reset=reset,
-        readout=str(meta.get("readout", "count")),
-    )
+        readout = str(meta.get("readout", "count"))
+        scales = _numbers(meta, "scales") if "scales" in meta else scales
+    spec = SpikingNetwork(tuple(layers), _json_field(meta, "rule_json"), scales, _json_field(meta, "meta_json"),
+                          reset=reset, readout=readout)
     for a, b in zip(layers[:-1], layers[1:]):
         if a.weight.shape[0] != b.weight.shape[1]:
             raise ShapeError(f"layer widths do not chain: {a.weight.shape} then {b.weight.shape}")
     return spec, meta
+
+
+def _numbers(meta: dict[str, Any], key: str) -> tuple[float, ...]:
+    """The number(s) a graph's metadata holds under ``key``, refused by name when they are not."""
+    try:
+        values = np.atleast_1d(np.asarray(meta[key], dtype=np.float64))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"the graph's metadata {key}={meta[key]!r} is not a number ({exc})") from exc
+    if values.ndim != 1 or not values.size or not np.isfinite(values).all():
+        raise ConfigError(f"the graph's metadata {key}={meta[key]!r} must hold finite numbers")
+    return tuple(float(v) for v in values)
 
 
 def _json_field(meta: dict[str, Any], key: str) -> dict[str, Any]:

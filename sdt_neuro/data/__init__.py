@@ -155,12 +155,13 @@ def load_user_data(path: Path) -> Dataset:
     if path.is_dir():
         arrays, classes = load_image_folder(path)
         n_classes: int | None = len(classes)
-    elif path.suffix == ".npz":
+    elif path.suffix.lower() == ".npz":
         arrays, _ = load_npz(path)
         n_classes = None
     else:
         raise ConfigError(f"{path} is neither an .npz file nor a folder of images")
-    x_train, y_train, x_test, y_test, n_classes = checked_splits(arrays, str(path), n_classes)
+    x_train, y_train, x_test, y_test, n_classes = checked_splits(arrays, str(path), n_classes,
+                                                                 announce=not path.is_dir())  # images: 8-bit
     return Dataset(str(path), Split(x_train, y_train), Split(x_test, y_test), source=str(path), n_classes=n_classes)
 
 
@@ -248,7 +249,8 @@ def stratified_indices(
     for c, n in zip(classes, per_class):
         members = np.flatnonzero(labels == c)
         if n > members.size:
-            raise ConfigError(f"class {c} has {members.size} samples, {n} requested")
+            raise ConfigError(f"class {c} has {members.size} samples, {n} requested (a balanced subset takes the "
+                              "same number from each class: ask for fewer, or give that class more images)")
         chosen.append(rng.choice(members, size=n, replace=False))
     return np.sort(np.concatenate(chosen))
 

@@ -37,8 +37,8 @@ def check_images(x: np.ndarray, name: str, announce: bool = True) -> torch.Tenso
     """Images as a float32 ``[n, C, H, W]`` tensor in [0, 1].
 
     Refused: an empty set, non-numeric values, NaN or inf, negative values, values above 255.
-    Values in 0-255 (any integer type, or a float array whose maximum exceeds 1) are divided by
-    255, announced on stderr unless ``announce`` is false.
+    Values in 0-255 (an array whose maximum exceeds 1) are divided by 255, announced on stderr
+    unless ``announce`` is false; integer arrays of 0s and 1s are binary pixels, kept (with a note).
     """
     x = np.asarray(x)
     if x.dtype == bool or not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
@@ -58,12 +58,14 @@ def check_images(x: np.ndarray, name: str, announce: bool = True) -> torch.Tenso
         raise DataError(f"{name} holds negative values (minimum {low:g}); pixel values must be in [0, 1] or 0-255")
     if high > 255:
         raise DataError(f"{name} holds values up to {high:g}; pixel values must be in [0, 1] or 0-255")
-    scale = np.issubdtype(x.dtype, np.integer) or high > 1
     out = torch.from_numpy(np.ascontiguousarray(x)).to(torch.float32)
-    if scale:
+    if high > 1:
         out = out.div_(255.0)
         if announce:
             print(f"note: {name} holds values in 0-{high:g}; divided by 255 to [0, 1]", file=sys.stderr)
+    elif np.issubdtype(x.dtype, np.integer):  # 8-bit images this dark do not occur: binary pixels
+        print(f"note: {name} holds {x.dtype} values 0-{high:g}: read as binary pixels in [0, 1] (not divided by "
+              "255)", file=sys.stderr)
     return out
 
 

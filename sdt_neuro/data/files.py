@@ -156,4 +156,10 @@ def checked_splits(arrays: dict[str, np.ndarray | None], name: str, n_classes: i
     check_same_shape(x_train, x_test, name)
     y_train = check_labels(arrays["y_train"], x_train.shape[0], f"{name}: y_train")
     y_test = check_labels(arrays["y_test"], x_test.shape[0], f"{name}: y_test")
+    if y_train.numel() and int(y_train.min()) >= 0 and y_test.numel() and int(y_test.min()) >= 0:
+        unseen = np.setdiff1d(y_test.numpy(), y_train.numpy())
+        if unseen.size:  # no output neuron can be assigned to them: their test images all count as wrong
+            print(f"note: {name}: test classes {unseen[:10].tolist()}{' ...' if unseen.size > 10 else ''} have no "
+                  "training image, so no output can be assigned to them and their test images all count as wrong",
+                  file=sys.stderr)
     return x_train, y_train, x_test, y_test, n_classes or count_classes(y_train, y_test, name=name)

@@ -126,6 +126,12 @@ def test_only_our_own_metadata_can_say_subtract_and_dt_must_be_one_step():
     with pytest.raises(ConfigError, match="dt=0.001"):
         nir_io.from_nir(graph(dt=0.001))
     assert nir_io.from_nir(graph(dt=1.0))[0].layers[0].weight.shape == (3, 4)
+    with pytest.raises(ConfigError, match="dt='abc' is not a number"):
+        nir_io.from_nir(graph(dt="abc"))
+    assert nir_io.from_nir(graph(readout="membrane", scales="x"))[0].readout == "count"  # a foreign file: the spec
+    with pytest.raises(ConfigError, match="scales='x' is not a number"):
+        nir_io.from_nir(graph(format=nir_io.FORMAT_TAG, scales="x"))
+
 
 
 def test_a_file_the_reader_would_refuse_is_not_written(tmp_path):

@@ -38,6 +38,9 @@ def test_0_255_values_are_scaled_and_announced(capsys):
     assert floats.flatten().tolist() == pytest.approx([0.0, 0.5])
     unit = check_images(np.array([[[0.0, 0.5]]]), "x")
     assert unit.flatten().tolist() == [0.0, 0.5] and "divided" not in capsys.readouterr().err
+    binary = check_images(np.array([[[0, 1], [1, 0]]], dtype=np.uint8), "x_train")  # binarised MNIST, as uint8
+    assert binary.flatten().tolist() == [0.0, 1.0, 1.0, 0.0]  # not 1/255: pixels the network could not see
+    assert "read as binary pixels in [0, 1] (not divided by 255)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("x, message", [

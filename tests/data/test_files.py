@@ -24,6 +24,16 @@ def test_npz_loads_as_a_dataset(tmp_path):
     assert ds.train.y.tolist() == arrays["y_train"].tolist() and ds.train.labelled
 
 
+def test_npz_suffix_in_capitals_and_test_classes_without_training_images(tmp_path, capsys):
+    arrays = _arrays()
+    arrays["y_test"] = np.arange(10) % 4  # class 3 is only in the test split
+    np.savez(tmp_path / "MINE.npz", **arrays)
+    (tmp_path / "MINE.npz").rename(tmp_path / "MINE.NPZ")
+    ds = load_dataset(str(tmp_path / "MINE.NPZ"))
+    assert ds.n_classes == 4
+    assert "test classes [3] have no training image" in capsys.readouterr().err
+
+
 def test_npz_relative_to_the_data_root_and_without_training_labels(tmp_path):
     arrays = _arrays(shape=(6, 6, 3))
     del arrays["y_train"]
@@ -86,10 +96,11 @@ def _write_images(root, split, classes, size=(8, 6), mode="L", n=3):
             img.save(folder / f"{i}.png")
 
 
-def test_image_folder(tmp_path):
+def test_image_folder(tmp_path, capsys):
     _write_images(tmp_path, "train", ["cat", "dog", "eel"])
     _write_images(tmp_path, "test", ["cat", "eel"])
     ds = load_dataset(str(tmp_path))
+    assert "divided by 255" not in capsys.readouterr().err  # images are 8-bit: nothing to announce
     assert ds.n_classes == 3 and ds.input_shape == (1, 6, 8)  # (C, H, W) of 8x6 images
     assert sorted(set(ds.test.y.tolist())) == [0, 2]  # "eel" keeps the index it has in train
     assert float(ds.train.x[3, 0, 0, 0]) == pytest.approx(40 / 255)  # first "dog" image
