@@ -116,7 +116,7 @@ def from_nir(graph: Any) -> tuple[SpikingNetwork, dict[str, Any]]:
                               "sdt-neuro reads nir.Affine + nir.IF chains only")
         layers.append(_layer(affine, neuron))
     meta = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in dict(graph.metadata or {}).items()}
-    if "dt" in meta and not np.isclose(_numbers(meta, "dt")[0], 1.0):
+    if "dt" in meta and (len(dt := _numbers(meta, "dt")) != 1 or not np.isclose(dt[0], 1.0)):
         raise ConfigError(f"the graph's metadata says dt={meta['dt']}; sdt-neuro runs one Euler step of dt = 1 "
                           "per time step (v[t] = v[t-1] + I[t])")
     reset, readout, scales = "zero", "count", (1.0,) * (len(layers) + 1)  # nir.IF's meaning
@@ -140,7 +140,7 @@ def _numbers(meta: dict[str, Any], key: str) -> tuple[float, ...]:
         values = np.atleast_1d(np.asarray(meta[key], dtype=np.float64))
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"the graph's metadata {key}={meta[key]!r} is not a number ({exc})") from exc
-    if values.ndim != 1 or not values.size or not np.isfinite(values).all():
+    if values.ndim != 1 or not np.isfinite(values).all():
         raise ConfigError(f"the graph's metadata {key}={meta[key]!r} must hold finite numbers")
     return tuple(float(v) for v in values)
 

@@ -128,6 +128,8 @@ def test_only_our_own_metadata_can_say_subtract_and_dt_must_be_one_step():
     assert nir_io.from_nir(graph(dt=1.0))[0].layers[0].weight.shape == (3, 4)
     with pytest.raises(ConfigError, match="dt='abc' is not a number"):
         nir_io.from_nir(graph(dt="abc"))
+    with pytest.raises(ConfigError, match="dt=\\[\\]"):
+        nir_io.from_nir(graph(dt=[]))
     assert nir_io.from_nir(graph(readout="membrane", scales="x"))[0].readout == "count"  # a foreign file: the spec
     with pytest.raises(ConfigError, match="scales='x' is not a number"):
         nir_io.from_nir(graph(format=nir_io.FORMAT_TAG, scales="x"))
