@@ -20,8 +20,10 @@ from sdt_neuro.atomic import write_text
 from sdt_neuro.data import Dataset, iterate_batches, load_dataset
 from sdt_neuro.errors import CheckpointError, ConfigError, NonFiniteError
 from sdt_neuro.evaluate import direct_association, neuron_usage
+from sdt_neuro.gallery import PROTOTYPES_PNG, WEIGHTS_PNG
 from sdt_neuro.probe import linear_probe
 from sdt_neuro.records import headline, scored
+from sdt_neuro.report import REPORT_NAME
 from sdt_neuro.rule import WTARule
 from sdt_neuro.training.bp import BPLearner
 from sdt_neuro.training.checkpoint import (
@@ -57,8 +59,11 @@ from sdt_neuro.training.run_data import (
 from sdt_neuro.training.semi import labelled_indices, output_accuracy
 
 CHECKPOINT_NAME = "checkpoint.pt"
-RUN_FILES = (CHECKPOINT_NAME, "metrics.json", "index.html", "accuracy.png", "neurons.png", "receptive_fields.png",
-             "confusion_matrix.png")  # what a run writes; config.json is rewritten at its start
+METRICS_NAME = "metrics.json"
+ACCURACY_PNG = "accuracy.png"
+CONFUSION_PNG = "confusion_matrix.png"
+RUN_FILES = (CHECKPOINT_NAME, METRICS_NAME, REPORT_NAME, ACCURACY_PNG, PROTOTYPES_PNG, WEIGHTS_PNG,
+             CONFUSION_PNG)  # what a run writes; config.json is rewritten at its start
 EVAL_CHUNK = 2000
 
 
@@ -298,7 +303,7 @@ def train(
                 save_checkpoint(write / CHECKPOINT_NAME,
                                 _payload(learner, config, epoch + 1, metrics, shuffle, labelled, optimizers,
                                          data.source))
-                _write_json(write / "metrics.json", metrics)
+                _write_json(write / METRICS_NAME, metrics)
 
         result = TrainResult(config, learner, data, metrics, out, ranks.rank)
         if config.probe and metrics and scored:
@@ -307,7 +312,7 @@ def train(
                 save_checkpoint(write / CHECKPOINT_NAME,
                                 _payload(learner, config, config.epochs, metrics, shuffle, labelled, optimizers,
                                          data.source))
-                _write_json(write / "metrics.json", metrics)
+                _write_json(write / METRICS_NAME, metrics)
         if write is not None and plots and metrics and scored:
             _pictures(write, learner, config, metrics, train_split.subset(label_idx), test_split)
     except BaseException:
@@ -338,7 +343,7 @@ def _pictures(out: Path, learner: Learner, config: TrainConfig, metrics: list[di
     from sdt_neuro.plots import plot_accuracy_curve, plot_confusion_matrix
     from sdt_neuro.report import table_html, write_report
 
-    plot_accuracy_curve(metrics, out / "accuracy.png")
+    plot_accuracy_curve(metrics, out / ACCURACY_PNG)
     shown = test.subset(np.arange(min(len(test), 10000)))
     act = compute_activity(learner, config, shown.x)
     label_act = compute_activity(learner, config, labelled.x)
@@ -347,17 +352,17 @@ def _pictures(out: Path, learner: Learner, config: TrainConfig, metrics: list[di
     da = direct_association(label_act, labelled.y.numpy(), act, shown.y.numpy(), n_classes,
                             signed=config.signed_output)
     neuron_gallery(out, shown.x.numpy(), act, da.assignment, weights, signed=config.signed_output)
-    plot_confusion_matrix(confusion_matrix(shown.y.numpy(), da.pred_average, n_classes), out / "confusion_matrix.png",
+    plot_confusion_matrix(confusion_matrix(shown.y.numpy(), da.pred_average, n_classes), out / CONFUSION_PNG,
                           title=f"ANN, {len(shown)} test images, DA average {da.average:.3f}")
     metrics = scored(metrics)
     columns = ["epoch", *(k for k in ("phase", "val_da_average", "val_accuracy", "test_da_average", "test_da_max",
                                       "test_accuracy", "unassigned_neurons", "epoch_seconds") if k in metrics[-1])]
     write_report(out, f"{config.preset or 'run'}: {'-'.join(map(str, config.sizes))} on {config.dataset}",
                  [("Epochs", table_html(metrics, columns))],
-                 [(out / "accuracy.png", "DA against epoch"),
-                  (out / "neurons.png", "mean image of the test images each output neuron wins, with its class"),
-                  (out / "receptive_fields.png", "what training changed in those neurons' input weights"),
-                  (out / "confusion_matrix.png", "confusion matrix (DA average)")],
+                 [(out / ACCURACY_PNG, "DA against epoch"),
+                  (out / PROTOTYPES_PNG, "mean image of the test images each output neuron wins, with its class"),
+                  (out / WEIGHTS_PNG, "what training changed in those neurons' input weights"),
+                  (out / CONFUSION_PNG, "confusion matrix (DA average)")],
                  [f"{len(labelled)} labelled training images assign the neurons; figures on {len(shown)} test images."])
 
 
