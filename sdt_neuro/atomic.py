@@ -21,6 +21,13 @@ def fsync_directory(folder: Path) -> None:
         os.close(fd)
 
 
+def file_mode() -> int:
+    """The mode a plainly created file gets under the process's umask (``mkstemp`` gives 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically; its folder is created where missing."""
     path = Path(path)

@@ -15,8 +15,8 @@ from typing import Any
 
 from sdt_neuro.convert import READOUTS, RESETS
 from sdt_neuro.data import DATASETS
-from sdt_neuro.errors import ConfigError, SdtError
-from sdt_neuro.presets import DESCRIPTIONS, PRESETS, config_from_file, preset_config
+from sdt_neuro.errors import CheckpointError, ConfigError, SdtError
+from sdt_neuro.presets import DESCRIPTIONS, PRESETS, apply_overrides, config_from_file, preset_config
 
 READOUT_HELP = ("spiking backends: read the output layer by its spike counts (default) or by its integrated charge, "
                 "count plus final membrane (membrane: exact for the output layer, subtractive reset only)")
@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"the data set (default: the preset's): one of {', '.join(DATASETS)} under the data "
                          "root, an .npz file (x_train, y_train, x_test, y_test) or a folder with train/<class>/ "
                          "and test/<class>/ images")
-    tr.add_argument("--epochs", type=int)
+    tr.add_argument("--epochs", type=int,
+                    help="epochs to train (default: the preset's); the run-wide rate decay spans --schedule-epochs "
+                         "where the preset sets it, else these epochs")
     tr.add_argument("--schedule-epochs", type=int,
                     help="horizon of the linear rate decay (default: the preset's)")
     tr.add_argument("--batch-size", type=int)
@@ -203,10 +205,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     out = Path(args.out or DEFAULT_OUT)
     own = out / "config.json"  # --resume alone continues the run's own configuration
+    stored = None
+    if args.resume and args.backend != "lava":  # (the Lava learner refuses --resume itself)
+        stored = _resumable_config(out, own, given=bool(args.config or args.preset))
     if args.resume and not (args.config or args.preset) and own.is_file():
         args.config = str(own)
     if args.config:
         config = config_from_file(args.config, **overrides)
+    elif stored is not None:
+        config = apply_overrides(stored, overrides)
     else:
         args.preset = args.preset or "bp-1layer"
         config = preset_config(args.preset, **overrides)
@@ -254,6 +261,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"linear probe: {result.metrics[-1]['test_linear_probe']:.4f}")
     print(f"wrote {written(out)}")
     return 0
+
+
+def _resumable_config(out: Path, own: Path, given: bool) -> dict[str, Any] | None:
+    """For ``--resume``: refuse at once an ``out`` without a readable training checkpoint (before any
+    data loads), and return the checkpoint's configuration where neither ``--config``/``--preset``
+    nor the run's own ``config.json`` gives one."""
+    from sdt_neuro.training.checkpoint import load_resumable
+
+    if not (out / "checkpoint.pt").is_file():
+        raise CheckpointError(f"--resume: {out} holds no checkpoint.pt (is --out the folder of the run to continue?)")
+    if given or own.is_file():
+        return None
+    saved, _ = load_resumable(out / "checkpoint.pt")
+    if os.environ.get("RANK", "0") == "0":
+        print(f"note: {own} is missing; the run continues with the configuration its checkpoint holds",
+              file=sys.stderr)
+    return saved.to_dict()
 
 
 def _run_backend(own: Path, config: Any) -> str | None:

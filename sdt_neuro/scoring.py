@@ -173,7 +173,10 @@ def labelled_reference(checkpoint: str | os.PathLike, data_root: str | os.PathLi
         if config.semi_labels is not None and len(label_idx) > config.semi_labels:
             provenance["warning"] = (f"the run was trained with {config.semi_labels} labels; this evaluation "
                                      f"assigns neurons with {len(label_idx)}")
-    if trained_on is not None and trained_on != data.source:  # e.g. trained on the bundled sample, scored on MNIST
+    fingerprint = raw.get("data_fingerprint")  # the same data wherever it lies; older checkpoints: its place
+    other = (fingerprint != data.fingerprint() if fingerprint is not None
+             else trained_on is not None and trained_on != data.source)
+    if other:  # e.g. trained on the bundled sample, scored on MNIST
         provenance["data_warning"] = (f"the run trained on images from {trained_on}; this evaluation reads "
                                       f"{data.source} (its training split and labelled subset are drawn from those)")
         print(f"note: {provenance['data_warning']}", file=sys.stderr)

@@ -54,6 +54,12 @@ def test_resume_alone_continues_the_runs_own_configuration_and_names_what_differ
     assert main(["train", "--resume", "--preset", "bp-1layer", "--out", str(out), "--epochs", "3"]) == 2
     err = capsys.readouterr().err
     assert "preset: 'bp-fast' in the run, 'bp-1layer' now" in err and "Saved:" not in err
+    (out / "config.json").unlink()  # lost: the checkpoint's own configuration takes its place
+    assert main(["train", "--resume", "--out", str(out), "--epochs", "3", "--no-progress"]) == 0
+    assert "the run continues with the configuration its checkpoint holds" in capsys.readouterr().err
+    assert [r["epoch"] for r in json.loads((out / "metrics.json").read_text())] == [1, 2, 3]
+    assert main(["train", "--resume", "--out", str(tmp_path / "typo"), "--epochs", "3"]) == 2
+    assert "typo holds no checkpoint.pt (is --out the folder" in capsys.readouterr().err
 
 
 def test_train_init_gain_override_reaches_the_checkpoint(tmp_path):

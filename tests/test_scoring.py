@@ -35,8 +35,10 @@ def test_scoring_on_images_from_elsewhere_than_training_says_so(tmp_path, capsys
                       lrs=(2.0,), epochs=1, threads=1)
     train(cfg, out_dir=tmp_path, dataset=data, progress=False, plots=False)
     assert "data_warning" not in evaluate_checkpoint(tmp_path, dataset=data)["labels"]
-    moved = dataclasses.replace(data, source="/elsewhere")  # e.g. trained on the bundled sample, scored on MNIST
-    labels = evaluate_checkpoint(tmp_path, dataset=moved)["labels"]
+    moved = dataclasses.replace(data, source="/elsewhere")  # the same data in another place: nothing to say
+    assert "data_warning" not in evaluate_checkpoint(tmp_path, dataset=moved)["labels"]
+    other = dataclasses.replace(synthetic_dataset(n_train=240), source="/elsewhere")  # e.g. the bundled sample
+    labels = evaluate_checkpoint(tmp_path, dataset=other)["labels"]
     assert labels["data_warning"].startswith("the run trained on images from synthetic; this evaluation reads "
                                              "/elsewhere")
     assert "note: the run trained on images from synthetic" in capsys.readouterr().err

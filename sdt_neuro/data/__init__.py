@@ -10,6 +10,7 @@ fetched, MNIST falls back (loudly) to a small real sample shipped inside the pac
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from collections.abc import Iterator
@@ -70,6 +71,15 @@ class Dataset:
     def input_shape(self) -> tuple[int, int, int]:
         """``(C, H, W)`` of one image."""
         return tuple(int(d) for d in self.train.x.shape[1:])  # type: ignore[return-value]
+
+    def fingerprint(self) -> str:
+        """A short digest of the data (sizes, image shape, every label in order), the same wherever the
+        files lie and whichever image decoder read them: a checkpoint holds it, so ``--resume``
+        refuses other data."""
+        digest = hashlib.sha1(f"{len(self.train)}/{len(self.test)}/{self.n_classes}/{self.input_shape}".encode())
+        for split in (self.train, self.test):
+            digest.update(split.y.cpu().numpy().astype("<i8").tobytes())
+        return digest.hexdigest()[:16]
 
 
 def default_cache_root() -> Path:

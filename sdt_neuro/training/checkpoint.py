@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from sdt_neuro.atomic import fsync_directory
+from sdt_neuro.atomic import file_mode, fsync_directory
 from sdt_neuro.errors import CheckpointError
 
 FORMAT = "sdt-neuro-checkpoint"
@@ -27,19 +27,24 @@ RESUME_REQUIRED = ("optimizer", "homeostasis", "rng", "metrics")
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
     """Write ``payload`` (plus format tags) to ``path`` atomically: temp file, fsync, rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = {"format": FORMAT, "version": VERSION, **payload}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
         with os.fdopen(fd, "wb") as fh:
             torch.save(data, fh)
             fh.flush()
             os.fsync(fh.fileno())  # on disk before the rename makes it the checkpoint
+        os.chmod(tmp, file_mode())  # readable as the run's other files are, not mkstemp's 0600
         os.replace(tmp, path)
         fsync_directory(path.parent)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as exc:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):  # disk full, no permission, a folder in the way
+            kept = " (the previous checkpoint there is kept)" if path.is_file() else ""
+            raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}{kept}") from exc
         raise
     return path
 

@@ -16,6 +16,7 @@ identity and the loop runs as it always has.
   inside :class:`~sdt_neuro.training.homeostasis.SelfDefinedTarget`.
 * **Randomness.** Rank r seeds torch with ``seed + r`` (rank 0 draws what a one-process run
   draws), so dropout masks differ between ranks; the sign of EP's beta then differs too.
+* **Data** is read by rank 0 first, then by the others (a download happens once).
 * **Evaluation** is sharded and gathered (:meth:`Ranks.gather_rows`); every rank computes the
   same figures. Only rank 0 writes metrics, checkpoints and plots (:attr:`Ranks.main`).
 * **Resume** works with another world size: the checkpoint holds rank 0's state and the global
@@ -51,6 +52,20 @@ class Ranks:
     @property
     def active(self) -> bool:
         return self.world > 1
+
+    def main_first(self, load: Callable[[], Any]) -> Any:
+        """``load()`` on rank 0 before the other ranks (a data set is downloaded once, not by every
+        rank at once into the same folder)."""
+        if not self.active:
+            return load()
+        import torch.distributed as dist
+
+        if self.main:
+            value = load()
+            dist.barrier()
+            return value
+        dist.barrier()
+        return load()
 
     def shard(self, idx: torch.Tensor) -> torch.Tensor:
         """This rank's share of a global batch of indices (contiguous, sizes differ by at most one)."""
@@ -96,9 +111,9 @@ def setup(device: torch.device) -> Ranks:
         return Ranks(dist.get_rank(), dist.get_world_size())
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return Ranks()
-    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if device.type == "cuda":
+    if device.type == "cuda":  # before the group: NCCL binds each rank's communicator to the current GPU
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return Ranks(dist.get_rank(), dist.get_world_size(), owned=True)
 
 

@@ -181,12 +181,14 @@ def train(
     try:
         write = out if ranks.main else None  # every rank reads a checkpoint; only rank 0 writes
 
-        data = dataset or load_dataset(config.dataset, data_root)
-        config = fit_to_data(config, data)
         ckpt = None
-        if resume:
+        if resume:  # the checkpoint first: a missing or damaged one is refused before any data loads
             assert out is not None
             saved, ckpt = load_resumable(out / CHECKPOINT_NAME)
+        data = dataset or ranks.main_first(lambda: load_dataset(config.dataset, data_root))
+        config = fit_to_data(config, data)
+        if ckpt is not None:
+            check_same_data(ckpt, data, out)
             config = resumed_config(saved, config, int(ckpt["epoch"]), out, warn=ranks.main)
         val_split = validation_split(config, data)
         train_split, test_split = training_split(config, data), evaluation_split(config, data)
@@ -227,6 +229,8 @@ def train(
         if write is not None:
             if ckpt is None:  # a fresh run replaces the folder's run, once everything before has been checked
                 _clear_run(write)
+            else:  # the records as the checkpoint holds them (a crash between the two writes left them behind)
+                _write_json(write / METRICS_NAME, metrics)
             _write_json(write / "config.json", config.to_dict())  # a file train --config starts from
         epochs_bar = tqdm(range(start_epoch, config.epochs), desc="epochs", disable=not show,
                           initial=start_epoch, total=config.epochs)
@@ -301,8 +305,7 @@ def train(
                 epochs_bar.set_postfix(da=f"{headline(record)['da_average']:.4f}", loss=f"{record['train_loss']:.4f}")
             if write is not None:  # the checkpoint first: metrics.json never lists an epoch it does not hold
                 save_checkpoint(write / CHECKPOINT_NAME,
-                                _payload(learner, config, epoch + 1, metrics, shuffle, labelled, optimizers,
-                                         data.source))
+                                _payload(learner, config, epoch + 1, metrics, shuffle, labelled, optimizers, data))
                 _write_json(write / METRICS_NAME, metrics)
 
         result = TrainResult(config, learner, data, metrics, out, ranks.rank)
@@ -310,8 +313,7 @@ def train(
             metrics[-1].update(probe_accuracies(learner, config, train_split, test_split, ranks))
             if write is not None:
                 save_checkpoint(write / CHECKPOINT_NAME,
-                                _payload(learner, config, config.epochs, metrics, shuffle, labelled, optimizers,
-                                         data.source))
+                                _payload(learner, config, config.epochs, metrics, shuffle, labelled, optimizers, data))
                 _write_json(write / METRICS_NAME, metrics)
         if write is not None and plots and metrics and scored:
             _pictures(write, learner, config, metrics, train_split.subset(label_idx), test_split)
@@ -427,11 +429,11 @@ def _evaluate_epoch(learner: Learner, config: TrainConfig, train_split: Any, eva
 
 def _payload(learner: Learner, config: TrainConfig, epoch: int, metrics: list, shuffle: torch.Generator,
              labelled: np.ndarray | None = None,
-             optimizers: dict[str, torch.optim.Optimizer] | None = None, data_source: str | None = None) -> dict:
+             optimizers: dict[str, torch.optim.Optimizer] | None = None, data: Dataset | None = None) -> dict:
     extra: dict[str, Any] = {} if labelled is None else {
         "labelled_indices": torch.as_tensor(labelled, dtype=torch.long)}
-    if data_source is not None:  # where the images came from (a folder, a file, the bundled sample)
-        extra["data_source"] = str(data_source)
+    if data is not None:  # where the images came from (a folder, a file, the bundled sample), and what they are
+        extra.update(data_source=str(data.source), data_fingerprint=data.fingerprint())
     optimizers = dict(optimizers or {"main": learner.optimizer})
     main = optimizers.pop("main")
     if optimizers:  # the phases' other optimisers ("optimizer" stays the main one's: older readers)
@@ -459,6 +461,22 @@ def phase_optimizers(learner: Learner, config: TrainConfig) -> dict[str, torch.o
         if phase.optimizer not in out:
             out[phase.optimizer] = build_optimizer(phase.optimizer_kind or config.optimizer, groups)
     return out
+
+
+def check_same_data(ckpt: dict[str, Any], data: Dataset, out: Path | None) -> None:
+    """Refuse to continue the run in ``out`` on other data than it began with: its checkpoint's
+    fingerprint (where the files lie may change), or, for checkpoints without one, the bundled
+    sample against real data."""
+    then = ckpt.get("data_source")
+    where = f" ({then})" if then else ""
+    fix = (f"pass the --data-root{where} it trained on" if then not in (None, "bundled-sample")
+           else "point --data-root at the data it trained on")
+    if "data_fingerprint" in ckpt:
+        if ckpt["data_fingerprint"] != data.fingerprint():
+            raise CheckpointError(f"--resume: the run in {out} trained on other data{where} than loaded now "
+                                  f"({data.source}): {fix}")
+    elif then is not None and (then == "bundled-sample") != (data.source == "bundled-sample"):
+        raise CheckpointError(f"--resume: the run in {out} trained on {then}, not on {data.source} loaded now: {fix}")
 
 
 def resumed_config(saved: TrainConfig, config: TrainConfig, trained: int, out: Path, warn: bool = True) -> TrainConfig:

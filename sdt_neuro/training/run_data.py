@@ -53,8 +53,15 @@ def _validation_indices(config: TrainConfig, data: Dataset) -> np.ndarray | None
     if config.val_samples >= n:
         raise ConfigError(f"val_samples={config.val_samples} must be smaller than the {n} training images "
                           f"of {data.name}")
+    classes = int(np.unique(data.train.y.numpy()).size)
+    if config.val_samples < classes:
+        raise ConfigError(f"val_samples={config.val_samples} (--val-samples) must be >= the {classes} classes of "
+                          f"{data.name} (at least one validation image per class), or unset for no validation split")
     # each class keeps a training image: a class of few images gives the rest, the others share the remainder
-    return stratified_indices(data.train.y, count=config.val_samples, seed=config.val_seed, leave=1)
+    try:
+        return stratified_indices(data.train.y, count=config.val_samples, seed=config.val_seed, leave=1)
+    except ConfigError as exc:
+        raise ConfigError(f"val_samples={config.val_samples} (--val-samples) does not fit {data.name}: {exc}") from exc
 
 
 def validation_split(config: TrainConfig, data: Dataset) -> Split | None:

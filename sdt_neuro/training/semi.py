@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from sdt_neuro.data import stratified_indices
+from sdt_neuro.errors import ConfigError
 from sdt_neuro.training.config import TrainConfig
 
 
@@ -22,8 +23,15 @@ def labelled_indices(config: TrainConfig, labels: torch.Tensor | np.ndarray) -> 
     """Indices of the labelled subset (sorted), or ``None`` for a purely unsupervised run."""
     if config.semi_labels is None:
         return None
-    return stratified_indices(labels, count=config.semi_labels, seed=split_seed(config),
-                              allocation=config.semi_label_split)
+    classes = int(np.unique(np.asarray(labels)).size)
+    if config.semi_labels < classes:
+        raise ConfigError(f"semi_labels={config.semi_labels} must be >= the {classes} classes of the training "
+                          "images (at least one labelled image per class)")
+    try:
+        return stratified_indices(labels, count=config.semi_labels, seed=split_seed(config),
+                                  allocation=config.semi_label_split)
+    except ConfigError as exc:
+        raise ConfigError(f"semi_labels={config.semi_labels}: {exc}") from exc
 
 
 def split_seed(config: TrainConfig) -> int:

@@ -217,3 +217,31 @@ def test_resume_with_another_world_size(tmp_path):
     assert [m["epoch"] for m in ranks[0]["metrics"]] == [1, 2, 3]
     for name, value in single.model.state_dict().items():
         torch.testing.assert_close(ranks[0]["model"][name], value, rtol=0, atol=1e-6)
+
+
+def test_a_gpu_rank_takes_its_device_before_it_joins_the_nccl_group(monkeypatch):
+    import torch.distributed as dist
+
+    from sdt_neuro.training.distributed import setup
+
+    calls = []
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda index: calls.append(("set_device", index)))
+    monkeypatch.setattr(dist, "init_process_group", lambda backend: calls.append(("group", backend)))
+    monkeypatch.setattr(dist, "get_rank", lambda: 1)
+    monkeypatch.setattr(dist, "get_world_size", lambda: 2)
+    ranks = setup(torch.device("cuda", 1))
+    assert calls == [("set_device", 1), ("group", "nccl")] and (ranks.rank, ranks.world) == (1, 2)
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_rank_zero_loads_the_data_before_the_others(monkeypatch, rank):
+    import torch.distributed as dist
+
+    calls = []
+    monkeypatch.setattr(dist, "barrier", lambda: calls.append("barrier"))
+    assert Ranks(rank, 2).main_first(lambda: calls.append("load") or "data") == "data"
+    assert calls == (["load", "barrier"] if rank == 0 else ["barrier", "load"])
+    assert Ranks().main_first(lambda: "alone") == "alone"

@@ -374,3 +374,49 @@ def test_a_run_that_fails_leaves_its_process_group_without_waiting_for_the_other
     assert calls == [False]
     train(small_config(epochs=1), dataset=synthetic_dataset(), progress=False, plots=False)
     assert calls == [False, True]
+
+
+def test_resume_refuses_other_data_but_not_the_same_data_moved(tmp_path):
+    import dataclasses
+
+    data = synthetic_dataset()
+    train(small_config(epochs=1), out_dir=tmp_path, dataset=data, progress=False, plots=False)
+    other = dataclasses.replace(synthetic_dataset(n_train=240), source="bundled-sample")  # e.g. a fallback
+    with pytest.raises(CheckpointError, match=r"other data \(synthetic\) than loaded now \(bundled-sample\)"):
+        train(small_config(epochs=2, schedule_epochs=1), out_dir=tmp_path, resume=True, dataset=other, progress=False)
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 1
+    moved = dataclasses.replace(data, source="/elsewhere")  # the same images read from another folder
+    res = train(small_config(epochs=2, schedule_epochs=1), out_dir=tmp_path, resume=True, dataset=moved,
+                progress=False, plots=False)
+    assert [m["epoch"] for m in res.metrics] == [1, 2]
+
+
+def test_resume_of_a_checkpoint_without_a_fingerprint_refuses_the_bundled_sample_for_real_data(tmp_path):
+    import dataclasses
+
+    data = synthetic_dataset()
+    train(small_config(epochs=1), out_dir=tmp_path, dataset=data, progress=False, plots=False)
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    del ckpt["data_fingerprint"]  # as written before fingerprints
+    torch.save(ckpt, tmp_path / "checkpoint.pt")
+    sample = dataclasses.replace(data, source="bundled-sample")
+    with pytest.raises(CheckpointError, match="trained on synthetic, not on bundled-sample"):
+        train(small_config(epochs=2, schedule_epochs=1), out_dir=tmp_path, resume=True, dataset=sample,
+              progress=False)
+
+
+def test_resume_reads_the_checkpoint_before_any_data(tmp_path, monkeypatch):
+    from sdt_neuro.training import loop
+
+    monkeypatch.setattr(loop, "load_dataset", lambda *a, **k: pytest.fail("data loaded before the checkpoint"))
+    with pytest.raises(CheckpointError, match="does not exist"):
+        train(small_config(), out_dir=tmp_path, resume=True, progress=False)
+
+
+def test_resume_of_a_finished_run_repairs_records_a_crash_left_behind(tmp_path):
+    data = synthetic_dataset()
+    train(small_config(epochs=2), out_dir=tmp_path, dataset=data, progress=False, plots=False)
+    records = json.loads((tmp_path / "metrics.json").read_text())
+    (tmp_path / "metrics.json").write_text(json.dumps(records[:1]))  # killed between the two writes
+    train(small_config(epochs=2), out_dir=tmp_path, resume=True, dataset=data, progress=False, plots=False)
+    assert json.loads((tmp_path / "metrics.json").read_text()) == records

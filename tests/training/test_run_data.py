@@ -51,7 +51,12 @@ def test_epochs_are_scored_on_validation_and_the_test_set_once(tmp_path):
 
 def test_bad_validation_sizes_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="at least one validation image per class"):
-        config(val_samples=3)
+        config(val_samples=0)
+    with pytest.raises(ConfigError, match=r"val_samples=3 \(--val-samples\) must be >= the 4 classes of synthetic"):
+        validation_split(config(val_samples=3), synthetic_dataset())
+    # a preset's config still says 10 classes before it meets the data: 6 fits four classes
+    ten = config(val_samples=6, rule={"n_outputs": 20, "k": 2, "gamma": 0.3, "n_classes": 10})
+    assert np.bincount(validation_split(ten, synthetic_dataset()).y.numpy()).tolist() == [2, 2, 1, 1]
     with pytest.raises(ConfigError, match="smaller than the 200 training images"):
         train(config(val_samples=200), dataset=synthetic_dataset(), progress=False, plots=False)
     train(config(val_samples=None, epochs=1), out_dir=tmp_path, dataset=synthetic_dataset(),
@@ -71,7 +76,8 @@ def test_a_validation_split_of_unbalanced_classes_takes_what_a_small_class_has_a
     val = validation_split(config(val_samples=40), small)  # 10 a class asked; class 3 has 5 images
     assert np.bincount(val.y.numpy()).tolist() == [12, 12, 12, 4]  # class 3 keeps one; the others share
     assert np.bincount(training_split(config(val_samples=40), small).y.numpy()).tolist() == [38, 38, 38, 1]
-    with pytest.raises(ConfigError, match=r"count=152 must be in \[4, 151\] \(1 image\(s\) of each class left out"):
+    with pytest.raises(ConfigError, match=r"val_samples=152 \(--val-samples\) does not fit small: count=152 must be "
+                                          r"in \[4, 151\] \(1 image\(s\) of each class left out"):
         validation_split(config(val_samples=152), small)
 
 

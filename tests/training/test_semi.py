@@ -150,7 +150,9 @@ def test_our_semi_presets_and_ablations():
 
 def test_semi_config_validation():
     with pytest.raises(ConfigError, match="semi_labels"):
-        semi_config(semi_labels=3)
+        semi_config(semi_labels=0)
+    with pytest.raises(ConfigError, match="semi_labels=3 must be >= the 4 classes of the training images"):
+        labelled_indices(semi_config(semi_labels=3), synthetic_dataset().train.y)
     with pytest.raises(ConfigError, match="semi_pretrain_epochs"):
         semi_config(semi_pretrain_epochs=-1)
     with pytest.raises(ConfigError, match="semi_unlabelled_lr_factor"):
