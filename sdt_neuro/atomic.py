@@ -22,9 +22,14 @@ def fsync_directory(folder: Path) -> None:
 
 
 def file_mode() -> int:
-    """The mode a plainly created file gets under the process's umask (``mkstemp`` gives 0600)."""
-    mask = os.umask(0)
-    os.umask(mask)
+    """The mode a plainly created file gets under the process's umask (``mkstemp`` gives 0600). Read
+    from ``/proc`` where it says so; else set and put back (a moment other threads could see)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            mask = next(int(line.split()[1], 8) for line in fh if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        mask = os.umask(0)
+        os.umask(mask)
     return 0o666 & ~mask
 
 

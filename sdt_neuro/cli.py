@@ -205,6 +205,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     out = Path(args.out or DEFAULT_OUT)
     own = out / "config.json"  # --resume alone continues the run's own configuration
+    if args.resume and args.overwrite:
+        raise ConfigError("--resume continues the run in --out and --overwrite replaces it: give one of them")
     stored = None
     if args.resume and args.backend != "lava":  # (the Lava learner refuses --resume itself)
         stored = _resumable_config(out, own, given=bool(args.config or args.preset))
@@ -225,8 +227,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.backend = trained_on
     args.backend = args.backend or "ann"
     config = _for_backend(config, args.backend, args.config)
-    if args.resume and args.overwrite:
-        raise ConfigError("--resume continues the run in --out and --overwrite replaces it: give one of them")
     if args.out and (out / "checkpoint.pt").is_file() and not (args.resume or args.overwrite):
         again = "continue it with --resume, " if args.backend != "lava" else ""
         raise ConfigError(f"{out} holds a run (checkpoint.pt): {again}choose another --out, or pass --overwrite to "

@@ -177,8 +177,9 @@ def labelled_reference(checkpoint: str | os.PathLike, data_root: str | os.PathLi
     other = (fingerprint != data.fingerprint() if fingerprint is not None
              else trained_on is not None and trained_on != data.source)
     if other:  # e.g. trained on the bundled sample, scored on MNIST
-        provenance["data_warning"] = (f"the run trained on images from {trained_on}; this evaluation reads "
-                                      f"{data.source} (its training split and labelled subset are drawn from those)")
+        reads = (f"the data at {data.source} has changed since the run trained on it" if trained_on == data.source
+                 else f"the run trained on images from {trained_on}; this evaluation reads {data.source}")
+        provenance["data_warning"] = f"{reads} (its training split and labelled subset are drawn from those)"
         print(f"note: {provenance['data_warning']}", file=sys.stderr)
     labelled = train.subset(label_idx)
     return LabelledReference(config, model, data, ann_activity(config, model, labelled.x), labelled.y.numpy(),

@@ -42,6 +42,9 @@ def test_scoring_on_images_from_elsewhere_than_training_says_so(tmp_path, capsys
     assert labels["data_warning"].startswith("the run trained on images from synthetic; this evaluation reads "
                                              "/elsewhere")
     assert "note: the run trained on images from synthetic" in capsys.readouterr().err
+    changed = synthetic_dataset(n_train=240)  # the same place, other images
+    assert evaluate_checkpoint(tmp_path, dataset=changed)["labels"]["data_warning"].startswith(
+        "the data at synthetic has changed since the run trained on it")
 
 
 def test_evaluate_uses_the_labels_the_run_used(tmp_path):

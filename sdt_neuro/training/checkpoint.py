@@ -36,15 +36,21 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
             torch.save(data, fh)
             fh.flush()
             os.fsync(fh.fileno())  # on disk before the rename makes it the checkpoint
-        os.chmod(tmp, file_mode())  # readable as the run's other files are, not mkstemp's 0600
+        try:
+            os.chmod(tmp, file_mode())  # readable as the run's other files are, not mkstemp's 0600
+        except OSError:  # a file system without modes keeps its own
+            pass
         os.replace(tmp, path)
         fsync_directory(path.parent)
     except BaseException as exc:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
-        if isinstance(exc, OSError):  # disk full, no permission, a folder in the way
+        # disk full, no permission, a folder in the way (torch.save reports a failed write as a RuntimeError)
+        if isinstance(exc, (OSError, RuntimeError)):
             kept = " (the previous checkpoint there is kept)" if path.is_file() else ""
-            raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}{kept}") from exc
+            cause = exc.__context__ if isinstance(exc.__context__, OSError) else exc  # the OSError under torch's
+            reason = getattr(cause, "strerror", None) or str(cause)
+            raise CheckpointError(f"cannot write checkpoint {path}: {reason}{kept}") from exc
         raise
     return path
 

@@ -187,9 +187,9 @@ def train(
             saved, ckpt = load_resumable(out / CHECKPOINT_NAME)
         data = dataset or ranks.main_first(lambda: load_dataset(config.dataset, data_root))
         config = fit_to_data(config, data)
-        if ckpt is not None:
-            check_same_data(ckpt, data, out)
+        if ckpt is not None:  # the settings first: a changed --dataset is named as such
             config = resumed_config(saved, config, int(ckpt["epoch"]), out, warn=ranks.main)
+            check_same_data(ckpt, data, out)
         val_split = validation_split(config, data)
         train_split, test_split = training_split(config, data), evaluation_split(config, data)
         scored = train_split.labelled  # DA assigns neurons with training labels: none, no per-epoch figures
@@ -468,15 +468,24 @@ def check_same_data(ckpt: dict[str, Any], data: Dataset, out: Path | None) -> No
     fingerprint (where the files lie may change), or, for checkpoints without one, the bundled
     sample against real data."""
     then = ckpt.get("data_source")
-    where = f" ({then})" if then else ""
-    fix = (f"pass the --data-root{where} it trained on" if then not in (None, "bundled-sample")
-           else "point --data-root at the data it trained on")
     if "data_fingerprint" in ckpt:
         if ckpt["data_fingerprint"] != data.fingerprint():
-            raise CheckpointError(f"--resume: the run in {out} trained on other data{where} than loaded now "
-                                  f"({data.source}): {fix}")
+            raise CheckpointError(f"--resume: the run in {out} {other_data(then, data.source)}")
     elif then is not None and (then == "bundled-sample") != (data.source == "bundled-sample"):
-        raise CheckpointError(f"--resume: the run in {out} trained on {then}, not on {data.source} loaded now: {fix}")
+        raise CheckpointError(f"--resume: the run in {out} {other_data(then, data.source)}")
+
+
+def other_data(then: str | None, now: str) -> str:
+    """What differs between the data a run trained on (``then``: its source) and the data loaded ``now``,
+    and what to do about it (the end of a sentence that begins with the run)."""
+    if then == now:
+        return f"trained on the data at {now}, which has changed since (other images or labels)"
+    if then == "bundled-sample":
+        return (f"trained on the bundled MNIST sample, not on {now} loaded now (the sample loads only where no "
+                "MNIST is found: start a new run on the full data)")
+    if then is None:
+        return f"trained on other data than {now} loaded now"
+    return f"trained on {then}, not on {now} loaded now: pass --data-root {then}"
 
 
 def resumed_config(saved: TrainConfig, config: TrainConfig, trained: int, out: Path, warn: bool = True) -> TrainConfig:

@@ -32,3 +32,25 @@ def test_a_checkpoint_that_cannot_be_written_is_a_clear_error_that_keeps_the_pre
     monkeypatch.undo()
     assert torch.load(tmp_path / "c.pt", weights_only=True)["x"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt", "in-the-way.pt"]  # no temporary file left
+
+
+def test_a_write_the_file_system_refuses_part_way_is_a_checkpoint_error(tmp_path):
+    """A real short write (the file-size limit, as a full disk): torch.save reports it as a RuntimeError."""
+    import subprocess
+    import sys
+
+    script = f"""
+import resource, signal, torch
+from sdt_neuro.errors import CheckpointError
+from sdt_neuro.training.checkpoint import save_checkpoint
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (65536, resource.RLIM_INFINITY))
+try:
+    save_checkpoint({str(tmp_path / "c.pt")!r}, {{"w": torch.zeros(100_000)}})
+except CheckpointError as exc:
+    print("refused:", exc)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"refused: cannot write checkpoint {tmp_path / 'c.pt'}: File too large")
+    assert list(tmp_path.iterdir()) == []  # no temporary file left

@@ -382,8 +382,14 @@ def test_resume_refuses_other_data_but_not_the_same_data_moved(tmp_path):
     data = synthetic_dataset()
     train(small_config(epochs=1), out_dir=tmp_path, dataset=data, progress=False, plots=False)
     other = dataclasses.replace(synthetic_dataset(n_train=240), source="bundled-sample")  # e.g. a fallback
-    with pytest.raises(CheckpointError, match=r"other data \(synthetic\) than loaded now \(bundled-sample\)"):
+    with pytest.raises(CheckpointError, match="trained on synthetic, not on bundled-sample loaded now"):
         train(small_config(epochs=2, schedule_epochs=1), out_dir=tmp_path, resume=True, dataset=other, progress=False)
+    changed = synthetic_dataset(n_train=240)  # the same place, other images
+    with pytest.raises(CheckpointError, match="trained on the data at synthetic, which has changed since"):
+        train(small_config(epochs=2, schedule_epochs=1), out_dir=tmp_path, resume=True, dataset=changed, progress=False)
+    with pytest.raises(CheckpointError, match="dataset: 'mnist' in the run, 'fashion-mnist' now"):  # named as such
+        train(small_config(epochs=2, schedule_epochs=1, dataset="fashion-mnist"), out_dir=tmp_path, resume=True,
+              dataset=changed, progress=False)
     assert load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 1
     moved = dataclasses.replace(data, source="/elsewhere")  # the same images read from another folder
     res = train(small_config(epochs=2, schedule_epochs=1), out_dir=tmp_path, resume=True, dataset=moved,
