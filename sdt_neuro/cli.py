@@ -1,4 +1,5 @@
-"""The ``sdt-neuro`` command: ``train`` and ``evaluate`` (backends add options lazily)."""
+"""The ``sdt-neuro`` command: ``presets``, ``train``, ``convert`` and ``evaluate`` (every option is
+declared here; a backend's framework is imported only when a command uses it)."""
 
 from __future__ import annotations
 
