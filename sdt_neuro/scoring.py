@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from sdt_neuro.convert import evaluation_steps
-from sdt_neuro.data import Dataset, load_dataset, stratified_indices
+from sdt_neuro.data import Dataset, changed_since, load_dataset, stratified_indices
 from sdt_neuro.errors import ConfigError, DataError
 from sdt_neuro.evaluate import (
     collapse_reasons,
@@ -158,7 +158,6 @@ def labelled_reference(checkpoint: str | os.PathLike, data_root: str | os.PathLi
 
     config, model, raw = load_trained_model(checkpoint)
     data = dataset or load_dataset(config.dataset, data_root)
-    trained_on = raw.get("data_source")
     train = training_split(config, data)
     if not train.labelled:
         raise DataError(f"{data.name}'s training images have no labels: scoring assigns each output neuron a class "
@@ -173,13 +172,10 @@ def labelled_reference(checkpoint: str | os.PathLike, data_root: str | os.PathLi
         if config.semi_labels is not None and len(label_idx) > config.semi_labels:
             provenance["warning"] = (f"the run was trained with {config.semi_labels} labels; this evaluation "
                                      f"assigns neurons with {len(label_idx)}")
-    fingerprint = raw.get("data_fingerprint")  # the same data wherever it lies; older checkpoints: its place
-    other = (fingerprint != data.fingerprint() if fingerprint is not None
-             else trained_on is not None and trained_on != data.source)
-    if other:  # e.g. trained on the bundled sample, scored on MNIST
-        reads = (f"the data at {data.source} has changed since the run trained on it" if trained_on == data.source
-                 else f"the run trained on images from {trained_on}; this evaluation reads {data.source}")
-        provenance["data_warning"] = f"{reads} (its training split and labelled subset are drawn from those)"
+    change = changed_since(raw.get("data_source"), raw.get("data_fingerprint"), data)
+    if change is not None:  # e.g. trained on the bundled sample, scored on MNIST
+        provenance["data_warning"] = (f"the run {change}; its training split and labelled subset are drawn "
+                                      "from the data loaded now")
         print(f"note: {provenance['data_warning']}", file=sys.stderr)
     labelled = train.subset(label_idx)
     return LabelledReference(config, model, data, ann_activity(config, model, labelled.x), labelled.y.numpy(),

@@ -39,12 +39,11 @@ def test_scoring_on_images_from_elsewhere_than_training_says_so(tmp_path, capsys
     assert "data_warning" not in evaluate_checkpoint(tmp_path, dataset=moved)["labels"]
     other = dataclasses.replace(synthetic_dataset(n_train=240), source="/elsewhere")  # e.g. the bundled sample
     labels = evaluate_checkpoint(tmp_path, dataset=other)["labels"]
-    assert labels["data_warning"].startswith("the run trained on images from synthetic; this evaluation reads "
-                                             "/elsewhere")
-    assert "note: the run trained on images from synthetic" in capsys.readouterr().err
+    assert labels["data_warning"].startswith("the run trained on synthetic, not on /elsewhere loaded now")
+    assert "note: the run trained on synthetic" in capsys.readouterr().err
     changed = synthetic_dataset(n_train=240)  # the same place, other images
     assert evaluate_checkpoint(tmp_path, dataset=changed)["labels"]["data_warning"].startswith(
-        "the data at synthetic has changed since the run trained on it")
+        "the run trained on the data at synthetic, which has changed since")
 
 
 def test_evaluate_uses_the_labels_the_run_used(tmp_path):

@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from sdt_neuro.errors import ConfigError, DataError
 DATASETS = tuple(NAMED_SETS)
 ENV_DATA_ROOT = "SDT_DATA_ROOT"
 ENV_OFFLINE = "SDT_OFFLINE"
+#: the ``source`` of the small MNIST sample shipped with the package
+SAMPLE_SOURCE = "bundled-sample"
 SAMPLE_FILE = "mnist_sample.npz"
 
 
@@ -72,14 +75,37 @@ class Dataset:
         """``(C, H, W)`` of one image."""
         return tuple(int(d) for d in self.train.x.shape[1:])  # type: ignore[return-value]
 
+    @cached_property
     def fingerprint(self) -> str:
         """A short digest of the data (sizes, image shape, every label in order), the same wherever the
         files lie and whichever image decoder read them: a checkpoint holds it, so ``--resume``
-        refuses other data."""
+        refuses other data (:func:`changed_since`). Computed once per data set."""
         digest = hashlib.sha1(f"{len(self.train)}/{len(self.test)}/{self.input_shape}".encode())
         for split in (self.train, self.test):
             digest.update(split.y.cpu().numpy().astype("<i8").tobytes())
         return digest.hexdigest()[:16]
+
+
+def changed_since(source: str | None, fingerprint: str | None, data: Dataset) -> str | None:
+    """How ``data`` differs from the data a run trained on (its checkpoint's ``data_source`` and
+    ``data_fingerprint``), as the end of a sentence that begins with "the run", or None where it is the
+    same data wherever it lies now. Checkpoints from before fingerprints tell only the bundled sample
+    from real data."""
+    if fingerprint is not None:
+        same = fingerprint == data.fingerprint
+    else:
+        same = source is None or (source == SAMPLE_SOURCE) == (data.source == SAMPLE_SOURCE)
+    if same:
+        return None
+    now = data.source
+    if source == now:
+        return f"trained on the data at {now}, which has changed since (other images or labels)"
+    if source == SAMPLE_SOURCE:
+        return (f"trained on the bundled MNIST sample, not on {now} loaded now (the sample loads only where no "
+                "MNIST is found)")
+    if source is None:
+        return f"trained on other data than {now} loaded now"
+    return f"trained on {source}, not on {now} loaded now (--data-root {source} reads it)"
 
 
 def default_cache_root() -> Path:
@@ -193,7 +219,7 @@ def load_bundled_sample(reason: str = "requested") -> Dataset:
         f"to full-MNIST results. Set {ENV_DATA_ROOT} or pass --data-root for the full set.",
         file=sys.stderr,
     )
-    return Dataset("mnist", train, test, source="bundled-sample")
+    return Dataset("mnist", train, test, source=SAMPLE_SOURCE)
 
 
 #: how :func:`stratified_indices` shares a subset among the classes

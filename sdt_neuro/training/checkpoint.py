@@ -42,17 +42,22 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
             pass
         os.replace(tmp, path)
         fsync_directory(path.parent)
-    except BaseException as exc:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        # disk full, no permission, a folder in the way (torch.save reports a failed write as a RuntimeError)
-        if isinstance(exc, (OSError, RuntimeError)):
-            kept = " (the previous checkpoint there is kept)" if path.is_file() else ""
-            cause = exc.__context__ if isinstance(exc.__context__, OSError) else exc  # the OSError under torch's
-            reason = getattr(cause, "strerror", None) or str(cause)
-            raise CheckpointError(f"cannot write checkpoint {path}: {reason}{kept}") from exc
+    except (OSError, RuntimeError) as exc:  # disk full, no permission, a folder in the way (torch: RuntimeError)
+        _remove(tmp)
+        kept = " (the previous checkpoint there is kept)" if path.is_file() else ""
+        cause = exc.__context__ if isinstance(exc.__context__, OSError) else exc  # the OSError under torch's
+        reason = getattr(cause, "strerror", None) or str(cause)
+        raise CheckpointError(f"cannot write checkpoint {path}: {reason}{kept}") from exc
+    except BaseException:  # Ctrl-C and the like: no half-written file left behind
+        _remove(tmp)
         raise
     return path
+
+
+def _remove(tmp: str | None) -> None:
+    """Delete the temporary file a failed write left, if any."""
+    if tmp is not None and os.path.exists(tmp):
+        os.unlink(tmp)
 
 
 def rng_states(shuffle: torch.Generator) -> dict[str, Any]:

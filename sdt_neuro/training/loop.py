@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from sdt_neuro.atomic import write_text
-from sdt_neuro.data import Dataset, iterate_batches, load_dataset
+from sdt_neuro.data import SAMPLE_SOURCE, Dataset, changed_since, iterate_batches, load_dataset
 from sdt_neuro.errors import CheckpointError, ConfigError, NonFiniteError
 from sdt_neuro.evaluate import direct_association, neuron_usage
 from sdt_neuro.gallery import PROTOTYPES_PNG, WEIGHTS_PNG
@@ -433,7 +433,7 @@ def _payload(learner: Learner, config: TrainConfig, epoch: int, metrics: list, s
     extra: dict[str, Any] = {} if labelled is None else {
         "labelled_indices": torch.as_tensor(labelled, dtype=torch.long)}
     if data is not None:  # where the images came from (a folder, a file, the bundled sample), and what they are
-        extra.update(data_source=str(data.source), data_fingerprint=data.fingerprint())
+        extra.update(data_source=str(data.source), data_fingerprint=data.fingerprint)
     optimizers = dict(optimizers or {"main": learner.optimizer})
     main = optimizers.pop("main")
     if optimizers:  # the phases' other optimisers ("optimizer" stays the main one's: older readers)
@@ -464,28 +464,12 @@ def phase_optimizers(learner: Learner, config: TrainConfig) -> dict[str, torch.o
 
 
 def check_same_data(ckpt: dict[str, Any], data: Dataset, out: Path | None) -> None:
-    """Refuse to continue the run in ``out`` on other data than it began with: its checkpoint's
-    fingerprint (where the files lie may change), or, for checkpoints without one, the bundled
-    sample against real data."""
-    then = ckpt.get("data_source")
-    if "data_fingerprint" in ckpt:
-        if ckpt["data_fingerprint"] != data.fingerprint():
-            raise CheckpointError(f"--resume: the run in {out} {other_data(then, data.source)}")
-    elif then is not None and (then == "bundled-sample") != (data.source == "bundled-sample"):
-        raise CheckpointError(f"--resume: the run in {out} {other_data(then, data.source)}")
-
-
-def other_data(then: str | None, now: str) -> str:
-    """What differs between the data a run trained on (``then``: its source) and the data loaded ``now``,
-    and what to do about it (the end of a sentence that begins with the run)."""
-    if then == now:
-        return f"trained on the data at {now}, which has changed since (other images or labels)"
-    if then == "bundled-sample":
-        return (f"trained on the bundled MNIST sample, not on {now} loaded now (the sample loads only where no "
-                "MNIST is found: start a new run on the full data)")
-    if then is None:
-        return f"trained on other data than {now} loaded now"
-    return f"trained on {then}, not on {now} loaded now: pass --data-root {then}"
+    """Refuse to continue the run in ``out`` on other data than it began with (:func:`changed_since`;
+    where the files lie may change)."""
+    change = changed_since(ckpt.get("data_source"), ckpt.get("data_fingerprint"), data)
+    if change is not None:
+        advice = "; start a new run for these data" if ckpt.get("data_source") == SAMPLE_SOURCE else ""
+        raise CheckpointError(f"--resume: the run in {out} {change}{advice}")
 
 
 def resumed_config(saved: TrainConfig, config: TrainConfig, trained: int, out: Path, warn: bool = True) -> TrainConfig:

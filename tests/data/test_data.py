@@ -142,3 +142,27 @@ def test_corrupt_idx_files_give_a_clear_data_error(tmp_path, damage, message):
     with pytest.raises(DataError, match=message) as info:
         load_dataset("mnist", tmp_path)
     assert "corrupt" in str(info.value) and "MNIST/raw" in str(info.value)
+
+
+def test_changed_since_tells_other_data_from_the_same_data_moved():
+    import dataclasses
+
+    from sdt_neuro.data import SAMPLE_SOURCE, changed_since
+    from tests.conftest import synthetic_dataset
+
+    data = synthetic_dataset()
+    then = data.fingerprint
+    assert changed_since("synthetic", then, data) is None
+    assert changed_since("/old/place", then, dataclasses.replace(data, source="/new/place")) is None
+    other = synthetic_dataset(n_train=240)
+    assert other.fingerprint != then
+    assert changed_since("synthetic", then, other).startswith("trained on the data at synthetic, which has changed")
+    assert changed_since("/old", then, dataclasses.replace(other, source="/new")) == (
+        "trained on /old, not on /new loaded now (--data-root /old reads it)")
+    assert "other data than" in changed_since(None, then, other)
+    # checkpoints from before fingerprints: only the bundled sample against real data is other data
+    assert changed_since("/old", None, dataclasses.replace(other, source="/new")) is None
+    sample = dataclasses.replace(other, source=SAMPLE_SOURCE)
+    assert changed_since(SAMPLE_SOURCE, None, sample) is None
+    assert changed_since(SAMPLE_SOURCE, None, data).startswith("trained on the bundled MNIST sample, not on synthetic")
+    assert changed_since("/old", None, sample).startswith("trained on /old, not on bundled-sample")

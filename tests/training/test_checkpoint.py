@@ -54,3 +54,17 @@ except CheckpointError as exc:
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"refused: cannot write checkpoint {tmp_path / 'c.pt'}: File too large")
     assert list(tmp_path.iterdir()) == []  # no temporary file left
+
+
+def test_an_interrupted_write_leaves_no_temporary_file_and_is_not_swallowed(tmp_path, monkeypatch):
+    save_checkpoint(tmp_path / "c.pt", {"x": 1})
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(tmp_path / "c.pt", {"x": 2})
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+    assert torch.load(tmp_path / "c.pt", weights_only=True)["x"] == 1
