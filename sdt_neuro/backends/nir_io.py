@@ -96,7 +96,8 @@ def write_nir(net: SpikingNetwork, path: str | os.PathLike, steps: int, encoding
 
 
 def from_nir(graph: Any) -> tuple[SpikingNetwork, dict[str, Any]]:
-    """``(network, metadata)`` from a chain ``Input -> (Affine -> IF)* -> Output``.
+    """``(network, metadata)`` from a chain ``Input -> (Affine -> IF)* -> Output`` (a ``Linear`` in place
+    of an ``Affine`` reads as one with zero bias, as snnTorch and Norse export a bias-free layer).
 
     Raises :class:`ConfigError` for any other structure (no layer at all included), ``r != 1``,
     per-neuron thresholds, a non-zero ``v_reset`` or a ``dt`` other than one time step. A graph
@@ -111,9 +112,9 @@ def from_nir(graph: Any) -> tuple[SpikingNetwork, dict[str, Any]]:
         raise ConfigError(f"expected alternating Affine and IF nodes, got {[type(n).__name__ for n in chain]}")
     layers = []
     for affine, neuron in zip(chain[::2], chain[1::2]):
-        if not isinstance(affine, nir.Affine) or not isinstance(neuron, nir.IF):
+        if not isinstance(affine, (nir.Affine, nir.Linear)) or not isinstance(neuron, nir.IF):
             raise ConfigError(f"expected Affine -> IF, got {type(affine).__name__} -> {type(neuron).__name__}; "
-                              "sdt-neuro reads nir.Affine + nir.IF chains only")
+                              "sdt-neuro reads chains of nir.Affine (or nir.Linear) + nir.IF only")
         layers.append(_layer(affine, neuron))
     meta = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in dict(graph.metadata or {}).items()}
     if "dt" in meta and (len(dt := _numbers(meta, "dt")) != 1 or not np.isclose(dt[0], 1.0)):
@@ -192,12 +193,13 @@ def _chain(graph: Any) -> list[Any]:
 
 
 def _layer(affine: Any, neuron: Any) -> SpikingLayer:
-    weight, bias = np.asarray(affine.weight), np.asarray(affine.bias)
-    thresholds = np.unique(np.asarray(neuron.v_threshold))
+    """One layer from an ``Affine`` (or a bias-free ``Linear``: bias 0) and the ``IF`` after it."""
+    weight = np.asarray(affine.weight)
+    bias = np.asarray(affine.bias) if hasattr(affine, "bias") else np.zeros(weight.shape[:1], weight.dtype)
     if weight.ndim != 2 or bias.shape != (weight.shape[0],):
         raise ShapeError(f"Affine weight {weight.shape} and bias {bias.shape} do not form one dense layer")
-    if np.asarray(neuron.v_threshold).shape != (weight.shape[0],):
-        raise ShapeError(f"IF has {np.asarray(neuron.v_threshold).shape} neurons, Affine {weight.shape[0]}")
+    r, v_threshold, v_reset = (_per_neuron(neuron, name, weight.shape[0]) for name in ("r", "v_threshold", "v_reset"))
+    thresholds = np.unique(v_threshold)
     if not (np.isfinite(weight).all() and np.isfinite(bias).all()):
         bad = int((~np.isfinite(weight)).sum() + (~np.isfinite(bias)).sum())
         raise ConfigError(f"Affine weight or bias holds {bad} NaN or infinite value(s)")
@@ -206,8 +208,19 @@ def _layer(affine: Any, neuron: Any) -> SpikingLayer:
     if thresholds.size != 1:
         raise ConfigError(f"per-neuron thresholds differ ({thresholds.min()}..{thresholds.max()}); "
                           "sdt-neuro supports one threshold per layer")
-    if not np.all(np.asarray(neuron.r) == 1):
-        raise ConfigError(f"IF resistance r={np.unique(neuron.r)} is not supported (allowed: r = 1)")
-    if not np.all(np.asarray(neuron.v_reset) == 0):
-        raise ConfigError(f"IF v_reset={np.unique(neuron.v_reset)} is not supported (allowed: 0)")
+    if not np.all(r == 1):
+        raise ConfigError(f"IF resistance r={np.unique(r)} is not supported (allowed: r = 1)")
+    if not np.all(v_reset == 0):
+        raise ConfigError(f"IF v_reset={np.unique(v_reset)} is not supported (allowed: 0)")
     return SpikingLayer(weight, bias, float(thresholds[0]))
+
+
+def _per_neuron(neuron: Any, name: str, n: int) -> np.ndarray:
+    """``neuron.<name>`` for each of the layer's ``n`` neurons: one value (0-d, as Norse exports an
+    ``IAFCell``) stands for all of them."""
+    values = np.asarray(getattr(neuron, name), dtype=np.float64)
+    if values.ndim == 0:
+        return np.full(n, float(values))
+    if values.shape != (n,):
+        raise ShapeError(f"IF {name} has shape {values.shape}, for {n} neurons (the Affine before it)")
+    return values

@@ -215,3 +215,34 @@ def test_non_finite_weights_bad_thresholds_and_bad_metadata_are_refused(tmp_path
     good.metadata = {"meta_json": "[1, 2]"}
     with pytest.raises(ConfigError, match="expected a JSON object"):
         nir_io.from_nir(good)
+
+
+def test_a_bias_free_linear_and_one_value_for_every_neuron_read_as_their_layer():
+    w = np.arange(12, dtype=np.float32).reshape(3, 4) / 10
+    chain = nir.NIRGraph.from_list(nir.Linear(w), nir.IF(r=np.ones(3), v_threshold=np.full(3, 2.0),
+                                                         v_reset=np.zeros(3)))
+    net, _ = nir_io.from_nir(chain)
+    assert np.array_equal(net.layers[0].weight, w) and np.array_equal(net.layers[0].bias, np.zeros(3))
+    one = nir.IF(r=np.array(1.0), v_threshold=np.array(2.0), v_reset=np.array(0.0))  # one value for all
+    net, _ = nir_io.from_nir(nir.NIRGraph.from_list(nir.Affine(w, np.ones(3, np.float32)), one, type_check=False))
+    assert net.layers[0].threshold == 2.0 and np.array_equal(net.layers[0].bias, np.ones(3))
+    wide = nir.IF(r=np.ones(5), v_threshold=np.ones(5), v_reset=np.zeros(5))
+    with pytest.raises(ShapeError, match=r"IF r has shape \(5,\), for 3 neurons"):
+        nir_io.from_nir(nir.NIRGraph.from_list(nir.Linear(w), wide, type_check=False))
+    with pytest.raises(ConfigError, match="r=\\[2.\\]"):
+        nir_io.from_nir(nir.NIRGraph.from_list(nir.Linear(w), nir.IF(r=np.array(2.0), v_threshold=np.array(1.0),
+                                                                      v_reset=np.array(0.0)), type_check=False))
+
+
+def test_norses_own_export_of_an_integrate_and_fire_layer_is_read(tmp_path):
+    """Norse writes ``IAFCell`` as ``nir.IF`` with one value for all neurons: read, written and read again."""
+    torch = pytest.importorskip("torch")
+    norse = pytest.importorskip("norse.torch", reason="norse is an optional test dependency (pip install norse)")
+    torch.manual_seed(0)
+    model = norse.SequentialState(torch.nn.Linear(6, 4, bias=False), norse.IAFCell())
+    graph = norse.to_nir(model, torch.zeros(1, 6))
+    net, _ = nir_io.from_nir(graph)
+    assert np.allclose(net.layers[0].weight, model[0].weight.detach().numpy())
+    assert net.layers[0].threshold == 1.0 and not net.layers[0].bias.any()
+    again, _ = nir_io.read_nir(nir_io.write_nir(net, tmp_path / "norse.nir", steps=8))
+    assert np.array_equal(again.layers[0].weight, net.layers[0].weight)
