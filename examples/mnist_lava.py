@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from sdt_neuro.atomic import write_text
-from sdt_neuro.data import load_dataset
+from sdt_neuro.data import SAMPLE_SOURCE, load_dataset
 from sdt_neuro.errors import ConfigError, SdtError
 from sdt_neuro.evaluate import assign_neurons, collapse_message
 from sdt_neuro.gallery import neuron_gallery
@@ -86,7 +86,7 @@ def trained_model(args: argparse.Namespace, data: Any, out: Path) -> tuple[Any, 
         print(f"reusing {args.checkpoint} ({config.preset or 'custom'}, {'-'.join(map(str, config.sizes))})")
         source = raw.get("data_source", "a source its checkpoint does not record")
         return config, model, f"reused from {args.checkpoint}: trained without labels on MNIST from {source}"
-    preset = "bp-quick" if data.source != "bundled-sample" else "bp-sample"
+    preset = "bp-quick" if data.source != SAMPLE_SOURCE else "bp-sample"
     config = preset_config(preset, epochs=args.epochs, seed=args.seed, threads=args.threads)
     print(f"training {preset} (784-2000, k={config.wta_rule.k}, batch {config.batch_size}) for {config.epochs} "
           "epoch(s) without labels ...")
@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> None:
     for name in PICTURES:  # a picture this run does not draw must not show an earlier run's
         (out / name).unlink(missing_ok=True)
     data = load_dataset("mnist", args.data_root)
-    full = data.source != "bundled-sample"
+    full = data.source != SAMPLE_SOURCE
     print(f"MNIST: {'full set' if full else 'BUNDLED SAMPLE (no data root or download)'} from {data.source}: "
           f"{len(data.train)} train / {len(data.test)} test images")
     config, model, trained = trained_model(args, data, out)

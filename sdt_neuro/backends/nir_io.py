@@ -97,7 +97,7 @@ def write_nir(net: SpikingNetwork, path: str | os.PathLike, steps: int, encoding
 
 def from_nir(graph: Any) -> tuple[SpikingNetwork, dict[str, Any]]:
     """``(network, metadata)`` from a chain ``Input -> (Affine -> IF)* -> Output`` (a ``Linear`` in place
-    of an ``Affine`` reads as one with zero bias, as snnTorch and Norse export a bias-free layer).
+    of an ``Affine`` reads as one with zero bias: snnTorch exports a bias-free layer so).
 
     Raises :class:`ConfigError` for any other structure (no layer at all included), ``r != 1``,
     per-neuron thresholds, a non-zero ``v_reset`` or a ``dt`` other than one time step. A graph
@@ -197,12 +197,13 @@ def _layer(affine: Any, neuron: Any) -> SpikingLayer:
     weight = np.asarray(affine.weight)
     bias = np.asarray(affine.bias) if hasattr(affine, "bias") else np.zeros(weight.shape[:1], weight.dtype)
     if weight.ndim != 2 or bias.shape != (weight.shape[0],):
-        raise ShapeError(f"Affine weight {weight.shape} and bias {bias.shape} do not form one dense layer")
+        raise ShapeError(f"{type(affine).__name__} weight {weight.shape} and bias {bias.shape} do not form one "
+                         "dense layer")
     r, v_threshold, v_reset = (_per_neuron(neuron, name, weight.shape[0]) for name in ("r", "v_threshold", "v_reset"))
     thresholds = np.unique(v_threshold)
     if not (np.isfinite(weight).all() and np.isfinite(bias).all()):
         bad = int((~np.isfinite(weight)).sum() + (~np.isfinite(bias)).sum())
-        raise ConfigError(f"Affine weight or bias holds {bad} NaN or infinite value(s)")
+        raise ConfigError(f"{type(affine).__name__} weight or bias holds {bad} NaN or infinite value(s)")
     if not (np.isfinite(thresholds).all() and (thresholds > 0).all()):
         raise ConfigError(f"IF v_threshold={thresholds.tolist()[:3]} must be finite and > 0")
     if thresholds.size != 1:
@@ -217,10 +218,10 @@ def _layer(affine: Any, neuron: Any) -> SpikingLayer:
 
 def _per_neuron(neuron: Any, name: str, n: int) -> np.ndarray:
     """``neuron.<name>`` for each of the layer's ``n`` neurons: one value (0-d, as Norse exports an
-    ``IAFCell``) stands for all of them."""
+    ``IAFCell``, or of shape (1,)) stands for all of them."""
     values = np.asarray(getattr(neuron, name), dtype=np.float64)
-    if values.ndim == 0:
-        return np.full(n, float(values))
+    if values.size == 1:  # 0-d, or shape (1,)
+        return np.full(n, float(values.reshape(())))
     if values.shape != (n,):
-        raise ShapeError(f"IF {name} has shape {values.shape}, for {n} neurons (the Affine before it)")
+        raise ShapeError(f"IF {name} has shape {values.shape}, for {n} neurons (the layer before it)")
     return values

@@ -97,15 +97,22 @@ def changed_since(source: str | None, fingerprint: str | None, data: Dataset) ->
         same = source is None or (source == SAMPLE_SOURCE) == (data.source == SAMPLE_SOURCE)
     if same:
         return None
-    now = data.source
-    if source == now:
+    now = _place(data.source)
+    if source == data.source:
+        if source == SAMPLE_SOURCE:  # another sdt-neuro version's sample
+            return "trained on another version of the bundled MNIST sample than this one"
         return f"trained on the data at {now}, which has changed since (other images or labels)"
-    if source == SAMPLE_SOURCE:
-        return (f"trained on the bundled MNIST sample, not on {now} loaded now (the sample loads only where no "
-                "MNIST is found)")
     if source is None:
         return f"trained on other data than {now} loaded now"
-    return f"trained on {source}, not on {now} loaded now (--data-root {source} reads it)"
+    if source == SAMPLE_SOURCE:
+        return f"trained on {_place(source)}, not on {now} loaded now (the sample loads only where no MNIST is found)"
+    reads = f"--data-root {source}" if data.name in DATASETS else f"--dataset {source}"
+    return f"trained on {source}, not on {now} loaded now ({reads} reads it)"
+
+
+def _place(source: str) -> str:
+    """Where a data set's images came from, in words."""
+    return "the bundled MNIST sample" if source == SAMPLE_SOURCE else source
 
 
 def default_cache_root() -> Path:

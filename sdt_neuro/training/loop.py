@@ -468,7 +468,7 @@ def check_same_data(ckpt: dict[str, Any], data: Dataset, out: Path | None) -> No
     where the files lie may change)."""
     change = changed_since(ckpt.get("data_source"), ckpt.get("data_fingerprint"), data)
     if change is not None:
-        advice = "; start a new run for these data" if ckpt.get("data_source") == SAMPLE_SOURCE else ""
+        advice = "; start a new run on these data" if ckpt.get("data_source") == SAMPLE_SOURCE else ""
         raise CheckpointError(f"--resume: the run in {out} {change}{advice}")
 
 

@@ -226,6 +226,12 @@ def test_a_bias_free_linear_and_one_value_for_every_neuron_read_as_their_layer()
     one = nir.IF(r=np.array(1.0), v_threshold=np.array(2.0), v_reset=np.array(0.0))  # one value for all
     net, _ = nir_io.from_nir(nir.NIRGraph.from_list(nir.Affine(w, np.ones(3, np.float32)), one, type_check=False))
     assert net.layers[0].threshold == 2.0 and np.array_equal(net.layers[0].bias, np.ones(3))
+    single = nir.IF(r=np.ones(1), v_threshold=np.array([0.5]), v_reset=np.zeros(1))  # shape (1,), as Norse may
+    net, _ = nir_io.from_nir(nir.NIRGraph.from_list(nir.Linear(w), single, type_check=False))
+    assert net.layers[0].threshold == 0.5
+    with pytest.raises(ConfigError, match=r"v_reset=\[0.5\] is not supported"):
+        nir_io.from_nir(nir.NIRGraph.from_list(nir.Linear(w), nir.IF(r=np.array(1.0), v_threshold=np.array(1.0),
+                                                                      v_reset=np.array(0.5)), type_check=False))
     wide = nir.IF(r=np.ones(5), v_threshold=np.ones(5), v_reset=np.zeros(5))
     with pytest.raises(ShapeError, match=r"IF r has shape \(5,\), for 3 neurons"):
         nir_io.from_nir(nir.NIRGraph.from_list(nir.Linear(w), wide, type_check=False))

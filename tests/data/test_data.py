@@ -157,12 +157,17 @@ def test_changed_since_tells_other_data_from_the_same_data_moved():
     other = synthetic_dataset(n_train=240)
     assert other.fingerprint != then
     assert changed_since("synthetic", then, other).startswith("trained on the data at synthetic, which has changed")
-    assert changed_since("/old", then, dataclasses.replace(other, source="/new")) == (
+    assert changed_since("/old", then, dataclasses.replace(other, name="mnist", source="/new")) == (
         "trained on /old, not on /new loaded now (--data-root /old reads it)")
     assert "other data than" in changed_since(None, then, other)
     # checkpoints from before fingerprints: only the bundled sample against real data is other data
     assert changed_since("/old", None, dataclasses.replace(other, source="/new")) is None
-    sample = dataclasses.replace(other, source=SAMPLE_SOURCE)
+    sample = dataclasses.replace(other, name="mnist", source=SAMPLE_SOURCE)
     assert changed_since(SAMPLE_SOURCE, None, sample) is None
     assert changed_since(SAMPLE_SOURCE, None, data).startswith("trained on the bundled MNIST sample, not on synthetic")
-    assert changed_since("/old", None, sample).startswith("trained on /old, not on bundled-sample")
+    assert changed_since("/old", None, sample) == (
+        "trained on /old, not on the bundled MNIST sample loaded now (--data-root /old reads it)")
+    assert changed_since(SAMPLE_SOURCE, "another", sample) == (
+        "trained on another version of the bundled MNIST sample than this one")
+    own = dataclasses.replace(other, name="digits.npz", source="/new/digits.npz")  # the user's own file
+    assert changed_since("/old/digits.npz", then, own).endswith("(--dataset /old/digits.npz reads it)")

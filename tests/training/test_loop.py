@@ -382,7 +382,7 @@ def test_resume_refuses_other_data_but_not_the_same_data_moved(tmp_path):
     data = synthetic_dataset()
     train(small_config(epochs=1), out_dir=tmp_path, dataset=data, progress=False, plots=False)
     other = dataclasses.replace(synthetic_dataset(n_train=240), source="bundled-sample")  # e.g. a fallback
-    with pytest.raises(CheckpointError, match="trained on synthetic, not on bundled-sample loaded now"):
+    with pytest.raises(CheckpointError, match="trained on synthetic, not on the bundled MNIST sample loaded now"):
         train(small_config(epochs=2, schedule_epochs=1), out_dir=tmp_path, resume=True, dataset=other, progress=False)
     changed = synthetic_dataset(n_train=240)  # the same place, other images
     with pytest.raises(CheckpointError, match="trained on the data at synthetic, which has changed since"):
@@ -406,8 +406,14 @@ def test_resume_of_a_checkpoint_without_a_fingerprint_refuses_the_bundled_sample
     del ckpt["data_fingerprint"]  # as written before fingerprints
     torch.save(ckpt, tmp_path / "checkpoint.pt")
     sample = dataclasses.replace(data, source="bundled-sample")
-    with pytest.raises(CheckpointError, match="trained on synthetic, not on bundled-sample"):
+    with pytest.raises(CheckpointError, match="trained on synthetic, not on the bundled MNIST sample"):
         train(small_config(epochs=2, schedule_epochs=1), out_dir=tmp_path, resume=True, dataset=sample,
+              progress=False)
+    ckpt["data_source"] = "bundled-sample"  # a run on the sample, resumed where real data is found
+    torch.save(ckpt, tmp_path / "checkpoint.pt")
+    with pytest.raises(CheckpointError, match="trained on the bundled MNIST sample, not on synthetic loaded now "
+                                              r"\(the sample loads only where no MNIST is found\); start a new run"):
+        train(small_config(epochs=2, schedule_epochs=1), out_dir=tmp_path, resume=True, dataset=data,
               progress=False)
 
 
