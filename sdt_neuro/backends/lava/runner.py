@@ -371,9 +371,11 @@ class LavaNetwork:
                 sent += 1
                 self._inflight["send"] -= 1
 
+        def keep_fed() -> None:  # while waiting: the counter closes window w only after the input
+            feed(block=False)     # process has read window w + 1, so never let the input pipe run dry
+
         for kind, index in expected:
-            feed(block=False)  # keep the input pipe full, never wait on it
-            values = self._receive(recv)
+            values = self._receive(recv, idle=keep_fed)
             self._inflight["recv"] -= 1
             if kind == "window":
                 if first <= index < first + n_win:
@@ -386,9 +388,13 @@ class LavaNetwork:
         self.runtime.wait()
         self._inflight = {}
 
-    def _receive(self, recv: Any) -> np.ndarray:
-        """Block until the counter's next message, checking that Lava's processes are alive."""
-        while not recv.probe():
+    def _receive(self, recv: Any, idle: Callable[[], None] | None = None) -> np.ndarray:
+        """Block until the next message on ``recv``, checking that Lava's processes are alive;
+        ``idle`` runs before each look (the host's share of the work Lava may be waiting on)."""
+        while True:
+            if idle is not None:
+                idle()
+            if recv.probe():
+                return recv.recv()
             self._check_alive()
             time.sleep(POLL_S)
-        return recv.recv()

@@ -10,7 +10,10 @@ import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import numpy as np
 import pytest
 
 pytest.importorskip("lava")
@@ -203,3 +206,64 @@ def test_a_network_never_closed_does_not_keep_the_interpreter_from_exiting() -> 
         for pid in _session_members(proc.pid):
             os.kill(pid, signal.SIGKILL)
         proc.kill()
+
+
+class _LaggingLava:
+    """A stand-in for Lava's input and counter processes, advanced each time the host looks for
+    output. The input process reads one batch per window, at the window's first step, from a
+    two-slot pipe, and stalls on an empty one; as in Lava's channels, the slot it frees is given back
+    to the host's send port only later (here: at the next look). The counter closes window ``w`` at
+    step ``(w + 1) T + delay``, with each sample's first pixel times 10 as its count."""
+
+    def __init__(self, steps: int, delay: int, n_out: int, batch: int) -> None:
+        self.steps, self.delay, self.n_out, self.batch = steps, delay, n_out, batch
+        self.pipe: list = []
+        self.unacknowledged = 0  # slots read but not yet given back to the sender
+        self.windows: list = []  # batches read by the input process
+        self.out: list = []
+        self.t, self.end, self.looks = 0, 0, 0
+        self.send = SimpleNamespace(shape=(3, batch), send=self.pipe.append,
+                                    probe=lambda: len(self.pipe) + self.unacknowledged < 2)
+        self.recv = SimpleNamespace(probe=self._probe_out, recv=lambda: self.out.pop(0))
+
+    def run(self, condition: Any) -> None:
+        self.end = self.t + condition.num_steps
+
+    def _probe_out(self) -> bool:
+        self.unacknowledged = 0
+        while self.t < self.end:
+            if self.t % self.steps == 0:  # the next step opens a window: the input reads its batch
+                if not self.pipe:
+                    break
+                self.windows.append(self.pipe.pop(0))
+                self.unacknowledged += 1
+            self.t += 1
+            w, rest = divmod(self.t - self.delay, self.steps)
+            if rest == 0 and w >= 1:
+                self.out.append(np.tile(self.windows[w - 1][0] * 10, (self.n_out, 1)))
+        if self.out:
+            self.looks = 0
+            return True
+        self.looks += 1
+        if self.looks > 1000:
+            raise AssertionError(f"deadlock at step {self.t}: the host waits for output, the input pipe is empty")
+        return False
+
+
+def test_the_host_keeps_feeding_while_lava_lags_behind() -> None:
+    """The counter closes a window only after the next one is read, and a freed pipe slot reaches the
+    host late, so the host must go on filling the input pipe while it waits for output (a wait that
+    stopped feeding hung the Lava suite once, on a loaded machine)."""
+    lava = _LaggingLava(steps=4, delay=2, n_out=2, batch=2)
+    net = LavaNetwork.__new__(LavaNetwork)
+    net._init_lifecycle()
+    net._started = True
+    port = SimpleNamespace
+    runtime = port(wait=lambda: None, _messaging_infrastructure=port(actors=[]))
+    net.graph = port(batch=2, steps=4, delay=2, sizes=[3, 2], meta={"record": "counts"},
+                     input=port(run=lava.run, runtime=runtime, batch_in=port(external_pipe_csp_send_port=lava.send)),
+                     counter=port(out=port(external_pipe_csp_recv_port=lava.recv)))
+    x = np.linspace(0, 1, 7 * 3).reshape(7, 3)
+    counts = net.counts(x)
+    np.testing.assert_allclose(counts, np.tile(x[:, :1] * 10, (1, 2)).astype(np.int64))
+    assert net._inflight == {}
