@@ -401,29 +401,53 @@ def _earlier_recipes(results: Path, row: str) -> list[dict[str, Any]]:
     return found
 
 
-def _our_variants(results: Path, row: str) -> list[dict[str, Any]]:
-    """Runs of our variant of ``row`` (``semi/published/<row>-b128[-seedN].metrics.json``), beside
-    the row and never as its result: mean and spread over their finished seeds, whether they held out
-    the validation split, or how far an unfinished one has come."""
-    from sdt_neuro.presets import DESCRIPTIONS, PRESETS, RELEASED_SUFFIX
+#: semi-supervised rows whose runs come from another preset, chosen on validation: row -> (that preset, how many
+#: of its final seeds, seed 0 among them, must be finished before the row takes them; the rule was registered
+#: before the runs, BENCHMARKS.md, issue 18). Until then the row keeps its own runs.
+SEMI_ROW_PRESETS = {"semi-ep-600": ("semi-ep-600-proportional", 2)}
 
-    preset = f"{row}{RELEASED_SUFFIX}"
-    if preset not in PRESETS:
-        return []
 
-    def final(results: Path, name: str, variant: str = "") -> dict[str, Any] | None:
-        return _semi_final(results, f"{name}{RELEASED_SUFFIX}", variant=variant)
+def _row_preset(results: Path, row: str) -> str:
+    """The preset whose runs give ``row``: its :data:`SEMI_ROW_PRESETS` choice once enough of that preset's
+    seeds are finished, else the row's own."""
+    if row not in SEMI_ROW_PRESETS:
+        return row
+    preset, needed = SEMI_ROW_PRESETS[row]
+    if _semi_final(results, preset) is None:
+        return row
+    further = [s for s in FURTHER_SEEDS if _semi_final(results, preset, variant=f"{SEMI_SEED}{s}")]
+    return preset if 1 + len(further) >= needed else row
 
-    source = _semi_file(preset)
-    entry: dict[str, Any] = {"preset": preset, "recipe": DESCRIPTIONS[preset][1],
-                             "source": f"benchmarks/results/{source}"}
-    first = final(results, row)
-    if first is not None:
-        seeds = _over_seeds(results, row, first, final)
-        keys = ("measured", "std", "seeds", "seed_ids", "full_train_seeds")
-        return [{**entry, **{key: seeds.get(key) for key in keys}}]
-    partial = _load(results, source)
-    return [{**entry, "epochs_committed": partial[-1]["epoch"]}] if partial else []
+
+def _variant_presets(row: str, preset: str) -> list[tuple[str, str]]:
+    """The presets shown beside ``row`` (never as its result) with how each relates to it: our variants
+    (``-b128``), the preset chosen for it while it has too few seeds, the row's own preset once replaced."""
+    from sdt_neuro.presets import PRESETS, RELEASED_SUFFIX
+
+    chosen = SEMI_ROW_PRESETS.get(row, (None, 0))[0]
+    names = [(f"{row}{RELEASED_SUFFIX}", "variant"), (chosen, "chosen"), (row, "replaced")]
+    return [(name, role) for name, role in names if name in PRESETS and name != preset]
+
+
+def _our_variants(results: Path, row: str, preset: str | None = None) -> list[dict[str, Any]]:
+    """Runs of the presets beside ``row`` (:func:`_variant_presets`; ``preset``: the one that gives the row),
+    committed as ``semi/published/<preset>[-seedN].metrics.json``: mean and spread over their finished seeds,
+    whether they held out the validation split, or how far an unfinished one has come."""
+    from sdt_neuro.presets import DESCRIPTIONS
+
+    found = []
+    for name, role in _variant_presets(row, preset or row):
+        source = _semi_file(name)
+        entry: dict[str, Any] = {"preset": name, "role": role, "recipe": DESCRIPTIONS.get(name, ("", name))[1],
+                                 "source": f"benchmarks/results/{source}"}
+        first = _semi_final(results, name)
+        if first is not None:
+            seeds = _over_seeds(results, name, first)
+            keys = ("measured", "std", "seeds", "seed_ids", "full_train_seeds")
+            found.append({**entry, **{key: seeds.get(key) for key in keys}})
+        elif partial := _load(results, source):
+            found.append({**entry, "epochs_committed": partial[-1]["epoch"]})
+    return found
 
 
 def _semi(results: Path) -> list[dict[str, Any]]:
@@ -450,17 +474,20 @@ def _semi(results: Path) -> list[dict[str, Any]]:
             earlier = _earlier_recipes(results, row) if algo == "ep" else []
             if earlier:
                 ablations["earlier_recipes"] = earlier
-            ours = _our_variants(results, row)
+            preset = _row_preset(results, row)
+            if preset != row:
+                ablations["preset"] = preset
+            ours = _our_variants(results, row, preset)
             if ours:
                 ablations["our_variants"] = ours
-            unfinished = _unfinished_seeds(results, row)
+            unfinished = _unfinished_seeds(results, preset)
             if unfinished:
                 ablations["unfinished_seeds"] = unfinished
-            final = _semi_final(results, row)
+            final = _semi_final(results, preset)
             if final:
-                command = LONG_RUN.format(preset=row, split=final["val_split"])
-                seeds = _over_seeds(results, row, final)
-                command += _seeds_command(row, seeds)
+                command = LONG_RUN.format(preset=preset, split=final["val_split"])
+                seeds = _over_seeds(results, preset, final)
+                command += _seeds_command(preset, seeds)
                 rows.append(_entry(row, command=command, **seeds, **ablations))
                 continue
             partial = _load(results, _semi_file(row)) or []  # read only where the run is unfinished
@@ -488,6 +515,11 @@ def _semi(results: Path) -> list[dict[str, Any]]:
     return rows
 
 
+#: how the table names a preset beside a row, by its role (:func:`_variant_presets`)
+VARIANT_LABELS = {"variant": "ours", "chosen": "chosen on validation, too few seeds yet:",
+                  "replaced": "the row's earlier preset"}
+
+
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = ["| row | published | measured | seeds | std | epochs | seconds | note |",
              "|---|---:|---:|---:|---:|---:|---:|---|"]
@@ -508,16 +540,20 @@ def markdown(rows: list[dict[str, Any]]) -> str:
             figures = [f"{value:.4f}{spread} over {recipe['seeds']} seed(s)"] if value is not None else []
             figures += [f"supervised only {supervised:.4f}"] if supervised is not None else []
             ablations.append(f"earlier recipe {recipe['name']} ({', '.join(figures)})")
+        if r.get("preset"):
+            ablations.insert(0, f"runs of {r['preset']} (chosen on validation; BENCHMARKS.md); the ablations are "
+                                f"{r['row']}'s")
         for variant in r.get("our_variants", []):  # beside the row, never its result
+            label = VARIANT_LABELS[variant.get("role", "variant")]
             if variant.get("measured") is None:
-                ablations.append(f"ours {variant['preset']}: {variant['epochs_committed']} epochs committed")
+                ablations.append(f"{label} {variant['preset']}: {variant['epochs_committed']} epochs committed")
                 continue
             spread = f" ± {variant['std']:.4f}" if variant.get("std") is not None else ""
             full = variant.get("full_train_seeds") or []
             held = [s for s in variant.get("seed_ids") or [0] if s not in full]
             split = "".join(f", seed(s) {', '.join(map(str, seeds))} {how}" for seeds, how in
                             ((held, "with the validation split held out"), (full, "on the full training set")) if seeds)
-            ablations.append(f"ours {variant['preset']} ({variant['measured']:.4f}{spread} over "
+            ablations.append(f"{label} {variant['preset']} ({variant['measured']:.4f}{spread} over "
                              f"{variant['seeds']} seed(s){split})")
         ablations += [f"seed {u['seed']} unfinished ({u['epochs_committed']} of {u['epochs']} epochs committed; "
                       "not counted)"

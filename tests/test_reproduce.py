@@ -280,6 +280,44 @@ def test_paper_table_puts_our_variants_runs_beside_a_row_never_as_its_result(tmp
     assert "our_variants" not in {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-bp-600"]
 
 
+def test_paper_table_switches_a_row_to_its_chosen_preset_only_once_enough_seeds_have_finished(tmp_path):
+    import json
+
+    paper_table = load_benchmark_script("paper_table")
+    (tmp_path / "semi" / "published").mkdir(parents=True)
+    chosen, needed = paper_table.SEMI_ROW_PRESETS["semi-ep-600"]
+    assert chosen in PRESETS and needed == 2
+
+    def run(name, epochs, accuracy=None):
+        records = [{"epoch": e, "epoch_seconds": 1.0} for e in range(1, epochs + 1)]
+        if accuracy is not None:
+            records[-1]["test_accuracy"] = accuracy
+        (tmp_path / "semi" / "published" / f"{name}.metrics.json").write_text(json.dumps(records))
+
+    def row():
+        return {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
+
+    run("semi-ep-600", 500, 0.96)
+    run("semi-ep-600-seed1", 500, 0.962)
+    run("semi-ep-600-supervised", 500, 0.92)
+    run(f"{chosen}-seed1", 500, 0.97)  # a further seed alone does not switch the row
+    run(chosen, 200)
+    assert (row()["measured"], row()["seeds"]) == (0.961, 2) and "preset" not in row()
+    beside = {v["preset"]: v for v in row()["our_variants"]}
+    assert beside[chosen]["epochs_committed"] == 200 and "semi-ep-600" not in beside
+    run(chosen, 500, 0.964)  # seed 0 and seed 1 finished: two seeds
+    switched = row()
+    assert (switched["measured"], switched["seeds"], switched["preset"]) == (0.967, 2, chosen)
+    assert f"--preset {chosen}" in switched["command"] and f"~/runs/{chosen}-seedS" in switched["command"]
+    assert switched["supervised_only"] == 0.92  # the ablations stay the row's own
+    beside = {v["preset"]: v for v in switched["our_variants"]}
+    assert (beside["semi-ep-600"]["measured"], beside["semi-ep-600"]["role"]) == (0.961, "replaced")
+    assert chosen not in beside
+    note = paper_table.markdown([switched])
+    assert f"runs of {chosen} (chosen on validation" in note
+    assert "the row's earlier preset semi-ep-600 (0.9610 ± 0.0014 over 2 seed(s)" in note
+
+
 def test_paper_table_averages_a_semi_row_over_its_finished_seeds(tmp_path):
     import json
 
