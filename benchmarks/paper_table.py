@@ -413,10 +413,8 @@ def _row_preset(results: Path, row: str) -> str:
     if row not in SEMI_ROW_PRESETS:
         return row
     preset, needed = SEMI_ROW_PRESETS[row]
-    if _semi_final(results, preset) is None:
-        return row
-    further = [s for s in FURTHER_SEEDS if _semi_final(results, preset, variant=f"{SEMI_SEED}{s}")]
-    return preset if 1 + len(further) >= needed else row
+    first = _semi_final(results, preset)
+    return preset if first and _over_seeds(results, preset, first)["seeds"] >= needed else row
 
 
 def _variant_presets(row: str, preset: str) -> list[tuple[str, str]]:
@@ -429,16 +427,16 @@ def _variant_presets(row: str, preset: str) -> list[tuple[str, str]]:
     return [(name, role) for name, role in names if name in PRESETS and name != preset]
 
 
-def _our_variants(results: Path, row: str, preset: str | None = None) -> list[dict[str, Any]]:
+def _our_variants(results: Path, row: str, preset: str) -> list[dict[str, Any]]:
     """Runs of the presets beside ``row`` (:func:`_variant_presets`; ``preset``: the one that gives the row),
     committed as ``semi/published/<preset>[-seedN].metrics.json``: mean and spread over their finished seeds,
     whether they held out the validation split, or how far an unfinished one has come."""
     from sdt_neuro.presets import DESCRIPTIONS
 
     found = []
-    for name, role in _variant_presets(row, preset or row):
+    for name, role in _variant_presets(row, preset):
         source = _semi_file(name)
-        entry: dict[str, Any] = {"preset": name, "role": role, "recipe": DESCRIPTIONS.get(name, ("", name))[1],
+        entry: dict[str, Any] = {"preset": name, "role": role, "recipe": DESCRIPTIONS[name][1],
                                  "source": f"benchmarks/results/{source}"}
         first = _semi_final(results, name)
         if first is not None:
