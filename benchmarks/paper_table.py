@@ -313,9 +313,38 @@ def _progress(results: Path, preset: str, variant: str = "") -> dict[str, int] |
 
 
 def _unfinished_ablations(results: Path, row: str) -> list[dict[str, Any]]:
-    """The ablations of ``row`` whose records are committed but not finished: how far each has come."""
-    return [{"ablation": key, **progress} for key, suffix, _ in SEMI_ABLATIONS
-            if (progress := _progress(results, f"{row}{suffix}"))]
+    """The ablations of ``row`` whose records are committed but not finished, seed 0's or a further seed's
+    (``seed`` set): how far each has come."""
+    found = []
+    for key, suffix, _ in SEMI_ABLATIONS:
+        if progress := _progress(results, f"{row}{suffix}"):
+            found.append({"ablation": key, **progress})
+        found += [{"ablation": key, **seed} for seed in _unfinished_seeds(results, f"{row}{suffix}")]
+    return found
+
+
+def _ablations_over_seeds(results: Path, row: str) -> dict[str, Any]:
+    """Each ablation of ``row``: the mean over its finished seeds (``None`` until seed 0 has finished), the
+    ``--val-samples`` they ran with (``ablation_splits``; ``"mixed"`` where seeds differ) and, where more
+    than one seed has finished, their count, spread and figures (``ablation_seeds``)."""
+    found: dict[str, Any] = {}
+    splits: dict[str, str] = {}
+    seeds: dict[str, dict[str, Any]] = {}
+    for key, suffix, _ in SEMI_ABLATIONS:
+        first = _semi_final(results, f"{row}{suffix}")
+        found[key] = None
+        if first is None:
+            continue
+        over = _over_seeds(results, f"{row}{suffix}", first)
+        found[key] = over["measured"]
+        mixed = over.get("held_out_seeds") and over.get("full_train_seeds")
+        splits[key] = "mixed" if mixed else first["val_split"].strip()
+        if over["seeds"] > 1:
+            seeds[key] = {name: over[name] for name in ("seeds", "std", "per_seed", "seed_ids")}
+    found["ablation_splits"] = splits
+    if seeds:
+        found["ablation_seeds"] = seeds
+    return found
 
 
 def _unfinished_seeds(results: Path, row: str) -> list[dict[str, int]]:
@@ -460,10 +489,7 @@ def _semi(results: Path) -> list[dict[str, Any]]:
         projected = _projected(results, algo)  # one cost per algorithm, for each of its unrun rows
         for n in SEMI_LABELS:
             row = f"semi-{algo}-{n}"
-            runs = {key: _semi_final(results, f"{row}{suffix}") for key, suffix, _ in SEMI_ABLATIONS}
-            ablations: dict[str, Any] = {key: (run or {}).get("measured") for key, run in runs.items()}
-            # the --val-samples each finished ablation ran with ("" for the full training set)
-            ablations["ablation_splits"] = {key: run["val_split"].strip() for key, run in runs.items() if run}
+            ablations = _ablations_over_seeds(results, row)
             ablations["published_ablations"] = PUBLISHED_ABLATIONS[row]
             running = _unfinished_ablations(results, row)
             if running:
@@ -526,12 +552,15 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         std = "–" if r["std"] is None else f"{r['std']:.4f}"
         note = r.get("reason", "")
         published_ablations = r.get("published_ablations", {})
-        ablations = [f"{label} {r[key]:.4f}" + (f" (published {published_ablations[key]:.4f})"
-                                                if key in published_ablations else "")
+        over = r.get("ablation_seeds", {})
+        ablations = [f"{label} {r[key]:.4f}"
+                     + (f" ± {over[key]['std']:.4f} over {over[key]['seeds']} seeds" if key in over else "")
+                     + (f" (published {published_ablations[key]:.4f})" if key in published_ablations else "")
                      for key, _, label in (*SEMI_ABLATIONS, ("probe_ours", "", "our probe protocol"))
                      if r.get(key) is not None]
-        ablations += [f"{ABLATION_NAMES[u['ablation']]} unfinished ({u['epochs_committed']} of {u['epochs']} epochs "
-                      "committed)" for u in r.get("unfinished_ablations", [])]
+        ablations += [f"{ABLATION_NAMES[u['ablation']]}" + (f" seed {u['seed']}" if "seed" in u else "")
+                      + f" unfinished ({u['epochs_committed']} of {u['epochs']} epochs committed"
+                      + ("; not counted)" if "seed" in u else ")") for u in r.get("unfinished_ablations", [])]
         for recipe in r.get("earlier_recipes", []):  # beside the row, never its result
             value, supervised = recipe["measured"], recipe["supervised_only"]
             spread = f" ± {recipe['std']:.4f}" if recipe.get("std") is not None else ""
@@ -573,8 +602,11 @@ def markdown(rows: list[dict[str, Any]]) -> str:
                      f"{r['epochs'] or '–'} | {r['seconds'] or '–'} | {note} |")
     splits = [split for r in rows for split in r.get("ablation_splits", {}).values()]
     if splits:
-        held = sum(bool(split) for split in splits)
+        held = sum(bool(split) and split != "mixed" for split in splits)
+        full = splits.count("")
+        mixed = f", {len(splits) - held - full} mixed the two over their seeds" if held + full < len(splits) else ""
+        used = sorted(set(splits) - {"", "mixed"})
         lines.append(f"\nAblations: {held} of the {len(splits)} figures above held out a validation split "
-                     f"({', '.join(sorted(set(filter(None, splits))))}; the test set scored once, after the last "
-                     f"epoch), {len(splits) - held} trained on the full training set.")
+                     f"({', '.join(used)}; the test set scored once, after the last "
+                     f"epoch), {full} trained on the full training set{mixed}.")
     return "\n".join(lines) + "\n"

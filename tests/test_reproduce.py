@@ -136,6 +136,43 @@ def test_paper_table_takes_a_finished_published_semi_run_and_its_ablations(tmp_p
     assert "Ablations: 1 of the 1 figures above held out a validation split (--val-samples 1000" in note
 
 
+def test_paper_table_averages_an_ablation_over_its_finished_seeds_and_says_which_are_unfinished(tmp_path):
+    import json
+
+    paper_table = load_benchmark_script("paper_table")
+    semi = tmp_path / "semi" / "published"
+    semi.mkdir(parents=True)
+
+    def run(name, epochs, accuracy=None, val=1000):
+        split = {"val_samples": val} if val else {}
+        records = [{"epoch": e, "epoch_seconds": 1.0, **split} for e in range(1, epochs + 1)]
+        if accuracy is not None:
+            records[-1]["test_accuracy"] = accuracy
+        (semi / f"{name}.metrics.json").write_text(json.dumps(records))
+
+    run("semi-ep-600", 500, 0.9627, val=None)
+    run("semi-ep-600-gamma0-seed1", 500, 0.9620)  # finished before seed 0: waits for it
+    run("semi-ep-600-gamma0-seed2", 200)  # unfinished
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
+    assert row["no_homeostasis"] is None and "ablation_seeds" not in row
+    run("semi-ep-600-gamma0", 500, 0.9580)
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
+    assert row["no_homeostasis"] == 0.96
+    assert row["ablation_seeds"]["no_homeostasis"]["seeds"] == 2
+    assert row["ablation_seeds"]["no_homeostasis"]["per_seed"] == [0.958, 0.962]
+    assert row["unfinished_ablations"] == [{"ablation": "no_homeostasis", "seed": 2, "epochs_committed": 200,
+                                            "epochs": 500}]
+    assert row["measured"] == 0.9627  # the row itself is untouched by its ablation's seeds
+    note = paper_table.markdown([row])
+    assert "without homeostasis 0.9600 ± 0.0028 over 2 seeds (published 0.9665)" in note
+    assert "without homeostasis seed 2 unfinished (200 of 500 epochs committed; not counted)" in note
+    assert "Ablations: 1 of the 1 figures above held out" in note
+    run("semi-ep-600-gamma0-seed1", 500, 0.9620, val=None)  # seeds that differ in their split say so
+    row = {r["row"]: r for r in paper_table.collect(tmp_path)}["semi-ep-600"]
+    assert row["ablation_splits"] == {"no_homeostasis": "mixed"}
+    assert "0 trained on the full training set, 1 mixed the two over their seeds" in paper_table.markdown([row])
+
+
 def test_paper_table_projects_an_unrun_rows_cost_from_one_thread_runs_only(tmp_path):
     import json
 
