@@ -1,0 +1,132 @@
+"""Diagnostics of the semi-supervised EP rounds (issue 18, session 34; test set, nothing chosen on them).
+
+    python benchmarks/semi_ep_rounds_diag.py phases RUN/metrics.json       # gain per epoch kind vs the released runs
+    python benchmarks/semi_ep_rounds_diag.py calibrate CKPT 0.001 0.01 0.1 1  # one unlabelled epoch at rate factors
+    python benchmarks/semi_ep_rounds_diag.py confidence CKPT [CKPT ...]    # top softmax probability, clean and dropout
+
+``phases`` reads a run whose unlabelled phase was scored too (``"evaluate": true``); ``calibrate`` and
+``confidence`` read a pre-trained checkpoint (a run of the preset's pre-training stage only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+from pathlib import Path
+
+import torch
+
+RELEASED = Path(__file__).parent / "results" / "semi" / "published" / "published_runs_ep.json"
+BASE_RATES = (0.00018, 0.001)  # the 600-label unlabelled Adam's base rates (METHOD.md)
+
+
+def _pretrain_end(run: dict) -> float:
+    value = run["pretrain_test_accuracy"]
+    return value[-1] if isinstance(value, list) else value
+
+
+def phases(metrics: Path, labels: str = "600") -> None:
+    """Test accuracy gained per round by the unlabelled and by the labelled epoch, ours beside the released mean."""
+    released = list(json.loads(RELEASED.read_text())[labels].values())
+    records = json.loads(metrics.read_text())
+    pre = next(r for r in records if r["phase"] == "pretrain" and "test_accuracy" in r and
+               not any(q["phase"] == "pretrain" and q["epoch"] > r["epoch"] for q in records))["test_accuracy"]
+    scored = [r for r in records if r["phase"] != "pretrain" and "test_accuracy" in r]
+    u = [r["test_accuracy"] for r in scored if r["phase"] == "unlabelled"]
+    lab = [r["test_accuracy"] for r in scored if r["phase"] == "labelled"]
+    n = min(len(u), len(lab))
+    print(f"ours: pre-training {pre}, {n} rounds")
+    for lo, hi in ((1, 1), (2, 10), (11, 20), (21, n)):
+        if lo > n:
+            continue
+        hi = min(hi, n)
+        ours_u = statistics.mean(u[i] - (lab[i - 1] if i else pre) for i in range(lo - 1, hi))
+        ours_l = statistics.mean(lab[i] - u[i] for i in range(lo - 1, hi))
+        rel_u = statistics.mean(statistics.mean(
+            v["unsupervised_accuracy"][i] - (v["supervised_accuracy"][i - 1] if i else _pretrain_end(v))
+            for i in range(lo - 1, hi)) for v in released)
+        rel_l = statistics.mean(statistics.mean(v["supervised_accuracy"][i] - v["unsupervised_accuracy"][i]
+                                                for i in range(lo - 1, hi)) for v in released)
+        print(f"rounds {lo}-{hi}: unlabelled epoch ours {ours_u:+.4f} released {rel_u:+.4f}; "
+              f"labelled epoch ours {ours_l:+.4f} released {rel_l:+.4f}")
+
+
+def _load(path: Path, data_root: str = "../shared/datasets"):
+    from sdt_neuro.data import load_dataset
+    from sdt_neuro.training.checkpoint import load_trained_model
+
+    config, model, checkpoint = load_trained_model(path)
+    data = load_dataset(config.dataset, data_root)
+    keep = torch.ones(len(data.train), dtype=torch.bool)
+    keep[torch.as_tensor(checkpoint["labelled_indices"], dtype=torch.long)] = False
+    return config, model, data.train.flat()[keep], data.test
+
+
+def calibrate(path: Path, factors: list[float]) -> None:
+    """One unlabelled epoch from the checkpoint as in a round 1 (a fresh Adam, H = 0), per rate factor."""
+    from sdt_neuro.training.ep_readout import EPReadoutLearner, readout_logits
+
+    config, start, unlabelled, test = _load(path)
+
+    def accuracy(model) -> float:
+        with torch.no_grad():
+            return float((readout_logits(config, model, test.flat()).argmax(1) == test.y).float().mean())
+
+    print(f"before: test {accuracy(start):.4f}")
+    for factor in factors:
+        torch.manual_seed(1)
+        model = copy.deepcopy(start)
+        learner = EPReadoutLearner(model, config, torch.device("cpu"))
+        for group, rate in zip(learner.optimizer.param_groups, BASE_RATES):
+            group["lr"] = rate * factor
+        order = torch.randperm(len(unlabelled))
+        for i in range(0, len(unlabelled), 128):
+            learner.train_step(unlabelled[order[i:i + 128]].reshape(-1, 1, 28, 28), None)
+        print(f"factor {factor}: test {accuracy(model):.4f} after one unlabelled epoch")
+
+
+def confidence(paths: list[Path], images: int = 20000) -> None:
+    """Top softmax probability on the first ``images`` unlabelled training images, clean and under the
+    training pass's input and hidden dropout masks."""
+    from sdt_neuro.training.ep_readout import free_hidden, readout_logits
+    from sdt_neuro.training.masks import output_dropout_mask
+
+    for path in paths:
+        torch.manual_seed(0)
+        config, model, unlabelled, _ = _load(path)
+        x = unlabelled[:images]
+        hid, out = model.layers
+        with torch.no_grad():
+            clean = torch.softmax(readout_logits(config, model, x), 1)
+            x_drop = x * output_dropout_mask(x.shape, model.input_dropout.p, x.device)
+            s = free_hidden(config, torch.addmm(hid.bias, x_drop, hid.weight.t()))
+            s = s * output_dropout_mask(s.shape, model.hidden_dropout.p, s.device)
+            dropped = torch.softmax(torch.addmm(out.bias, s, out.weight.t()), 1)
+        for name, p in (("clean", clean), ("dropout pass", dropped)):
+            top = p.max(1).values
+            print(f"{path} {name}: median top probability {top.median():.3f}, "
+                  f"under 0.73: {(top < 0.73).float().mean():.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    sub.add_parser("phases").add_argument("metrics", type=Path)
+    cal = sub.add_parser("calibrate")
+    cal.add_argument("checkpoint", type=Path)
+    cal.add_argument("factors", type=float, nargs="+")
+    sub.add_parser("confidence").add_argument("checkpoints", type=Path, nargs="+")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    if args.what == "phases":
+        phases(args.metrics)
+    elif args.what == "calibrate":
+        calibrate(args.checkpoint, args.factors)
+    else:
+        confidence(args.checkpoints)
+
+
+if __name__ == "__main__":
+    main()
