@@ -1,10 +1,14 @@
 """Diagnostics of the semi-supervised EP rounds (issue 18, session 34; test set, nothing chosen on them).
 
     python benchmarks/semi_ep_rounds_diag.py phases RUN/metrics.json       # gain per epoch kind vs the released runs
+    python benchmarks/semi_ep_rounds_diag.py phases RELEASE_RUN/           # the same for a run of the released code
+    python benchmarks/semi_ep_rounds_diag.py pretraining RELEASE_RUN/ ...  # its pre-training vs the released files
     python benchmarks/semi_ep_rounds_diag.py calibrate CKPT 0.001 0.01 0.1 1  # one unlabelled epoch at rate factors
     python benchmarks/semi_ep_rounds_diag.py confidence CKPT [CKPT ...]    # top softmax probability, clean and dropout
 
-``phases`` reads a run whose unlabelled phase was scored too (``"evaluate": true``); ``calibrate`` and
+``phases`` reads a run whose unlabelled phase was scored too (``"evaluate": true``), or the folder of CSV files
+that the authors' released code writes (run on this machine as a reference; that code is not part of this
+repository); ``calibrate`` and
 ``confidence`` read a pre-trained checkpoint (a run of the preset's pre-training stage only).
 """
 
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import csv
 import json
 import statistics
 from pathlib import Path
@@ -27,30 +32,68 @@ def _pretrain_end(run: dict) -> float:
     return value[-1] if isinstance(value, list) else value
 
 
-def phases(metrics: Path, labels: str = "600") -> None:
-    """Test accuracy gained per round by the unlabelled and by the labelled epoch, ours beside the released mean."""
-    released = list(json.loads(RELEASED.read_text())[labels].values())
+def _our_rounds(metrics: Path) -> tuple[float, list[float], list[float]]:
+    """Pre-training's last test accuracy and the test accuracy after each unlabelled / labelled epoch."""
     records = json.loads(metrics.read_text())
     pre = next(r for r in records if r["phase"] == "pretrain" and "test_accuracy" in r and
                not any(q["phase"] == "pretrain" and q["epoch"] > r["epoch"] for q in records))["test_accuracy"]
     scored = [r for r in records if r["phase"] != "pretrain" and "test_accuracy" in r]
-    u = [r["test_accuracy"] for r in scored if r["phase"] == "unlabelled"]
-    lab = [r["test_accuracy"] for r in scored if r["phase"] == "labelled"]
+    return (pre, [r["test_accuracy"] for r in scored if r["phase"] == "unlabelled"],
+            [r["test_accuracy"] for r in scored if r["phase"] == "labelled"])
+
+
+def _csv_column(path: Path, column: str) -> list[float]:
+    with path.open(newline="") as f:
+        return [float(row[column]) for row in csv.DictReader(f)]
+
+
+def _release_code_rounds(folder: Path) -> tuple[float, list[float], list[float]]:
+    """The same from the CSV files that the authors' released code writes (``pre_supervised.csv`` and
+    ``semi-supervised.csv``, test errors), for a run of that code on this machine."""
+    pre = 1 - _csv_column(folder / "pre_supervised.csv", "Test_Error")[-1]
+    rounds = folder / "semi-supervised.csv"
+    return (pre, [1 - e for e in _csv_column(rounds, "Unsupervised_Test_Error")],
+            [1 - e for e in _csv_column(rounds, "Supervised_Test_Error")])
+
+
+def phases(source: Path, labels: str = "600") -> None:
+    """Test accuracy gained per round by the unlabelled and by the labelled epoch, beside the released mean.
+
+    ``source`` is one of our runs' ``metrics.json`` or the output folder of a run of the released code."""
+    released = list(json.loads(RELEASED.read_text())[labels].values())
+    pre, u, lab = _release_code_rounds(source) if source.is_dir() else _our_rounds(source)
     n = min(len(u), len(lab))
-    print(f"ours: pre-training {pre}, {n} rounds")
-    for lo, hi in ((1, 1), (2, 10), (11, 20), (21, n)):
+    print(f"{source}: pre-training {pre:.4f}, {n} rounds")
+    for lo, hi in ((1, 1), (2, 10), (11, 20), (21, 34), (35, n)):
         if lo > n:
             continue
         hi = min(hi, n)
-        ours_u = statistics.mean(u[i] - (lab[i - 1] if i else pre) for i in range(lo - 1, hi))
-        ours_l = statistics.mean(lab[i] - u[i] for i in range(lo - 1, hi))
+        run_u = statistics.mean(u[i] - (lab[i - 1] if i else pre) for i in range(lo - 1, hi))
+        run_l = statistics.mean(lab[i] - u[i] for i in range(lo - 1, hi))
         rel_u = statistics.mean(statistics.mean(
             v["unsupervised_accuracy"][i] - (v["supervised_accuracy"][i - 1] if i else _pretrain_end(v))
             for i in range(lo - 1, hi)) for v in released)
         rel_l = statistics.mean(statistics.mean(v["supervised_accuracy"][i] - v["unsupervised_accuracy"][i]
                                                 for i in range(lo - 1, hi)) for v in released)
-        print(f"rounds {lo}-{hi}: unlabelled epoch ours {ours_u:+.4f} released {rel_u:+.4f}; "
-              f"labelled epoch ours {ours_l:+.4f} released {rel_l:+.4f}")
+        print(f"rounds {lo}-{hi}: unlabelled epoch this run {run_u:+.4f} released {rel_u:+.4f}; "
+              f"labelled epoch this run {run_l:+.4f} released {rel_l:+.4f}")
+
+
+def pretraining(folders: list[Path], labels: str = "600") -> None:
+    """Pre-training curves of runs of the released code here beside the released result files' mean."""
+    released = list(json.loads(RELEASED.read_text())[labels].values())
+    epochs = (1, 2, 3, 5, 10, 20, 50, 100)
+    print("after pre-training epoch " + " ".join(f"{e:>7d}" for e in epochs))
+    for name, pick in (("mean", statistics.mean), ("min", min), ("max", max)):
+        row = [pick(v["pretrain_test_accuracy"][e - 1] for v in released) for e in epochs]
+        print(f"test, released files {name:<5}" + " ".join(f"{m:7.4f}" for m in row))
+    for folder in folders:
+        test = [1 - e for e in _csv_column(folder / "pre_supervised.csv", "Test_Error")]
+        train = _csv_column(folder / "pre_supervised.csv", "Train_Error")
+        print(f"test, {folder.name:<19}" + " ".join(f"{test[e - 1]:7.4f}" if e <= len(test) else "      -"
+                                                 for e in epochs))
+        print(f"train error, {folder.name:<12}" + " ".join(
+            f"{train[e - 1]:7.4f}" if e <= len(train) else "      -" for e in epochs))
 
 
 def _load(path: Path, data_root: str = "../shared/datasets"):
@@ -113,7 +156,8 @@ def confidence(paths: list[Path], images: int = 20000) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
-    sub.add_parser("phases").add_argument("metrics", type=Path)
+    sub.add_parser("phases").add_argument("source", type=Path)
+    sub.add_parser("pretraining").add_argument("folders", type=Path, nargs="+")
     cal = sub.add_parser("calibrate")
     cal.add_argument("checkpoint", type=Path)
     cal.add_argument("factors", type=float, nargs="+")
@@ -121,7 +165,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.what == "phases":
-        phases(args.metrics)
+        phases(args.source)
+    elif args.what == "pretraining":
+        pretraining(args.folders)
     elif args.what == "calibrate":
         calibrate(args.checkpoint, args.factors)
     else:
