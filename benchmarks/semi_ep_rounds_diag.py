@@ -77,6 +77,11 @@ def phases(source: Path, labels: str = "600") -> None:
                                                 for i in range(lo - 1, hi)) for v in released)
         print(f"rounds {lo}-{hi}: unlabelled epoch this run {run_u:+.4f} released {rel_u:+.4f}; "
               f"labelled epoch this run {run_l:+.4f} released {rel_l:+.4f}")
+    for r in sorted({1, 5, 10, 20, 50, 100, 200, n}):
+        if r <= n:
+            ends = [v["supervised_accuracy"][r - 1] for v in released]
+            print(f"after round {r}: this run {lab[r - 1]:.4f}; released mean {statistics.mean(ends):.4f} "
+                  f"(min {min(ends):.4f}, max {max(ends):.4f})")
 
 
 def pretraining(folders: list[Path], labels: str = "600") -> None:
@@ -90,10 +95,11 @@ def pretraining(folders: list[Path], labels: str = "600") -> None:
     for folder in folders:
         test = [1 - e for e in _csv_column(folder / "pre_supervised.csv", "Test_Error")]
         train = _csv_column(folder / "pre_supervised.csv", "Train_Error")
-        print(f"test, {folder.name:<19}" + " ".join(f"{test[e - 1]:7.4f}" if e <= len(test) else "      -"
-                                                 for e in epochs))
-        print(f"train error, {folder.name:<12}" + " ".join(
-            f"{train[e - 1]:7.4f}" if e <= len(train) else "      -" for e in epochs))
+        print(folder)
+        print("  test                   " + " ".join(f"{test[e - 1]:7.4f}" if e <= len(test) else "      -"
+                                                for e in epochs))
+        print("  train error            " + " ".join(f"{train[e - 1]:7.4f}" if e <= len(train) else "      -"
+                                                for e in epochs))
 
 
 def _load(path: Path, data_root: str = "../shared/datasets"):

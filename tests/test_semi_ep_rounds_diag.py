@@ -38,3 +38,18 @@ def test_phases_credits_each_epoch_with_its_own_gain(tmp_path, capsys, monkeypat
            "labelled epoch this run +0.0100 released +0.0100" in out
     assert "rounds 2-2: unlabelled epoch this run +0.0100 released +0.0100; " \
            "labelled epoch this run -0.0100 released -0.0100" in out
+    assert "after round 2: this run 0.9200; released mean 0.9200 (min 0.9200, max 0.9200)" in out
+
+
+def test_pretraining_sets_a_run_of_the_released_code_beside_the_files_spread(tmp_path, capsys, monkeypatch):
+    script = load_benchmark_script("semi_ep_rounds_diag")
+    released = {"600": {"S-1": {"pretrain_test_accuracy": [0.70] * 100},
+                        "S-2": {"pretrain_test_accuracy": [0.80] * 100}}}
+    (tmp_path / "released.json").write_text(json.dumps(released))
+    monkeypatch.setattr(script, "RELEASED", tmp_path / "released.json")
+    _write_release_folder(tmp_path / "run", [0.25, 0.2], [], [])
+    script.pretraining([tmp_path / "run"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[-8:] == ["0.7500"] * 8 and lines[2].split()[-1] == "0.7000"
+    assert lines[3].split()[-1] == "0.8000"
+    assert lines[5].split()[1:] == ["0.7500", "0.8000", "-", "-", "-", "-", "-", "-"]
