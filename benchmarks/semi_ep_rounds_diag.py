@@ -85,7 +85,7 @@ def phases(source: Path, labels: str = "600") -> None:
 
 
 def pretraining(folders: list[Path], labels: str = "600") -> None:
-    """Pre-training curves of runs of the released code here beside the released result files' mean."""
+    """Pre-training curves of runs of the released code here beside the released result files' mean and range."""
     released = list(json.loads(RELEASED.read_text())[labels].values())
     epochs = (1, 2, 3, 5, 10, 20, 50, 100)
     print("after pre-training epoch " + " ".join(f"{e:>7d}" for e in epochs))
