@@ -21,10 +21,15 @@ import json
 import statistics
 from pathlib import Path
 
+import released_runs
 import torch
 
-RELEASED = Path(__file__).parent / "results" / "semi" / "published" / "published_runs_ep.json"
 BASE_RATES = (0.00018, 0.001)  # the 600-label unlabelled Adam's base rates (METHOD.md)
+
+
+def _released(labels: str, results: Path | None = None) -> list[dict]:
+    """The authors' released EP runs at ``labels`` labels, as transcribed (:mod:`released_runs`)."""
+    return list(released_runs.read(released_runs.RUNS["ep"], results)[labels].values())
 
 
 def _pretrain_end(run: dict) -> float:
@@ -35,32 +40,33 @@ def _pretrain_end(run: dict) -> float:
 def _our_rounds(metrics: Path) -> tuple[float, list[float], list[float]]:
     """Pre-training's last test accuracy and the test accuracy after each unlabelled / labelled epoch."""
     records = json.loads(metrics.read_text())
-    pre = next(r for r in records if r["phase"] == "pretrain" and "test_accuracy" in r and
-               not any(q["phase"] == "pretrain" and q["epoch"] > r["epoch"] for q in records))["test_accuracy"]
+    pre = max((r for r in records if r["phase"] == "pretrain"), key=lambda r: r["epoch"])["test_accuracy"]
     scored = [r for r in records if r["phase"] != "pretrain" and "test_accuracy" in r]
     return (pre, [r["test_accuracy"] for r in scored if r["phase"] == "unlabelled"],
             [r["test_accuracy"] for r in scored if r["phase"] == "labelled"])
 
 
-def _csv_column(path: Path, column: str) -> list[float]:
+def _csv_columns(path: Path, *columns: str) -> list[list[float]]:
+    """The named columns of a CSV file with a header row, as floats, read in one pass."""
     with path.open(newline="") as f:
-        return [float(row[column]) for row in csv.DictReader(f)]
+        rows = list(csv.DictReader(f))
+    return [[float(row[column]) for row in rows] for column in columns]
 
 
 def _release_code_rounds(folder: Path) -> tuple[float, list[float], list[float]]:
     """The same from the CSV files that the authors' released code writes (``pre_supervised.csv`` and
     ``semi-supervised.csv``, test errors), for a run of that code on this machine."""
-    pre = 1 - _csv_column(folder / "pre_supervised.csv", "Test_Error")[-1]
-    rounds = folder / "semi-supervised.csv"
-    return (pre, [1 - e for e in _csv_column(rounds, "Unsupervised_Test_Error")],
-            [1 - e for e in _csv_column(rounds, "Supervised_Test_Error")])
+    (pre_errors,) = _csv_columns(folder / "pre_supervised.csv", "Test_Error")
+    unlabelled, labelled = _csv_columns(folder / "semi-supervised.csv", "Unsupervised_Test_Error",
+                                        "Supervised_Test_Error")
+    return 1 - pre_errors[-1], [1 - e for e in unlabelled], [1 - e for e in labelled]
 
 
-def phases(source: Path, labels: str = "600") -> None:
+def phases(source: Path, labels: str = "600", results: Path | None = None) -> None:
     """Test accuracy gained per round by the unlabelled and by the labelled epoch, beside the released mean.
 
     ``source`` is one of our runs' ``metrics.json`` or the output folder of a run of the released code."""
-    released = list(json.loads(RELEASED.read_text())[labels].values())
+    released = _released(labels, results)
     pre, u, lab = _release_code_rounds(source) if source.is_dir() else _our_rounds(source)
     n = min(len(u), len(lab))
     print(f"{source}: pre-training {pre:.4f}, {n} rounds")
@@ -84,17 +90,17 @@ def phases(source: Path, labels: str = "600") -> None:
                   f"(min {min(ends):.4f}, max {max(ends):.4f})")
 
 
-def pretraining(folders: list[Path], labels: str = "600") -> None:
+def pretraining(folders: list[Path], labels: str = "600", results: Path | None = None) -> None:
     """Pre-training curves of runs of the released code here beside the released result files' mean and range."""
-    released = list(json.loads(RELEASED.read_text())[labels].values())
+    released = _released(labels, results)
     epochs = (1, 2, 3, 5, 10, 20, 50, 100)
     print("after pre-training epoch " + " ".join(f"{e:>7d}" for e in epochs))
     for name, pick in (("mean", statistics.mean), ("min", min), ("max", max)):
         row = [pick(v["pretrain_test_accuracy"][e - 1] for v in released) for e in epochs]
         print(f"test, released files {name:<5}" + " ".join(f"{m:7.4f}" for m in row))
     for folder in folders:
-        test = [1 - e for e in _csv_column(folder / "pre_supervised.csv", "Test_Error")]
-        train = _csv_column(folder / "pre_supervised.csv", "Train_Error")
+        errors, train = _csv_columns(folder / "pre_supervised.csv", "Test_Error", "Train_Error")
+        test = [1 - e for e in errors]
         print(folder)
         print("  test                   " + " ".join(f"{test[e - 1]:7.4f}" if e <= len(test) else "      -"
                                                 for e in epochs))

@@ -23,15 +23,22 @@ def test_release_code_rounds_read_as_accuracies_after_each_epoch(tmp_path):
     assert unlabelled == [1 - 0.07, 1 - 0.06] and labelled == [1 - 0.075, 1 - 0.05]
 
 
-def test_phases_credits_each_epoch_with_its_own_gain(tmp_path, capsys, monkeypatch):
+def _write_released(results, runs):
+    """A stand-in for the transcribed released runs, where ``released_runs`` looks for them."""
+    path = results / "semi" / "published" / "published_runs_ep.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"600": runs}))
+    return results
+
+
+def test_phases_credits_each_epoch_with_its_own_gain(tmp_path, capsys):
     """Round 1's unlabelled gain is counted from the pre-training's end, later ones from the round before."""
     script = load_benchmark_script("semi_ep_rounds_diag")
-    released = {"600": {"S-1": {"pretrain_test_accuracy": [0.90], "unsupervised_accuracy": [0.91, 0.93],
-                                "supervised_accuracy": [0.92, 0.92]}}}
-    (tmp_path / "released.json").write_text(json.dumps(released))
-    monkeypatch.setattr(script, "RELEASED", tmp_path / "released.json")
+    results = _write_released(tmp_path / "results", {
+        "S-1": {"pretrain_test_accuracy": [0.90], "unsupervised_accuracy": [0.91, 0.93],
+                "supervised_accuracy": [0.92, 0.92]}})
     _write_release_folder(tmp_path / "run", [0.10], [0.09, 0.07], [0.08, 0.08])
-    script.phases(tmp_path / "run")
+    script.phases(tmp_path / "run", results=results)
     out = capsys.readouterr().out
     assert "2 rounds" in out
     assert "rounds 1-1: unlabelled epoch this run +0.0100 released +0.0100; " \
@@ -41,14 +48,12 @@ def test_phases_credits_each_epoch_with_its_own_gain(tmp_path, capsys, monkeypat
     assert "after round 2: this run 0.9200; released mean 0.9200 (min 0.9200, max 0.9200)" in out
 
 
-def test_pretraining_sets_a_run_of_the_released_code_beside_the_files_spread(tmp_path, capsys, monkeypatch):
+def test_pretraining_sets_a_run_of_the_released_code_beside_the_files_spread(tmp_path, capsys):
     script = load_benchmark_script("semi_ep_rounds_diag")
-    released = {"600": {"S-1": {"pretrain_test_accuracy": [0.70] * 100},
-                        "S-2": {"pretrain_test_accuracy": [0.80] * 100}}}
-    (tmp_path / "released.json").write_text(json.dumps(released))
-    monkeypatch.setattr(script, "RELEASED", tmp_path / "released.json")
+    results = _write_released(tmp_path / "results", {"S-1": {"pretrain_test_accuracy": [0.70] * 100},
+                                                     "S-2": {"pretrain_test_accuracy": [0.80] * 100}})
     _write_release_folder(tmp_path / "run", [0.25, 0.2], [], [])
-    script.pretraining([tmp_path / "run"])
+    script.pretraining([tmp_path / "run"], results=results)
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].split()[-8:] == ["0.7500"] * 8 and lines[2].split()[-1] == "0.7000"
     assert lines[3].split()[-1] == "0.8000"
